@@ -1,0 +1,37 @@
+"""tconv: exact N-d transposed convolution in NumPy, in every formulation, explained.
+
+>>> import numpy as np, tconv
+>>> tconv.conv_transpose(np.array([[[[1, 0], [2, 1]]]]), np.array([[[[1, 0, 1], [0, 1, 1], [1, 0, 0]]]]))[0, 0]
+array([[1., 0., 1., 0.],
+       [2., 2., 3., 1.],
+       [1., 2., 3., 1.],
+       [2., 1., 0., 0.]])
+"""
+
+from .algorithms import ALGORITHMS
+from .errors import TconvError
+from .geometry import (
+    Explanation,
+    conv_input_sizes,
+    conv_output_size,
+    explain,
+    output_size,
+    solve_padding,
+)
+from .ops import conv, conv_matrix, conv_transpose
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALGORITHMS",
+    "Explanation",
+    "TconvError",
+    "conv",
+    "conv_input_sizes",
+    "conv_matrix",
+    "conv_output_size",
+    "conv_transpose",
+    "explain",
+    "output_size",
+    "solve_padding",
+]

@@ -1,0 +1,113 @@
+"""Building blocks shared by the formulations: windows, the stride-1/strided correlation, layouts."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..geometry import Geometry
+
+
+def window(a: np.ndarray, starts: Sequence[int], lengths: Sequence[int]) -> np.ndarray:
+    """``a[..., start:start+length]`` on each trailing axis, zero-extended at both ends.
+
+    ``start`` may be negative and ``start + length`` may pass the end: those
+    positions are zeros (never Python's wrap-around). Returns a view when the
+    window lies inside ``a``.
+    """
+    nd = len(starts)
+    spatial = a.shape[a.ndim - nd :]
+    inside = all(0 <= s and s + n <= m for s, n, m in zip(starts, lengths, spatial))
+    src = tuple(slice(max(s, 0), min(s + n, m)) for s, n, m in zip(starts, lengths, spatial))
+    if inside:
+        return a[(Ellipsis,) + src]
+    out = np.zeros(a.shape[: a.ndim - nd] + tuple(lengths), dtype=a.dtype)
+    if all(sl.start < sl.stop for sl in src):
+        dst = tuple(slice(sl.start - s, sl.stop - s) for sl, s in zip(src, starts))
+        out[(Ellipsis,) + dst] = a[(Ellipsis,) + src]
+    return out
+
+
+def take_window(y_full: np.ndarray, geom: Geometry) -> np.ndarray:
+    """The geometry's output window of a full scatter result."""
+    return window(y_full, geom.start, geom.out_size)
+
+
+def tap_slices(j: Sequence[int], geom: Geometry) -> tuple[slice, ...]:
+    """Where tap ``j`` lands in ``y_full``: positions ``i*s + j*d`` for ``0 <= i < n``, per axis."""
+    return tuple(
+        slice(ji * a.dilation, ji * a.dilation + (a.size - 1) * a.stride + 1, a.stride)
+        for ji, a in zip(j, geom.axes)
+    )
+
+
+def to_conv_layout(weight: np.ndarray, groups: int) -> np.ndarray:
+    """``(C_in, C_out/g, *k)`` -> ``(C_out, C_in/g, *k)``: swap the channel axes within each group."""
+    c_in, c_out_g = weight.shape[:2]
+    k = weight.shape[2:]
+    w = weight.reshape((groups, c_in // groups, c_out_g) + k).swapaxes(1, 2)
+    return w.reshape((groups * c_out_g, c_in // groups) + k)
+
+
+def correlate(
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    groups: int,
+) -> np.ndarray:
+    """Valid N-d cross-correlation with PyTorch's conv layout.
+
+    ``y[b, o, t] = sum_{c, j} w[o, c, j] * x[b, g(o)*C_g + c, t*s + j*d]`` over
+    taps ``j`` and the input channels ``c`` of output channel ``o``'s group.
+    ``x`` is ``(N, C_in, *m)`` (already padded), ``w`` is ``(C_out, C_in/g, *k)``;
+    the output is ``(N, C_out, *((m - d*(k-1) - 1) // s + 1))``.
+
+    One GEMM per kernel tap on channels-last data, accumulated in place: no
+    column buffer.
+    """
+    nd = w.ndim - 2
+    n_batch, c_in = x.shape[:2]
+    c_out, c_in_g = w.shape[:2]
+    k = w.shape[2:]
+    m = x.shape[2:]
+    out = tuple((mi - (di * (ki - 1) + 1)) // si + 1 for mi, ki, si, di in zip(m, k, stride, dilation))
+    c_out_g = c_out // groups
+    # channels last, grouped: (N, *m, G, C_in/g) and w as (G, *k, C_in/g, C_out/g)
+    xl = np.moveaxis(x, 1, -1).reshape((n_batch,) + m + (groups, c_in_g))
+    wl = np.moveaxis(w.reshape((groups, c_out_g, c_in_g) + k), 1, -1)
+    wl = np.moveaxis(wl, 1, -2)
+    y = np.zeros((n_batch,) + out + (groups, c_out_g), dtype=np.result_type(x, w))
+    for j in np.ndindex(*k):
+        src = tuple(
+            slice(ji * di, ji * di + (oi - 1) * si + 1, si) for ji, di, oi, si in zip(j, dilation, out, stride)
+        )
+        xs = xl[(slice(None),) + src]
+        wj = wl[(slice(None),) + j]  # (G, C_in/g, C_out/g)
+        if groups == 1:
+            y[..., 0, :] += xs[..., 0, :] @ wj[0]
+        else:
+            y += np.einsum("...gc,gco->...go", xs, wj)
+    y = y.reshape((n_batch,) + out + (c_out,))
+    return np.moveaxis(y, -1, 1)
+
+
+def zero_insert(x: np.ndarray, stride: Sequence[int]) -> np.ndarray:
+    """Insert ``s-1`` zeros between neighbouring elements on each trailing axis."""
+    nd = len(stride)
+    n = x.shape[x.ndim - nd :]
+    dilated = tuple((ni - 1) * si + 1 for ni, si in zip(n, stride))
+    out = np.zeros(x.shape[: x.ndim - nd] + dilated, dtype=x.dtype)
+    out[(Ellipsis,) + tuple(slice(None, None, s) for s in stride)] = x
+    return out
+
+
+def dilate_kernel(w: np.ndarray, dilation: Sequence[int]) -> np.ndarray:
+    """Spread the kernel taps ``d`` apart (``d-1`` zeros between taps): span ``d*(k-1) + 1``."""
+    return zero_insert(w, dilation)
+
+
+def flip(w: np.ndarray, nd: int) -> np.ndarray:
+    """Reverse the ``nd`` trailing (spatial) axes."""
+    return w[(Ellipsis,) + (slice(None, None, -1),) * nd]

@@ -1,0 +1,79 @@
+"""Phase (sub-pixel) decomposition: ``prod(s)`` stride-1 correlations, interleaved.
+
+Output ``o`` reads ``y_full[f]`` with ``f = o + lo``. Tap ``j`` reaches it when
+``f - j*d = i*s`` for an input index ``i``, i.e. when ``j*d ≡ f (mod s)``. So for
+each residue ``r = f mod s`` the taps ``T_r = {j : j*d ≡ r (mod s)}`` form an
+arithmetic progression ``j_m = j_0 + m*s/g`` (``g = gcd(d, s)``), and with
+``q_m = (j_m*d - r) / s = q_0 + m*d/g``::
+
+    y[r + s*t - lo] = sum_m w[j_m] * x[t - q_m]
+
+a stride-1 correlation of ``x`` with the reversed sub-kernel, dilation ``d/g``,
+written to every ``s``-th output. Residues with no taps (a kernel shorter than
+the stride, or ``d`` and ``s`` sharing a factor the residue lacks) are zeros.
+In N-d the phases are the products of the per-axis residues.
+
+FLOPs: about ``2 * N * C_in * (C_out/g) * prod(L / s) * prod(k)``: no
+multiplication by an inserted zero.
+Extra memory: one phase's input window and result, about ``(N * C_in * prod(n)
++ N * C_out * prod(L)) / prod(s)`` beyond the output.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from math import gcd
+
+import numpy as np
+
+from ..geometry import Axis, Geometry
+from ._common import correlate, to_conv_layout, window
+
+
+@dataclass(frozen=True)
+class _AxisPhase:
+    """One residue class of one axis: outputs ``o_start, o_start + s, ...``."""
+
+    o_start: int
+    count: int  # number of outputs in this class
+    taps: tuple[int, ...]  # reversed: the sub-kernel's order in the correlation
+    dilation: int  # d / gcd(d, s): the sub-kernel's dilation
+    x_start: int  # where the correlation's input window starts in x
+
+
+def _axis_phases(a: Axis) -> list[_AxisPhase]:
+    phases = []
+    d_sub = a.dilation // gcd(a.dilation, a.stride)
+    for o_start in range(min(a.stride, a.length)):
+        r = (o_start + a.start) % a.stride
+        taps = [j for j in range(a.kernel) if (j * a.dilation - r) % a.stride == 0]
+        count = len(range(o_start, a.length, a.stride))
+        if taps:
+            t_min = (o_start + a.start - r) // a.stride
+            q0 = (taps[0] * a.dilation - r) // a.stride
+            x_start = t_min - q0 - (len(taps) - 1) * d_sub
+        else:
+            x_start = 0
+        phases.append(_AxisPhase(o_start, count, tuple(reversed(taps)), d_sub, x_start))
+    return phases
+
+
+def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
+    n_batch = x.shape[0]
+    w_conv = to_conv_layout(weight, geom.groups)
+    y = np.zeros((n_batch, w_conv.shape[0]) + geom.out_size, dtype=np.result_type(x, weight))
+    for combo in itertools.product(*(_axis_phases(a) for a in geom.axes)):
+        if any(not p.taps for p in combo):
+            continue  # no tap reaches these outputs: they stay zero
+        sub = w_conv[(slice(None), slice(None)) + np.ix_(*(p.taps for p in combo))]
+        x_win = window(
+            x,
+            tuple(p.x_start for p in combo),
+            tuple(p.count + (len(p.taps) - 1) * p.dilation for p in combo),
+        )
+        dst = tuple(slice(p.o_start, None, a.stride) for p, a in zip(combo, geom.axes))
+        y[(slice(None), slice(None)) + dst] = correlate(
+            x_win, sub, (1,) * geom.ndim, tuple(p.dilation for p in combo), geom.groups
+        )
+    return y

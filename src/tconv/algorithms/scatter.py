@@ -1,0 +1,36 @@
+"""Direct scatter: the definition, tap by tap (the readable reference).
+
+Formula, per spatial axis (``s`` stride, ``d`` dilation, window ``lo``, ``L``)::
+
+    y_full[b, o, i*s + j*d] += x[b, c, i] * w[c, o, j]     for every tap j
+    y = y_full[..., lo : lo + L]                            (zero-extended)
+
+summed over the input channels ``c`` of output channel ``o``'s group.
+
+FLOPs: ``2 * N * C_in * (C_out/g) * prod(n) * prod(k)`` (every multiply of the
+definition, including the ones the window crops).
+Extra memory: the full result ``N * C_out * prod((n-1)*s + d*(k-1) + 1)`` plus
+one tap's product, ``N * C_out * prod(n)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..geometry import Geometry
+from ._common import take_window, tap_slices
+
+
+def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
+    g = geom.groups
+    n_batch, c_in = x.shape[:2]
+    c_out_g = weight.shape[1]
+    xg = x.reshape((n_batch, g, c_in // g) + geom.in_size)
+    wg = weight.reshape((g, c_in // g, c_out_g) + geom.kernel)
+    y_full = np.zeros((n_batch, g * c_out_g) + geom.full, dtype=np.result_type(x, weight))
+    for j in np.ndindex(*geom.kernel):
+        # every input element i stamps w[..., j] at i*s + j*d
+        contribution = np.einsum("bgc...,gco->bgo...", xg, wg[(Ellipsis,) + j])
+        dst = tap_slices(j, geom)
+        y_full[(slice(None), slice(None)) + dst] += contribution.reshape((n_batch, g * c_out_g) + geom.in_size)
+    return take_window(y_full, geom)

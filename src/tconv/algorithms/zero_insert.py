@@ -1,0 +1,32 @@
+"""Zero insertion: the articles' three steps, then a stride-1 convolution.
+
+Per spatial axis::
+
+    x_z  = x with s-1 zeros inserted between neighbours         (length (n-1)*s + 1)
+    x_p  = x_z padded by k_eff-1-lo before and L+lo-full+k_eff-1 after
+           (negative padding crops; k_eff = d*(k-1) + 1)
+    y[o] = sum_j w_flip[j] * x_p[o + j*d]                        (stride 1, dilation d)
+
+with ``w_flip`` the kernel reversed on every spatial axis and its channel axes
+swapped within each group, ``(C_in, C_out/g, *k) -> (C_out, C_in/g, *k)``.
+
+FLOPs: ``2 * N * C_out * (C_in/g) * prod(L) * prod(k)``: about ``prod(s)`` times
+the definition's, since most of ``x_z`` is inserted zeros.
+Extra memory: the padded, zero-inserted input ``N * C_in * prod(L + k_eff - 1)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..geometry import Geometry
+from ._common import correlate, flip, to_conv_layout, window, zero_insert
+
+
+def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
+    x_z = zero_insert(x, geom.stride)
+    starts = tuple(-(a.k_eff - 1 - a.start) for a in geom.axes)
+    lengths = tuple(a.length + a.k_eff - 1 for a in geom.axes)
+    x_p = window(x_z, starts, lengths)
+    w_flip = flip(to_conv_layout(weight, geom.groups), geom.ndim)
+    return correlate(x_p, w_flip, (1,) * geom.ndim, geom.dilation, geom.groups)

@@ -1,0 +1,598 @@
+"""Shape arithmetic: one normalised geometry behind every convention.
+
+Per spatial axis a transposed convolution is fixed by six integers: input
+length ``n``, kernel ``k``, stride ``s``, dilation ``d``, and the window it
+returns from the full scatter result, start ``lo`` and length ``L``::
+
+    k_eff = d*(k-1) + 1
+    full  = (n-1)*s + k_eff            # y_full[i*s + j*d] += x[i] * w[j]
+    y     = y_full[lo : lo + L]         # zero-extended at both ends
+
+PyTorch's arguments choose ``lo = p_lo`` and ``L = full - p_lo - p_hi +
+output_padding``. Other conventions choose ``lo`` and ``L`` differently (``lo``
+may be negative, ``lo + L`` may pass ``full``); the compute code only ever sees
+an :class:`Axis` per dimension.
+
+Everything here is pure integer arithmetic, and the loose public arguments
+(an int, one int per axis, ``(lo, hi)`` pairs) are normalised here, once.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Sequence, Union
+
+from .errors import TconvError
+
+__all__ = [
+    "Axis",
+    "Geometry",
+    "AxisExplanation",
+    "Explanation",
+    "AxisSolutions",
+    "output_size",
+    "conv_output_size",
+    "solve_padding",
+    "conv_input_sizes",
+    "explain",
+]
+
+IntOrSeq = Union[int, Sequence[int]]
+Padding = Union[int, Sequence[Union[int, Sequence[int]]]]
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One spatial axis of a transposed convolution, in the normalised form.
+
+    ``start`` is signed: a negative start returns zeros before ``y_full``.
+    """
+
+    size: int
+    kernel: int
+    stride: int
+    dilation: int
+    start: int
+    length: int
+
+    @property
+    def k_eff(self) -> int:
+        """Span of the dilated kernel, ``d*(k-1) + 1``."""
+        return self.dilation * (self.kernel - 1) + 1
+
+    @property
+    def full(self) -> int:
+        """Length of the full scatter result, ``(n-1)*s + k_eff``."""
+        return (self.size - 1) * self.stride + self.k_eff
+
+    @property
+    def end_crop(self) -> int:
+        """Elements of ``y_full`` dropped after the window (negative: zeros appended)."""
+        return self.full - self.start - self.length
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """A normalised transposed-convolution geometry: one :class:`Axis` per spatial dim."""
+
+    axes: tuple[Axis, ...]
+    groups: int = 1
+
+    @property
+    def ndim(self) -> int:
+        return len(self.axes)
+
+    @property
+    def in_size(self) -> tuple[int, ...]:
+        return tuple(a.size for a in self.axes)
+
+    @property
+    def kernel(self) -> tuple[int, ...]:
+        return tuple(a.kernel for a in self.axes)
+
+    @property
+    def stride(self) -> tuple[int, ...]:
+        return tuple(a.stride for a in self.axes)
+
+    @property
+    def dilation(self) -> tuple[int, ...]:
+        return tuple(a.dilation for a in self.axes)
+
+    @property
+    def start(self) -> tuple[int, ...]:
+        return tuple(a.start for a in self.axes)
+
+    @property
+    def out_size(self) -> tuple[int, ...]:
+        return tuple(a.length for a in self.axes)
+
+    @property
+    def full(self) -> tuple[int, ...]:
+        return tuple(a.full for a in self.axes)
+
+
+# --------------------------------------------------------------------------
+# Normalising loose arguments (only ever called at a public boundary)
+# --------------------------------------------------------------------------
+
+
+def _fail(func: str, message: str) -> TconvError:
+    return TconvError(f"tconv.{func}: {message}")
+
+
+def _as_int(func: str, name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"tconv.{func}: {name} must be an int or a sequence of ints; "
+            f"got {value!r} of type {type(value).__name__}"
+        )
+    return int(value)
+
+
+def _is_seq(value: object) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _count_dims(func: str, **values: object) -> int:
+    """The number of spatial dims implied by the per-axis sequences among ``values``."""
+    lengths = {name: len(v) for name, v in values.items() if _is_seq(v)}
+    if not lengths:
+        return 1
+    distinct = set(lengths.values())
+    if len(distinct) > 1:
+        listing = ", ".join(f"{n} has {k}" for n, k in lengths.items())
+        raise _fail(func, f"per-axis arguments disagree on the number of spatial dims ({listing})")
+    nd = distinct.pop()
+    if nd < 1:
+        raise _fail(func, f"at least one spatial dim is needed; got {values!r}")
+    return nd
+
+
+def per_axis(
+    func: str, name: str, value: IntOrSeq, nd: int, minimum: int, maximum: int | None = None
+) -> tuple[int, ...]:
+    """Normalise an int or per-axis sequence to ``nd`` ints within ``[minimum, maximum]``."""
+    if _is_seq(value):
+        if len(value) != nd:
+            raise _fail(
+                func,
+                f"{name} must be one int or a sequence of {nd} ints (one per spatial dim); "
+                f"got {len(value)} values {tuple(value)!r}",
+            )
+        out = tuple(_as_int(func, name, v) for v in value)
+    else:
+        out = (_as_int(func, name, value),) * nd
+    for v in out:
+        if v < minimum or (maximum is not None and v > maximum):
+            allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+            raise _fail(func, f"{name} must be {allowed} for every axis; got {value!r}")
+    return out
+
+
+def padding_pairs(func: str, padding: Padding, nd: int) -> tuple[tuple[int, int], ...]:
+    """Normalise ``padding`` (int, one int per axis, or one ``(lo, hi)`` pair per axis)."""
+    if not _is_seq(padding):
+        p = _as_int(func, "padding", padding)
+        pairs = ((p, p),) * nd
+    else:
+        if len(padding) != nd:
+            hint = ""
+            if nd == 1 and len(padding) == 2 and not any(_is_seq(e) for e in padding):
+                lo, hi = padding
+                hint = f"; for asymmetric padding of the one spatial dim write padding=(({lo}, {hi}),)"
+            raise _fail(
+                func,
+                f"padding must be one int, or a sequence with one entry per spatial dim ({nd}), "
+                f"each an int or a (lo, hi) pair; got {len(padding)} entries {tuple(padding)!r}{hint}",
+            )
+        pairs_list = []
+        for entry in padding:
+            if _is_seq(entry):
+                if len(entry) != 2:
+                    raise _fail(func, f"each padding pair must be (lo, hi); got {tuple(entry)!r}")
+                pairs_list.append((_as_int(func, "padding", entry[0]), _as_int(func, "padding", entry[1])))
+            else:
+                p = _as_int(func, "padding", entry)
+                pairs_list.append((p, p))
+        pairs = tuple(pairs_list)
+    for lo, hi in pairs:
+        if lo < 0 or hi < 0:
+            raise _fail(func, f"padding must be >= 0 on both sides of every axis; got {padding!r}")
+    return pairs
+
+
+def _check_output_padding(
+    func: str, output_padding: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]
+) -> None:
+    for ax, (op, s, d) in enumerate(zip(output_padding, stride, dilation)):
+        if op >= max(s, d):
+            raise _fail(
+                func,
+                f"output_padding must be in [0, max(stride, dilation) - 1] = [0, {max(s, d) - 1}] "
+                f"on axis {ax} (stride {s}, dilation {d}); got {op}",
+            )
+
+
+def _k_eff(k: int, d: int) -> int:
+    return d * (k - 1) + 1
+
+
+def transpose_geometry(
+    func: str,
+    in_size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    *,
+    stride: IntOrSeq = 1,
+    padding: Padding = 0,
+    output_padding: IntOrSeq = 0,
+    dilation: IntOrSeq = 1,
+    groups: int = 1,
+    nd: int | None = None,
+) -> Geometry:
+    """Validate PyTorch-style arguments (with ``(lo, hi)`` padding pairs) into a :class:`Geometry`."""
+    if nd is None:
+        nd = _count_dims(
+            func,
+            in_size=in_size,
+            kernel_size=kernel_size,
+            stride=stride,
+            output_padding=output_padding,
+            dilation=dilation,
+            padding=padding,
+        )
+    n = per_axis(func, "input size", in_size, nd, 1)
+    k = per_axis(func, "kernel size", kernel_size, nd, 1)
+    s = per_axis(func, "stride", stride, nd, 1)
+    d = per_axis(func, "dilation", dilation, nd, 1)
+    op = per_axis(func, "output_padding", output_padding, nd, 0)
+    pads = padding_pairs(func, padding, nd)
+    _check_output_padding(func, op, s, d)
+    axes = []
+    for ax in range(nd):
+        full = (n[ax] - 1) * s[ax] + _k_eff(k[ax], d[ax])
+        lo, hi = pads[ax]
+        length = full - lo - hi + op[ax]
+        if length < 1:
+            raise _fail(
+                func,
+                f"the output would be empty on axis {ax}: length (n-1)*s + d*(k-1) + 1 - pad_lo - pad_hi "
+                f"+ output_padding = {full} - {lo} - {hi} + {op[ax]} = {length}; it must be >= 1 "
+                f"(reduce padding to at most {full - 1 + op[ax]} in total)",
+            )
+        axes.append(Axis(n[ax], k[ax], s[ax], d[ax], lo, length))
+    return Geometry(tuple(axes), groups)
+
+
+def conv_geometry(
+    func: str,
+    in_size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    *,
+    stride: IntOrSeq = 1,
+    padding: Padding = 0,
+    dilation: IntOrSeq = 1,
+    groups: int = 1,
+    nd: int | None = None,
+) -> Geometry:
+    """The geometry of a forward conv, written as the transposed conv it is the adjoint of.
+
+    A conv maps length ``m`` to ``n = (m + lo + hi - k_eff) // s + 1``; its adjoint
+    is the transposed conv with input ``n``, window start ``lo`` and length ``m``.
+    """
+    if nd is None:
+        nd = _count_dims(
+            func, in_size=in_size, kernel_size=kernel_size, stride=stride, dilation=dilation, padding=padding
+        )
+    m = per_axis(func, "input size", in_size, nd, 1)
+    k = per_axis(func, "kernel size", kernel_size, nd, 1)
+    s = per_axis(func, "stride", stride, nd, 1)
+    d = per_axis(func, "dilation", dilation, nd, 1)
+    pads = padding_pairs(func, padding, nd)
+    axes = []
+    for ax in range(nd):
+        lo, hi = pads[ax]
+        span = m[ax] + lo + hi
+        ke = _k_eff(k[ax], d[ax])
+        if span < ke:
+            raise _fail(
+                func,
+                f"the output would be empty on axis {ax}: the padded input (m + pad_lo + pad_hi = "
+                f"{m[ax]} + {lo} + {hi} = {span}) is shorter than the dilated kernel (d*(k-1) + 1 = {ke})",
+            )
+        axes.append(Axis((span - ke) // s[ax] + 1, k[ax], s[ax], d[ax], lo, m[ax]))
+    return Geometry(tuple(axes), groups)
+
+
+def output_padding_for_size(
+    func: str,
+    in_size: tuple[int, ...],
+    kernel_size: tuple[int, ...],
+    stride: tuple[int, ...],
+    padding: tuple[tuple[int, int], ...],
+    dilation: tuple[int, ...],
+    output_size: Sequence[int],
+) -> tuple[int, ...]:
+    """Resolve ``output_size`` into ``output_padding`` as PyTorch's ``ConvTranspose*.forward`` does.
+
+    Accepts the spatial sizes, or the full ``(N, C, *spatial)`` shape; each size
+    must lie in ``[min, min + stride - 1]`` with ``min`` the size at output_padding 0.
+    """
+    nd = len(in_size)
+    if not _is_seq(output_size):
+        raise TypeError(f"tconv.{func}: output_size must be a sequence of ints; got {output_size!r}")
+    sizes = tuple(_as_int(func, "output_size", v) for v in output_size)
+    if len(sizes) == nd + 2:
+        sizes = sizes[2:]
+    if len(sizes) != nd:
+        raise _fail(
+            func, f"output_size must have {nd} or {nd + 2} entries (spatial, or N, C, spatial); got {sizes!r}"
+        )
+    result = []
+    for ax in range(nd):
+        lo, hi = padding[ax]
+        smallest = (in_size[ax] - 1) * stride[ax] - lo - hi + _k_eff(kernel_size[ax], dilation[ax])
+        largest = smallest + stride[ax] - 1
+        if not smallest <= sizes[ax] <= largest:
+            raise _fail(
+                func,
+                f"output_size must be in [{smallest}, {largest}] on axis {ax} "
+                f"(the sizes output_padding 0..stride-1 reach); got {sizes[ax]}",
+            )
+        result.append(sizes[ax] - smallest)
+    return tuple(result)
+
+
+# --------------------------------------------------------------------------
+# Public shape arithmetic
+# --------------------------------------------------------------------------
+
+
+def output_size(
+    in_size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    *,
+    stride: IntOrSeq = 1,
+    padding: Padding = 0,
+    output_padding: IntOrSeq = 0,
+    dilation: IntOrSeq = 1,
+) -> tuple[int, ...]:
+    """Spatial output size of a transposed convolution.
+
+    ``L = (n-1)*s - pad_lo - pad_hi + d*(k-1) + output_padding + 1`` per axis.
+
+    Examples
+    --------
+    >>> output_size(7, 5, stride=2, padding=2, output_padding=1)
+    (14,)
+    >>> output_size((2, 3), 3, stride=(2, 1), padding=((0, 1), 1))
+    (4, 3)
+    """
+    geom = transpose_geometry(
+        "output_size",
+        in_size,
+        kernel_size,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+    )
+    return geom.out_size
+
+
+def conv_output_size(
+    in_size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    *,
+    stride: IntOrSeq = 1,
+    padding: Padding = 0,
+    dilation: IntOrSeq = 1,
+) -> tuple[int, ...]:
+    """Spatial output size of the forward convolution, ``(m + lo + hi - d*(k-1) - 1) // s + 1``.
+
+    Examples
+    --------
+    >>> conv_output_size(14, 5, stride=2, padding=2)
+    (7,)
+    """
+    geom = conv_geometry(
+        "conv_output_size", in_size, kernel_size, stride=stride, padding=padding, dilation=dilation
+    )
+    return geom.in_size
+
+
+class AxisSolutions(list):
+    """The answers for one axis (a plain list), with ``reason`` saying why it is empty."""
+
+    reason: str | None
+
+    def __init__(self, items=(), reason: str | None = None):
+        super().__init__(items)
+        self.reason = reason
+
+
+def solve_padding(
+    in_size: IntOrSeq,
+    out_size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    *,
+    stride: IntOrSeq = 1,
+    dilation: IntOrSeq = 1,
+) -> list[AxisSolutions]:
+    """Every PyTorch-style ``(padding, output_padding)`` pair that gives ``out_size``.
+
+    One list per axis (never a Cartesian product). Padding is symmetric and
+    ``0 <= output_padding < max(stride, dilation)``; since ``L = full - 2p + op``,
+    each ``p`` gives at most one ``op = L - full + 2p``. An axis with no answer
+    gets an empty :class:`AxisSolutions` whose ``reason`` says why.
+
+    Examples
+    --------
+    >>> solve_padding(7, 14, 5, stride=2)
+    [[(2, 1)]]
+    >>> solve_padding(4, 8, 4, stride=2)
+    [[(1, 0)]]
+    >>> solve_padding(3, 40, 3)[0].reason
+    'axis 0: the largest reachable size is 5 (padding 0, output_padding 0); 40 is larger'
+    """
+    func = "solve_padding"
+    nd = _count_dims(
+        func, in_size=in_size, out_size=out_size, kernel_size=kernel_size, stride=stride, dilation=dilation
+    )
+    n = per_axis(func, "in_size", in_size, nd, 1)
+    target = per_axis(func, "out_size", out_size, nd, 1)
+    k = per_axis(func, "kernel_size", kernel_size, nd, 1)
+    s = per_axis(func, "stride", stride, nd, 1)
+    d = per_axis(func, "dilation", dilation, nd, 1)
+    answers = []
+    for ax in range(nd):
+        full = (n[ax] - 1) * s[ax] + _k_eff(k[ax], d[ax])
+        op_limit = max(s[ax], d[ax])  # output_padding < op_limit
+        pairs = []
+        p = max(0, math.ceil((full - target[ax]) / 2))
+        while True:
+            op = target[ax] - full + 2 * p
+            if op >= op_limit:
+                break
+            if op >= 0:
+                pairs.append((p, op))
+            p += 1
+        reason = None
+        if not pairs:
+            largest = full + op_limit - 1
+            reason = (
+                f"axis {ax}: the largest reachable size is {largest} (padding 0, output_padding "
+                f"{op_limit - 1}); {target[ax]} is larger"
+            )
+        answers.append(AxisSolutions(pairs, reason))
+    return answers
+
+
+def conv_input_sizes(
+    out_size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    *,
+    stride: IntOrSeq = 1,
+    padding: Padding = 0,
+    dilation: IntOrSeq = 1,
+) -> list[list[tuple[int, int]]]:
+    """Every input size a forward conv maps to ``out_size``, each with the ``output_padding`` that recovers it.
+
+    A stride-``s`` conv maps ``s`` consecutive input sizes to one output size;
+    a transposed conv with ``output_padding = op`` returns size ``min + op``.
+    One list of ``(input_size, output_padding)`` per axis.
+
+    Examples
+    --------
+    >>> conv_input_sizes(7, 5, stride=2, padding=2)
+    [[(13, 0), (14, 1)]]
+    """
+    func = "conv_input_sizes"
+    nd = _count_dims(
+        func, out_size=out_size, kernel_size=kernel_size, stride=stride, dilation=dilation, padding=padding
+    )
+    n = per_axis(func, "out_size", out_size, nd, 1)
+    k = per_axis(func, "kernel_size", kernel_size, nd, 1)
+    s = per_axis(func, "stride", stride, nd, 1)
+    d = per_axis(func, "dilation", dilation, nd, 1)
+    pads = padding_pairs(func, padding, nd)
+    answers = []
+    for ax in range(nd):
+        lo, hi = pads[ax]
+        smallest = (n[ax] - 1) * s[ax] + _k_eff(k[ax], d[ax]) - lo - hi
+        answers.append([(m, m - smallest) for m in range(max(smallest, 1), smallest + s[ax])])
+    return answers
+
+
+# --------------------------------------------------------------------------
+# explain()
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AxisExplanation:
+    """How one axis of a transposed convolution is computed, in both views."""
+
+    axis: Axis
+    output_padding: int
+
+    @property
+    def zeros_between(self) -> int:
+        return self.axis.stride - 1
+
+    @property
+    def pad_before(self) -> int:
+        """Zero-insertion view: padding before the dilated input (negative: crop)."""
+        return self.axis.k_eff - 1 - self.axis.start
+
+    @property
+    def pad_after(self) -> int:
+        """Zero-insertion view: padding after the dilated input (negative: crop)."""
+        a = self.axis
+        return a.length + a.start - a.full + a.k_eff - 1
+
+    def text(self, index: int) -> str:
+        a = self.axis
+        dilated = (a.size - 1) * a.stride + 1
+        lines = [
+            f"axis {index}: n={a.size} k={a.kernel} s={a.stride} d={a.dilation} -> {a.length}",
+            f"  scatter view: full = (n-1)*s + d*(k-1) + 1 = ({a.size}-1)*{a.stride} + {a.dilation}*"
+            f"({a.kernel}-1) + 1 = {a.full}",
+            f"    crop {a.start} at the start, {a.end_crop} at the end"
+            + (f" (output_padding {self.output_padding} included)" if self.output_padding else "")
+            + f": output = {a.full} - {a.start} - {a.end_crop} = {a.length}",
+            f"  zero-insertion view: insert {self.zeros_between} zero(s) between inputs "
+            f"({a.size} -> {dilated}), pad {self.pad_before} before and {self.pad_after} after "
+            f"({dilated + self.pad_before + self.pad_after}), correlate with the flipped kernel"
+            + (f" (dilated: {a.dilation - 1} zero(s) between taps, span {a.k_eff})" if a.dilation > 1 else "")
+            + f" at stride 1 -> {dilated + self.pad_before + self.pad_after} - {a.k_eff} + 1 = {a.length}",
+        ]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One :class:`AxisExplanation` per spatial axis; :meth:`text` renders them."""
+
+    axes: tuple[AxisExplanation, ...]
+
+    @property
+    def out_size(self) -> tuple[int, ...]:
+        return tuple(a.axis.length for a in self.axes)
+
+    def text(self) -> str:
+        return "\n".join(a.text(i) for i, a in enumerate(self.axes))
+
+
+def explain(
+    in_size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    *,
+    stride: IntOrSeq = 1,
+    padding: Padding = 0,
+    output_padding: IntOrSeq = 0,
+    dilation: IntOrSeq = 1,
+) -> Explanation:
+    """Explain a geometry axis by axis: the full scatter result and its crops, and the zero-insertion view.
+
+    Examples
+    --------
+    >>> e = explain(2, 3, stride=2)
+    >>> e.out_size
+    (5,)
+    >>> print(e.text().splitlines()[3])
+      zero-insertion view: insert 1 zero(s) between inputs (2 -> 3), pad 2 before and 2 after (7), correlate with the flipped kernel at stride 1 -> 7 - 3 + 1 = 5
+    """
+    func = "explain"
+    geom = transpose_geometry(
+        func,
+        in_size,
+        kernel_size,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+    )
+    op = per_axis(func, "output_padding", output_padding, geom.ndim, 0)
+    return Explanation(tuple(AxisExplanation(a, o) for a, o in zip(geom.axes, op)))
