@@ -18,6 +18,7 @@ from .geometry import (
     output_size,
     solve_padding,
 )
+from .grad import conv_backward, conv_transpose_backward
 from .ops import conv, conv_matrix, conv_transpose
 
 __version__ = "0.1.0"
@@ -27,10 +28,12 @@ __all__ = [
     "Explanation",
     "TconvError",
     "conv",
+    "conv_backward",
     "conv_input_sizes",
     "conv_matrix",
     "conv_output_size",
     "conv_transpose",
+    "conv_transpose_backward",
     "explain",
     "output_size",
     "solve_padding",

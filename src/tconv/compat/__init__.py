@@ -1,0 +1,22 @@
+"""Every framework's transposed-convolution convention, exactly, on NumPy arrays.
+
+One module per framework, each with that framework's own names, argument
+order, defaults and layouts:
+
+- :mod:`tconv.compat.torch`: ``conv_transpose1d/2d/3d`` (``torch.nn.functional``)
+- :mod:`tconv.compat.tensorflow`: ``conv1d/2d/3d_transpose`` and ``conv_transpose`` (``tf.nn``)
+- :mod:`tconv.compat.keras`: ``conv_transpose`` (``keras.ops``)
+- :mod:`tconv.compat.jax`: ``conv_transpose`` (``jax.lax``)
+- :mod:`tconv.compat.onnx`: ``conv_transpose`` (the ONNX ``ConvTranspose`` operator)
+
+and :mod:`tconv.compat.layouts` for moving weights and data between their layouts.
+
+Each module exposes a pure ``geometry(in_size, kernel_size, ...)`` that turns
+the framework's geometry arguments into one :class:`tconv.geometry.Geometry`;
+its array entry points parse into that geometry, permute layouts, call
+:func:`tconv.ops.run_geometry` and permute back. The converter
+(:func:`tconv.convert`) runs the same parse in reverse.
+
+The modules are imported on demand (``from tconv.compat import torch as tt``);
+none of them imports the framework it mirrors.
+"""
