@@ -58,8 +58,9 @@ def tour() -> str:
     for kwargs in ({}, {"padding": 1}, {"stride": 2, "padding": 1, "output_padding": 1}):
         y, agree = _agreement(x, w, **kwargs)
         label = ", ".join(f"{k}={v}" for k, v in kwargs.items()) or "no padding"
+        s, p, op = kwargs.get("stride", 1), kwargs.get("padding", 0), kwargs.get("output_padding", 0)
         n_out = geo.output_size(2, 3, **kwargs)[0]
-        out.append(f"  {label:<40} -> {y.shape}   (2-1)*s - 2p + (3-1) + op + 1 = {n_out}")
+        out.append(f"  {label:<38} -> {y.shape}: (2-1)*{s} - 2*{p} + (3-1) + {op} + 1 = {n_out}")
         out.append("  " + agree)
     out += ["", "4. The Keras MNIST DCGAN generator: 7x7 -> 7x7 -> 14x14 -> 28x28 (kernel 5; strides 1, 2, 2)"]
     size = 7
