@@ -1,0 +1,312 @@
+"""TensorFlow's ``tf.nn.conv{1,2,3}d_transpose`` and ``tf.nn.conv_transpose``, exactly, on NumPy arrays.
+
+Same names, order, defaults and layouts: ``input`` channels-last by default
+(``NWC``/``NHWC``/``NDHWC``, or ``NCW``/``NCHW``/``NCDHW``), ``filters``
+``(*k, C_out, C_in)``, ``output_shape`` the full output shape (batch and
+channels included). ``name`` is accepted and ignored.
+
+TensorFlow defines the op as the gradient of the forward conv that maps
+``output_shape`` back to ``input``; so ``output_shape`` gives the length ``L``
+and the padding gives the window start:
+
+- ``SAME``: ``start = floor(P/2)``, ``P = max(0, (n-1)*s + d*(k-1) + 1 - L)``, for ``L`` in ``[(n-1)*s + 1, n*s]``;
+- ``VALID``: ``start = 0``, for ``L`` in ``[(n-1)*s + d*(k-1) + 1, that + s - 1]``;
+- explicit pads (2-D only, as TF): ``start = pad_before``, for ``L + pad_before + pad_after`` in the VALID range.
+
+An ``output_shape`` outside its range raises :class:`~tconv.errors.TconvError`
+giving the range. TF's own CPU kernel refuses ``NCHW`` and dilation > 1 when
+oneDNN is off (``TF_ENABLE_ONEDNN_OPTS=0``); tconv always accepts them.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ..errors import TconvError
+from ..geometry import Axis, Geometry, per_axis
+from ..ops import run_geometry
+from ._arrays import as_array, check_rank, is_seq
+from .layouts import from_tf, is_channels_last, to_channels_first, to_channels_last
+
+__all__ = ["conv1d_transpose", "conv2d_transpose", "conv3d_transpose", "conv_transpose", "geometry", "same_start"]
+
+IntOrSeq = Union[int, Sequence[int]]
+PaddingArg = Union[str, Sequence[Sequence[int]]]
+_FORMATS = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}
+
+
+def same_start(n: int, k: int, s: int, d: int, length: int) -> int:
+    """Where TensorFlow's SAME window starts in the full result: ``floor(P/2)``, ``P = max(0, full - length)``.
+
+    >>> same_start(4, 3, 2, 1, 8)  # full = 9: one element too many, cropped at the end
+    0
+    >>> same_start(4, 4, 2, 1, 8)  # full = 10: one cropped at each end
+    1
+    """
+    return max(0, (n - 1) * s + d * (k - 1) + 1 - length) // 2
+
+
+def _spatial(func: str, name: str, value: object, nd: int, channels_last: bool, *, full_only: bool = False) -> list:
+    """The spatial entries of a TF per-axis argument: one value, ``nd`` values, or ``nd + 2`` (batch and channel too)."""
+    if not is_seq(value):
+        if full_only:
+            raise TypeError(f"tconv.{func}: {name} must be a sequence; got {value!r}")
+        return [value] * nd
+    values = list(value)
+    if len(values) == nd + 2:
+        return values[1:-1] if channels_last else values[2:]
+    if len(values) == nd and not full_only:
+        return values
+    if len(values) == 1 and not full_only:
+        return values * nd
+    counts = f"{nd + 2}" if full_only else f"1, {nd} or {nd + 2}"
+    raise TconvError(f"tconv.{func}: {name} must have {counts} entries for {nd} spatial dims; got {len(values)}: {value!r}")
+
+
+def _outer(value: object, nd: int, channels_last: bool) -> list:
+    """The batch and channel entries of a full-rank per-axis argument (empty otherwise)."""
+    if is_seq(value) and len(value) == nd + 2:
+        return [value[0], value[-1]] if channels_last else [value[0], value[1]]
+    return []
+
+
+def _strides(func: str, name: str, value: object, nd: int, channels_last: bool) -> tuple[int, ...]:
+    if value is None:
+        value = 1
+    if any(v != 1 for v in _outer(value, nd, channels_last)):
+        raise TconvError(f"tconv.{func}: {name} must be 1 in the batch and channel dims; got {value!r}")
+    return per_axis(func, name, _spatial(func, name, value, nd, channels_last), nd, 1)
+
+
+def _pads(func: str, padding: Sequence, nd: int, channels_last: bool) -> tuple[tuple[int, int], ...]:
+    """Explicit padding: ``nd + 2`` ``(before, after)`` pairs in data-format order, zero on batch and channels."""
+    pairs = _spatial(func, "padding", padding, nd, channels_last, full_only=True)
+    if any(tuple(p) != (0, 0) for p in _outer(padding, nd, channels_last)):
+        raise TconvError(f"tconv.{func}: explicit padding must be (0, 0) on the batch and channel dims; got {padding!r}")
+    out = []
+    for pair in pairs:
+        if not is_seq(pair) or len(pair) != 2:
+            raise TconvError(f"tconv.{func}: each explicit padding entry must be a (before, after) pair; got {pair!r}")
+        out.append(tuple(per_axis(func, "padding", tuple(pair), 2, 0)))
+    return tuple(out)
+
+
+def _geometry(
+    func: str,
+    nd: int,
+    in_size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    output_shape: Sequence[int],
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    channels_last: bool,
+    dilations: IntOrSeq | None,
+) -> Geometry:
+    n = per_axis(func, "input size", in_size, nd, 1)
+    k = per_axis(func, "kernel size", kernel_size, nd, 1)
+    s = _strides(func, "strides", strides, nd, channels_last)
+    d = _strides(func, "dilations", dilations, nd, channels_last)
+    out = per_axis(func, "output_shape", _spatial(func, "output_shape", output_shape, nd, channels_last), nd, 1)
+    if isinstance(padding, str):
+        if padding not in ("SAME", "VALID"):
+            raise TconvError(f"tconv.{func}: padding must be 'SAME', 'VALID' or explicit (before, after) pairs; got {padding!r}")
+        pads = None
+    elif nd != 2:
+        raise TconvError(f"tconv.{func}: explicit padding is for 2-D only (as TensorFlow); got padding={padding!r} for {nd}-D")
+    else:
+        pads = _pads(func, padding, nd, channels_last)
+    axes = []
+    for ax in range(nd):
+        k_eff = d[ax] * (k[ax] - 1) + 1
+        if padding == "SAME":
+            smallest, largest = (n[ax] - 1) * s[ax] + 1, n[ax] * s[ax]
+            start = same_start(n[ax], k[ax], s[ax], d[ax], out[ax])
+        else:
+            start, hi = pads[ax] if pads else (0, 0)
+            base = (n[ax] - 1) * s[ax] + k_eff - start - hi
+            smallest, largest = max(1, base), base + s[ax] - 1
+        if not smallest <= out[ax] <= largest:
+            raise TconvError(
+                f"tconv.{func}: output_shape must be in [{smallest}, {largest}] on spatial axis {ax} "
+                f"(the lengths a {padding if isinstance(padding, str) else 'explicitly padded'} forward conv with "
+                f"kernel {k[ax]}, stride {s[ax]}, dilation {d[ax]} maps back to the input length {n[ax]}); got {out[ax]}"
+            )
+        axes.append(Axis(n[ax], k[ax], s[ax], d[ax], start, out[ax]))
+    return Geometry(tuple(axes), 1)
+
+
+def geometry(
+    in_size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    output_shape: Sequence[int],
+    strides: IntOrSeq,
+    padding: PaddingArg = "SAME",
+    data_format: str | None = None,
+    dilations: IntOrSeq | None = None,
+) -> Geometry:
+    """The :class:`~tconv.geometry.Geometry` of TensorFlow's arguments.
+
+    ``output_shape`` may be the spatial sizes or the full shape (read with
+    ``data_format``, channels-last by default); ``strides``, ``dilations`` and
+    explicit ``padding`` may be per spatial axis or full-rank, as TF takes them.
+
+    Examples
+    --------
+    >>> geometry(4, 3, [8], 2).axes[0]
+    Axis(size=4, kernel=3, stride=2, dilation=1, start=0, length=8)
+    >>> geometry((4, 4), (3, 3), (1, 9, 9, 5), 2, "VALID").out_size
+    (9, 9)
+    """
+    nd = len(in_size) if is_seq(in_size) else len(kernel_size) if is_seq(kernel_size) else 1
+    channels_last = True if data_format is None else is_channels_last(data_format, "compat.tensorflow.geometry")
+    return _geometry("compat.tensorflow.geometry", nd, in_size, kernel_size, output_shape, strides, padding, channels_last, dilations)
+
+
+def _conv_transpose(
+    func: str,
+    nd: int,
+    input: ArrayLike,
+    filters: ArrayLike,
+    output_shape: Sequence[int],
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None,
+    dilations: IntOrSeq | None,
+) -> np.ndarray:
+    if data_format is None:
+        data_format = _FORMATS[nd][0]
+    if data_format not in _FORMATS[nd]:
+        raise TconvError(f"tconv.{func}: data_format must be {' or '.join(map(repr, _FORMATS[nd]))} for {nd}-D; got {data_format!r}")
+    channels_last = data_format == _FORMATS[nd][0]
+    x = as_array(func, "input", input)
+    f = as_array(func, "filters", filters)
+    check_rank(func, "input", x, nd + 2, f"({data_format})")
+    check_rank(func, "filters", f, nd + 2, "(*kernel, out_channels, in_channels)")
+    x = to_channels_first(x) if channels_last else x
+    if f.shape[-1] != x.shape[1]:
+        raise TconvError(
+            f"tconv.{func}: filters.shape[-1] (in_channels) must equal the input's channels {x.shape[1]}; got filters shape {f.shape}"
+        )
+    if not is_seq(output_shape) and not isinstance(output_shape, np.ndarray):
+        raise TypeError(f"tconv.{func}: output_shape must be a sequence of {nd + 2} ints; got {output_shape!r}")
+    shape = [int(v) for v in np.asarray(output_shape).ravel()]
+    if len(shape) != nd + 2:
+        raise TconvError(f"tconv.{func}: output_shape must have {nd + 2} entries ({data_format}); got {output_shape!r}")
+    batch, channels = _outer(shape, nd, channels_last)
+    if batch != x.shape[0] or channels != f.shape[-2]:
+        raise TconvError(
+            f"tconv.{func}: output_shape must have batch {x.shape[0]} (the input's) and channels {f.shape[-2]} "
+            f"(filters.shape[-2]); got {output_shape!r}"
+        )
+    geom = _geometry(func, nd, x.shape[2:], f.shape[:-2], shape, strides, padding, channels_last, dilations)
+    y = run_geometry(x, from_tf(f), None, geom, func=func)
+    return np.ascontiguousarray(to_channels_last(y)) if channels_last else y
+
+
+_DOC = """{what} with TensorFlow's semantics (``tf.nn.{name}``).
+
+    Parameters
+    ----------
+    input : array_like, ``{last}`` (default) or ``{first}``
+    filters : array_like, shape ``(*k, out_channels, in_channels)``
+    output_shape : sequence of {rank} ints, the full output shape in ``data_format`` order
+    strides, dilations : int, or 1, {nd_text} or {rank} ints (batch and channel entries 1)
+    padding : ``"SAME"``, ``"VALID"``{explicit}
+    data_format : ``"{last}"`` or ``"{first}"``
+    name : ignored
+
+    Returns
+    -------
+    ndarray of ``output_shape``
+
+    Notes
+    -----
+    Per axis ``y_full[i*s + j*d] += x[i] * w[j]`` and ``y = y_full[start : start + L]``
+    (zero-extended), ``L`` from ``output_shape`` and ``start`` from ``padding`` as in
+    :mod:`tconv.compat.tensorflow`.
+    """
+
+
+def conv1d_transpose(
+    input: ArrayLike,
+    filters: ArrayLike,
+    output_shape: Sequence[int],
+    strides: IntOrSeq,
+    padding: PaddingArg = "SAME",
+    data_format: str | None = "NWC",
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+) -> np.ndarray:
+    return _conv_transpose("compat.tensorflow.conv1d_transpose", 1, input, filters, output_shape, strides, padding, data_format, dilations)
+
+
+def conv2d_transpose(
+    input: ArrayLike,
+    filters: ArrayLike,
+    output_shape: Sequence[int],
+    strides: IntOrSeq,
+    padding: PaddingArg = "SAME",
+    data_format: str | None = "NHWC",
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+) -> np.ndarray:
+    return _conv_transpose("compat.tensorflow.conv2d_transpose", 2, input, filters, output_shape, strides, padding, data_format, dilations)
+
+
+def conv3d_transpose(
+    input: ArrayLike,
+    filters: ArrayLike,
+    output_shape: Sequence[int],
+    strides: IntOrSeq,
+    padding: PaddingArg = "SAME",
+    data_format: str | None = "NDHWC",
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+) -> np.ndarray:
+    return _conv_transpose("compat.tensorflow.conv3d_transpose", 3, input, filters, output_shape, strides, padding, data_format, dilations)
+
+
+def conv_transpose(
+    input: ArrayLike,
+    filters: ArrayLike,
+    output_shape: Sequence[int],
+    strides: IntOrSeq,
+    padding: PaddingArg = "SAME",
+    data_format: str | None = None,
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+) -> np.ndarray:
+    func = "compat.tensorflow.conv_transpose"
+    rank = np.ndim(input)
+    if rank not in (3, 4, 5):
+        raise TconvError(f"tconv.{func}: input must have 3, 4 or 5 dims (1, 2 or 3 spatial); got {rank}")
+    return _conv_transpose(func, rank - 2, input, filters, output_shape, strides, padding, data_format, dilations)
+
+
+for _f, _nd in ((conv1d_transpose, 1), (conv2d_transpose, 2), (conv3d_transpose, 3)):
+    _f.__doc__ = _DOC.format(
+        what=f"{_nd}-d transposed convolution",
+        name=_f.__name__,
+        last=_FORMATS[_nd][0],
+        first=_FORMATS[_nd][1],
+        rank=_nd + 2,
+        nd_text=_nd,
+        explicit=" or explicit ``(before, after)`` pairs, one per dim of ``data_format``" if _nd == 2 else "",
+    )
+conv_transpose.__doc__ = _DOC.format(
+    what="N-d transposed convolution (N = input rank - 2)",
+    name="conv_transpose",
+    last="N...C",
+    first="NC...",
+    rank="N+2",
+    nd_text="N",
+    explicit=" or explicit pairs (2-D)",
+) + """
+    Examples
+    --------
+    >>> conv_transpose(np.ones((1, 2, 1)), np.ones((3, 1, 1)), [1, 4, 1], 2)[0, :, 0]
+    array([1., 1., 2., 1.])
+    """

@@ -1,0 +1,287 @@
+"""PyTorch's ``torch.nn.functional.conv_transpose{1,2,3}d``, exactly, on NumPy arrays.
+
+Same names, positional order, defaults and layouts: ``input`` ``(N, C_in, *n)``
+(or unbatched ``(C_in, *n)``), ``weight`` ``(C_in, C_out/groups, *k)``, ``bias``
+``(C_out,)``. The same arguments are refused, with a message naming the argument.
+
+Two extensions PyTorch lacks (pytorch#80301, #46027):
+
+- ``padding="same"`` (output ``n*s`` per axis, the TensorFlow/Keras SAME window:
+  ``floor(P/2)`` cropped at the start with ``P = max(0, (n-1)*s + d*(k-1) + 1 - n*s)``)
+  and ``padding="valid"`` (TensorFlow/Keras VALID: nothing cropped, length
+  ``(n-1)*s + max(d*(k-1)+1, s)``, zero-extended when the kernel is shorter
+  than the stride). Both refuse a non-zero ``output_padding`` and any
+  ``padding_mode`` other than ``"zeros"``.
+- ``padding_mode`` in ``zeros``, ``circular``, ``reflect``, ``replicate``: the
+  exact adjoint of ``torch.nn.Conv{1,2,3}d`` with that ``padding_mode`` and the
+  same weight, stride, padding, dilation and groups (see :func:`conv_transpose2d`).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ..errors import TconvError
+from ..geometry import Axis, Geometry, per_axis, transpose_geometry
+from ..ops import run_geometry
+from ._arrays import as_array, as_int, check_bias, check_rank, is_seq, spatial_dims
+from .tensorflow import same_start
+
+__all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "geometry", "PADDING_MODES"]
+
+IntOrSeq = Union[int, Sequence[int]]
+PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
+
+
+def _expand(func: str, name: str, value: IntOrSeq, nd: int, minimum: int) -> tuple[int, ...]:
+    """PyTorch's reading of a per-axis argument: an int, or a sequence of 1 or ``nd`` ints."""
+    if is_seq(value) and len(value) == 1:
+        value = value[0]
+    if not is_seq(value) and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+        raise TypeError(f"tconv.{func}: {name} must be an int or a tuple of {nd} ints; got {value!r}")
+    return per_axis(func, name, value, nd, minimum)
+
+
+def _string_axis(padding: str, n: int, k: int, s: int, d: int) -> Axis:
+    """The TensorFlow/Keras SAME or VALID window of one axis."""
+    k_eff = d * (k - 1) + 1
+    if padding == "same":
+        return Axis(n, k, s, d, same_start(n, k, s, d, n * s), n * s)
+    return Axis(n, k, s, d, 0, (n - 1) * s + max(k_eff, s))
+
+
+def _geometry(
+    func: str,
+    nd: int,
+    in_size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    stride: IntOrSeq,
+    padding: Union[str, IntOrSeq],
+    output_padding: IntOrSeq,
+    groups: int,
+    dilation: IntOrSeq,
+) -> Geometry:
+    groups = as_int(func, "groups", groups, 1)
+    s = _expand(func, "stride", stride, nd, 1)
+    d = _expand(func, "dilation", dilation, nd, 1)
+    op = _expand(func, "output_padding", output_padding, nd, 0)
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise TconvError(f"tconv.{func}: padding must be an int, a tuple of ints, 'same' or 'valid'; got {padding!r}")
+        if any(op):
+            raise TconvError(
+                f"tconv.{func}: padding={padding!r} fixes the output length, so output_padding must be 0; "
+                f"got output_padding={output_padding!r}"
+            )
+        n = per_axis(func, "input size", in_size, nd, 1)
+        k = per_axis(func, "kernel size", kernel_size, nd, 1)
+        return Geometry(tuple(_string_axis(padding, *a) for a in zip(n, k, s, d)), groups)
+    p = _expand(func, "padding", padding, nd, 0)
+    return transpose_geometry(
+        func, in_size, kernel_size, stride=s, padding=p, output_padding=op, dilation=d, groups=groups, nd=nd
+    )
+
+
+def geometry(
+    in_size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    stride: IntOrSeq = 1,
+    padding: Union[str, IntOrSeq] = 0,
+    output_padding: IntOrSeq = 0,
+    groups: int = 1,
+    dilation: IntOrSeq = 1,
+) -> Geometry:
+    """The :class:`~tconv.geometry.Geometry` of PyTorch's arguments (zeros padding).
+
+    ``start = padding`` and ``length = (n-1)*s - 2*padding + d*(k-1) + 1 + output_padding``
+    per axis; ``padding="same"`` / ``"valid"`` as described in the module docstring.
+
+    Examples
+    --------
+    >>> geometry(7, 5, stride=2, padding=2, output_padding=1).axes[0]
+    Axis(size=7, kernel=5, stride=2, dilation=1, start=2, length=14)
+    >>> geometry((4, 4), 3, stride=2, padding="same").out_size
+    (8, 8)
+    """
+    nd = spatial_dims(in_size, kernel_size, stride, padding, output_padding, dilation)
+    return _geometry("compat.torch.geometry", nd, in_size, kernel_size, stride, padding, output_padding, groups, dilation)
+
+
+def _source_index(mode: str, m: int, p: int) -> np.ndarray:
+    """For each position of the padded signal (length ``m + 2p``), the element of the signal it copies."""
+    i = np.arange(-p, m + p)
+    if mode == "circular":
+        return i % m
+    if mode == "reflect":
+        return (m - 1) - np.abs((m - 1) - np.abs(i))
+    return np.clip(i, 0, m - 1)  # replicate
+
+
+def _fold(func: str, y: np.ndarray, pads: tuple[int, ...], mode: str) -> np.ndarray:
+    """``P_mode^T``: add each margin element of ``y`` onto the element that padding mode copied it from.
+
+    ``Conv_mode = Conv_valid ∘ P_mode``, so ``ConvT_mode = P_mode^T ∘ ConvT_valid``;
+    ``P_mode`` is a 0/1 matrix (padded position -> source), applied per axis.
+    """
+    for ax, p in enumerate(pads):
+        if p == 0:
+            continue
+        axis = ax + 2
+        m = y.shape[axis] - 2 * p
+        limit = {"circular": m, "reflect": m - 1, "replicate": None}[mode]
+        if m < 1 or (limit is not None and p > limit):
+            raise TconvError(
+                f"tconv.{func}: padding_mode={mode!r} needs padding <= "
+                f"{'the output length' if mode == 'circular' else 'the output length - 1'} on every axis "
+                f"(as torch.nn.functional.pad); axis {ax} has output length {m} and padding {p}"
+            )
+        fold = np.zeros((m + 2 * p, m), dtype=y.dtype)
+        fold[np.arange(m + 2 * p), _source_index(mode, m, p)] = 1
+        y = np.moveaxis(np.tensordot(y, fold, axes=([axis], [0])), -1, axis)
+    return y
+
+
+def _conv_transpose(
+    nd: int,
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None,
+    stride: IntOrSeq,
+    padding: Union[str, IntOrSeq],
+    output_padding: IntOrSeq,
+    groups: int,
+    dilation: IntOrSeq,
+    padding_mode: str,
+) -> np.ndarray:
+    func = f"compat.torch.conv_transpose{nd}d"
+    x = as_array(func, "input", input)
+    w = as_array(func, "weight", weight)
+    b = None if bias is None else as_array(func, "bias", bias)
+    unbatched = x.ndim == nd + 1
+    if unbatched:
+        x = x[None]
+    check_rank(func, "input", x, nd + 2, f"(N, C_in, *spatial) or unbatched (C_in, *spatial), with {nd} spatial dims")
+    check_rank(func, "weight", w, nd + 2, "(C_in, C_out/groups, *kernel)")
+    g = as_int(func, "groups", groups, 1)
+    c_in = x.shape[1]
+    if w.shape[0] != c_in:
+        raise TconvError(f"tconv.{func}: weight.shape[0] must equal C_in = {c_in} (the input's channels); got weight shape {w.shape}")
+    if c_in % g:
+        raise TconvError(f"tconv.{func}: groups must divide C_in = {c_in}; got groups={g}")
+    check_bias(func, "bias", b, w.shape[1] * g)
+    if padding_mode not in PADDING_MODES:
+        raise TconvError(f"tconv.{func}: padding_mode must be one of {', '.join(map(repr, PADDING_MODES))}; got {padding_mode!r}")
+    if padding_mode == "zeros":
+        geom = _geometry(func, nd, x.shape[2:], w.shape[2:], stride, padding, output_padding, g, dilation)
+        y = run_geometry(x, w, b, geom, func=func)
+    else:
+        if isinstance(padding, str):
+            raise TconvError(f"tconv.{func}: padding={padding!r} needs padding_mode='zeros'; got padding_mode={padding_mode!r}")
+        pads = _expand(func, "padding", padding, nd, 0)
+        unpadded = _geometry(func, nd, x.shape[2:], w.shape[2:], stride, 0, output_padding, g, dilation)
+        y = _fold(func, run_geometry(x, w, None, unpadded, func=func), pads, padding_mode)
+        if b is not None:
+            y = (y + b.reshape((-1,) + (1,) * nd)).astype(np.result_type(x, w, b))
+    return y[0] if unbatched else y
+
+
+_SIGNATURE_DOC = """{nd}-d transposed convolution with PyTorch's semantics (``torch.nn.functional.conv_transpose{nd}d``).
+
+    Parameters
+    ----------
+    input : array_like, shape ``(N, C_in, *n)`` or unbatched ``(C_in, *n)``, {nd} spatial dims
+    weight : array_like, shape ``(C_in, C_out/groups, *k)``
+    bias : array_like, shape ``(C_out,)``, optional
+    stride, dilation : int or tuple of {nd} ints, >= 1
+    padding : int or tuple of {nd} ints (both sides), or ``"same"`` / ``"valid"`` (extensions)
+    output_padding : int or tuple of {nd} ints in ``[0, max(stride, dilation) - 1]``
+    groups : int dividing ``C_in``
+    padding_mode : ``"zeros"`` (PyTorch's only mode), ``"circular"``, ``"reflect"`` or ``"replicate"``
+
+    Returns
+    -------
+    ndarray, shape ``(N, C_out, *L)``
+
+    Notes
+    -----
+    Per axis ``y_full[i*s + j*d] += x[i] * w[j]`` (length ``full = (n-1)*s + d*(k-1) + 1``)
+    and ``y = y_full[p : p + L]`` with ``L = full - 2p + output_padding``.
+
+    With another ``padding_mode`` ``m``, ``Conv_m = Conv_valid ∘ P_m`` where ``P_m`` pads by
+    ``p`` in mode ``m``; the result is its adjoint ``P_m^T ∘ ConvT(padding=0)``: the
+    unpadded transposed conv (length ``full + output_padding``) with each ``p``-wide
+    margin folded back onto the elements ``P_m`` copied it from (circular: wrapped
+    around; reflect: onto the mirrored element; replicate: onto the edge element).
+
+    Examples
+    --------
+    {example}
+    """
+
+
+def conv_transpose1d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: IntOrSeq = 1,
+    padding: Union[str, IntOrSeq] = 0,
+    output_padding: IntOrSeq = 0,
+    groups: int = 1,
+    dilation: IntOrSeq = 1,
+    *,
+    padding_mode: str = "zeros",
+) -> np.ndarray:
+    return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups, dilation, padding_mode)
+
+
+def conv_transpose2d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: IntOrSeq = 1,
+    padding: Union[str, IntOrSeq] = 0,
+    output_padding: IntOrSeq = 0,
+    groups: int = 1,
+    dilation: IntOrSeq = 1,
+    *,
+    padding_mode: str = "zeros",
+) -> np.ndarray:
+    return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups, dilation, padding_mode)
+
+
+def conv_transpose3d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: IntOrSeq = 1,
+    padding: Union[str, IntOrSeq] = 0,
+    output_padding: IntOrSeq = 0,
+    groups: int = 1,
+    dilation: IntOrSeq = 1,
+    *,
+    padding_mode: str = "zeros",
+) -> np.ndarray:
+    return _conv_transpose(3, input, weight, bias, stride, padding, output_padding, groups, dilation, padding_mode)
+
+
+conv_transpose1d.__doc__ = _SIGNATURE_DOC.format(
+    nd=1,
+    example=""">>> conv_transpose1d(np.ones((1, 1, 3)), np.ones((1, 1, 3)), stride=2, padding=1, padding_mode="circular")
+    array([[[2., 2., 1., 2., 2.]]])""",
+)
+conv_transpose2d.__doc__ = _SIGNATURE_DOC.format(
+    nd=2,
+    example=""">>> conv_transpose2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3)), stride=2, padding="same")[0, 0]
+    array([[1., 1., 2., 1.],
+           [1., 1., 2., 1.],
+           [2., 2., 4., 2.],
+           [1., 1., 2., 1.]])""",
+)
+conv_transpose3d.__doc__ = _SIGNATURE_DOC.format(
+    nd=3,
+    example=""">>> conv_transpose3d(np.ones((1, 2, 2, 2, 2)), np.ones((2, 3, 2, 2, 2)), stride=2).shape
+    (1, 3, 4, 4, 4)""",
+)
