@@ -402,40 +402,63 @@ def _layers_from_onnx(func: str, path: str) -> tuple[list[StackLayer], list[str]
     return layers, skipped
 
 
+def _walk(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """``(dotted name, module)`` for a ``tconv.nn`` model and all its descendants, in order."""
+    out = [(prefix or type(model).__name__, model)]
+    for name, child in model.named_children():
+        out += _walk(child, f"{prefix}.{name}" if prefix else name)
+    return out
+
+
 def _layers_from_tconv_nn(func: str, model: Any) -> tuple[list[StackLayer], list[str]]:
     """Layers of a ``tconv.nn`` model, read from their PyTorch-named attributes."""
-    modules = list(model.modules()) if hasattr(model, "modules") else list(getattr(model, "layers", [model]))
     layers: list[StackLayer] = []
-    skipped: list[str] = []
-    for index, m in enumerate(modules):
+    for name, m in _walk(model):
         cls = type(m).__name__
-        if not (cls.startswith("ConvTranspose") or cls.startswith("Conv")):
+        transposed = cls.startswith("ConvTranspose")
+        if not (transposed or cls.startswith("Conv")):
             continue
-        name = f"{index}:{cls}"
-        k = tuple(m.kernel_size) if not isinstance(m.kernel_size, numbers.Integral) else (m.kernel_size,)
+        k = tuple(m.kernel_size)
         nd = len(k)
         s, d = _ints(m.stride, nd), _ints(m.dilation, nd)
-        padding = m.padding
-        if isinstance(padding, str):
-            start = _same_start(k, s if cls.startswith("ConvTranspose") else (1,) * nd, d) if padding == "same" else (0,) * nd
+        if m.padding == "same":  # TF's crop for a transposed conv; PyTorch's for a (stride-1) conv
+            start = _same_start(k, s if transposed else (1,) * nd, d)
+        elif m.padding == "valid":
+            start = (0,) * nd
         else:
-            pairs = geo.padding_pairs(func, padding if not isinstance(padding, numbers.Integral) else int(padding), nd)
-            start = tuple(p[0] for p in pairs)
-        weight = getattr(m, "weight", None)
-        weight = getattr(weight, "data", weight)
-        kind = "conv_transpose" if cls.startswith("ConvTranspose") else "conv"
-        layers.append(
-            StackLayer(
-                name,
-                kind,
-                k,
-                s,
-                d,
-                start,
-                weight=None if weight is None or kind == "conv" else np.asarray(weight, dtype=np.float64),
-                groups=int(getattr(m, "groups", 1)),
-            )
-        )
+            start = tuple(lo for lo, _ in geo.padding_pairs(func, m.padding, nd))
+        weight = np.asarray(m.weight.data, dtype=np.float64) if transposed else None
+        kind = "conv_transpose" if transposed else "conv"
+        layers.append(StackLayer(name, kind, k, s, d, start, weight=weight, groups=int(m.groups)))
+    return layers, []
+
+
+def _layers_from_keras(func: str, model: Any) -> tuple[list[StackLayer], list[str]]:
+    """Conv*DTranspose / Conv*D / UpSampling*D layers of a Keras model (channels-last kernels)."""
+    layers: list[StackLayer] = []
+    skipped: list[str] = []
+    for layer in model.layers:
+        cls = type(layer).__name__
+        if cls.startswith("Conv") and cls.endswith("Transpose"):
+            k, s, d = tuple(layer.kernel_size), tuple(layer.strides), tuple(layer.dilation_rate)
+            if getattr(layer, "output_padding", None) is not None:
+                skipped.append(f"{layer.name}: output_padding set; the window start follows Keras' own rule, not analysed")
+                continue
+            start = _same_start(k, s, d) if layer.padding == "same" else (0,) * len(k)
+            # Keras kernel (*k, C_out, C_in) -> tconv (C_in, C_out, *k): the same taps, no flip
+            kernel = np.asarray(layer.get_weights()[0], dtype=np.float64)
+            weight = np.moveaxis(kernel, (-1, -2), (0, 1))
+            layers.append(StackLayer(layer.name, "conv_transpose", k, s, d, start, weight=weight, groups=1))
+        elif cls.startswith("Conv") and cls[4:6] in ("1D", "2D", "3D"):
+            k, s, d = tuple(layer.kernel_size), tuple(layer.strides), tuple(layer.dilation_rate)
+            start = tuple(di * (ki - 1) // 2 for ki, di in zip(k, d)) if layer.padding == "same" else (0,) * len(k)
+            if layer.padding == "same" and any(si > 1 for si in s):
+                skipped.append(f"{layer.name}: strided 'same' conv; its window depends on the input size, not analysed")
+                continue
+            layers.append(StackLayer(layer.name, "conv", k, s, d, start))
+        elif cls.startswith("UpSampling"):
+            size = layer.size if isinstance(layer.size, (tuple, list)) else (layer.size,)
+            layers.append(_upsample_layer(func, layer.name, tuple(size), getattr(layer, "interpolation", "nearest"), len(size)))
     return layers, skipped
 
 
@@ -444,8 +467,8 @@ def layers_from(source: Any) -> tuple[list[StackLayer], list[str]]:
 
     ``source`` is a sequence of :class:`StackLayer`, :class:`~tconv.geometry.Geometry`
     or dicts (``kernel_size``, ``stride``, ``padding``, ``dilation``, optional
-    ``kind`` and ``name``); a ``tconv.nn`` model; a PyTorch ``nn.Module``
-    (torch imported only if you pass one); or the path of an ``.onnx`` file
+    ``kind`` and ``name``); a ``tconv.nn`` model; a PyTorch ``nn.Module`` or a
+    Keras model (neither imported unless you pass one); or the path of an ``.onnx`` file
     (its ``ConvTranspose`` nodes, read with ``onnx.helper``).
     """
     func = "layers_from"
@@ -460,6 +483,8 @@ def layers_from(source: Any) -> tuple[list[StackLayer], list[str]]:
         return _layers_from_torch(func, source)  # a user's torch.nn.Module subclass
     if module.startswith("tconv.nn"):
         return _layers_from_tconv_nn(func, source)
+    if module.startswith("keras") or module.startswith("tf_keras"):
+        return _layers_from_keras(func, source)
     if isinstance(source, (list, tuple)):
         layers = []
         for index, item in enumerate(source):
@@ -730,24 +755,29 @@ def analyze_weight(
     return WeightReport(sums, response, kernel_spread, response_spread)
 
 
-def _bilinear_weight(channels: int, factor: int, ndim: int = 2) -> np.ndarray:
-    """FCN's bilinear upsampling kernel, one channel to itself: ``(C, C, *k)``, ``k = 2f - f mod 2``."""
-    taps = np.asarray(_bilinear_taps(factor)[0])
-    w = np.zeros((channels, channels) + (len(taps),) * ndim)
-    for c in range(channels):
-        w[c, c] = _outer([taps] * ndim)
-    return w
+def _icnr(kernel: tuple[int, ...], stride: tuple[int, ...], seed: int) -> np.ndarray:
+    """A one-channel ICNR transposed-conv kernel: ``tconv.init.icnr_transpose`` when present."""
+    try:
+        from .init import icnr_transpose
+    except ImportError:
+        rng = np.random.default_rng(seed)
+        sub = tuple(ki - si + 1 for ki, si in zip(kernel, stride))
+        bound = 1 / math.sqrt(math.prod(sub))
+        return _icnr_weight(rng.uniform(-bound, bound, (1, 1) + sub), stride)
+    return icnr_transpose(1, 1, kernel, stride, rng=seed, dtype=np.float64)
 
 
 def _icnr_weight(sub_kernel: np.ndarray, stride: Sequence[int]) -> np.ndarray:
-    """ICNR for a transposed conv: tap ``j`` copies ``sub_kernel[j // s]`` per axis (kernel ``s*m``).
+    """ICNR for a transposed conv, from a sub-kernel ``b`` of size ``k - s + 1`` per axis.
 
-    That is nearest-neighbour upsampling followed by ``sub_kernel``: every phase
-    receives the full sum of ``sub_kernel``, so a constant input stays constant.
+    The full convolution of ``b`` with a box of ``s`` ones: nearest-neighbour
+    upsampling followed by ``b``, so every phase sums all of ``b`` and a
+    constant input stays constant. (``tconv.init.icnr_transpose`` builds the
+    same from a random ``b``; this one takes ``b``.)
     """
     w = np.asarray(sub_kernel, dtype=np.float64)
     for axis, s in enumerate(stride):
-        w = np.repeat(w, s, axis=2 + axis)
+        w = np.apply_along_axis(np.convolve, 2 + axis, w, np.ones(s))
     return w
 
 
@@ -944,18 +974,19 @@ def remedies(
         )
     )
 
+    # ICNR needs k >= s; it keeps the kernel size otherwise (k=3, s=2 works: taps b0, b0+b1, b1)
+    k_icnr = tuple(max(ki, si) for ki, si in zip(k, s))
+    icnr_pad = pad if k_icnr == k else new_pad
     rng = np.random.default_rng(seed)
-    bound = 1 / math.sqrt(math.prod(k_div))  # PyTorch's default init scale for one channel
-    random_w = rng.uniform(-bound, bound, (1, 1) + k_div)
-    sub = rng.uniform(-bound, bound, (1, 1) + tuple(kd // si for kd, si in zip(k_div, s)))
-    icnr_w = _icnr_weight(sub, s)
-    rand_score, rand_period = _score_pair(_constant_response(random_w, s, d, new_pad, in_size), s)
-    after, after_period = _score_pair(_constant_response(icnr_w, s, d, new_pad, in_size), s)
+    bound = 1 / math.sqrt(math.prod(k_icnr))  # PyTorch's default init scale for one channel
+    random_w = rng.uniform(-bound, bound, (1, 1) + k_icnr)
+    rand_score, rand_period = _score_pair(_constant_response(random_w, s, d, icnr_pad, in_size), s)
+    after, after_period = _score_pair(_constant_response(_icnr(k_icnr, s, seed), s, d, icnr_pad, in_size), s)
     out.append(
         Remedy(
             "ICNR initialisation",
-            f"with kernel_size={k_div if nd > 1 else k_div[0]}, a uniform random init (before) is uneven "
-            f"even though the geometry is even; ICNR (tap j copies sub-kernel[j // s]) is not",
+            f"kernel_size={k_icnr if nd > 1 else k_icnr[0]} initialised as nearest upsampling then a random "
+            f"sub-kernel (before: a uniform random init, uneven whatever the geometry)",
             rand_score,
             after,
             rand_period,
@@ -989,9 +1020,16 @@ def report(kernel_size: IntOrSeq, stride: IntOrSeq, *, dilation: IntOrSeq = 1, p
         f"unevenness: {_fmt_ratio(ratio)}",
         _zero_note(counts) or ("UNEVEN: expect a checkerboard" if _prone(ratio) else "even: no checkerboard from the geometry"),
     ]
+    _, s, d, _ = _normalise("report", kernel_size, stride, dilation, padding)
+    shared = [(ax, math.gcd(di, si)) for ax, (di, si) in enumerate(zip(d, s)) if math.gcd(di, si) > 1]
+    for ax, g in shared:
+        lines.append(
+            f"axis {ax}: dilation {d[ax]} and stride {s[ax]} share the factor {g}, so taps reach only every "
+            f"{g}-th phase whatever the kernel size: use a dilation coprime with the stride"
+        )
     if not _prone(ratio) and counts.size > 1:
         lines.append("(real weights can still respond unevenly: their per-phase sums decide; see analyze_weight)")
-    if _prone(ratio) and counts.min() > 0:
+    if _prone(ratio):
         lines.append("remedies (image score of a constant input's response, before -> after):")
         lines += ["  " + r.text().replace("\n", "\n  ") for r in remedies(kernel_size, stride, dilation=dilation, padding=padding)]
     return "\n".join(lines)
