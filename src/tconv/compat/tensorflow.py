@@ -191,12 +191,13 @@ def _conv_transpose(
             f"tconv.{func}: filters.shape[-1] (in_channels) must equal the input's channels {x.shape[1]}; got filters shape {f.shape}"
         )
     if not is_seq(output_shape) and not isinstance(output_shape, np.ndarray):
-        raise TypeError(f"tconv.{func}: output_shape must be a sequence of {nd + 2} ints; got {output_shape!r}")
+        raise TypeError(f"tconv.{func}: output_shape must be a sequence of ints; got {output_shape!r}")
     shape = [int(v) for v in np.asarray(output_shape).ravel()]
-    if len(shape) != nd + 2:
-        raise TconvError(f"tconv.{func}: output_shape must have {nd + 2} entries ({data_format}); got {output_shape!r}")
-    batch, channels = _outer(shape, nd, channels_last)
-    if batch != x.shape[0] or channels != f.shape[-2]:
+    if len(shape) not in (nd, nd + 2):
+        raise TconvError(
+            f"tconv.{func}: output_shape must have {nd + 2} entries ({data_format}) or {nd} (spatial only); got {output_shape!r}"
+        )
+    if len(shape) == nd + 2 and _outer(shape, nd, channels_last) != [x.shape[0], f.shape[-2]]:
         raise TconvError(
             f"tconv.{func}: output_shape must have batch {x.shape[0]} (the input's) and channels {f.shape[-2]} "
             f"(filters.shape[-2]); got {output_shape!r}"
@@ -212,7 +213,7 @@ _DOC = """{what} with TensorFlow's semantics (``tf.nn.{name}``).
     ----------
     input : array_like, ``{last}`` (default) or ``{first}``
     filters : array_like, shape ``(*k, out_channels, in_channels)``
-    output_shape : sequence of {rank} ints, the full output shape in ``data_format`` order
+    output_shape : sequence of {rank} ints, the full output shape in ``data_format`` order (or the spatial sizes only)
     strides, dilations : int, or 1, {nd_text} or {rank} ints (batch and channel entries 1)
     padding : ``"SAME"``, ``"VALID"``{explicit}
     data_format : ``"{last}"`` or ``"{first}"``
@@ -230,43 +231,39 @@ _DOC = """{what} with TensorFlow's semantics (``tf.nn.{name}``).
     """
 
 
-def conv1d_transpose(
-    input: ArrayLike,
-    filters: ArrayLike,
-    output_shape: Sequence[int],
-    strides: IntOrSeq,
-    padding: PaddingArg = "SAME",
-    data_format: str | None = "NWC",
-    dilations: IntOrSeq | None = None,
-    name: str | None = None,
-) -> np.ndarray:
-    return _conv_transpose("compat.tensorflow.conv1d_transpose", 1, input, filters, output_shape, strides, padding, data_format, dilations)
+def _entry_point(nd: int):
+    """The public ``conv{nd}d_transpose``: one signature for the three ranks."""
+
+    def conv_nd_transpose(
+        input: ArrayLike,
+        filters: ArrayLike,
+        output_shape: Sequence[int],
+        strides: IntOrSeq,
+        padding: PaddingArg = "SAME",
+        data_format: str | None = _FORMATS[nd][0],
+        dilations: IntOrSeq | None = None,
+        name: str | None = None,
+    ) -> np.ndarray:
+        return _conv_transpose(
+            f"compat.tensorflow.conv{nd}d_transpose", nd, input, filters, output_shape, strides, padding, data_format, dilations
+        )
+
+    conv_nd_transpose.__name__ = conv_nd_transpose.__qualname__ = f"conv{nd}d_transpose"
+    conv_nd_transpose.__doc__ = _DOC.format(
+        what=f"{nd}-d transposed convolution",
+        name=f"conv{nd}d_transpose",
+        last=_FORMATS[nd][0],
+        first=_FORMATS[nd][1],
+        rank=nd + 2,
+        nd_text=nd,
+        explicit=" or explicit ``(before, after)`` pairs, one per dim of ``data_format``" if nd == 2 else "",
+    )
+    return conv_nd_transpose
 
 
-def conv2d_transpose(
-    input: ArrayLike,
-    filters: ArrayLike,
-    output_shape: Sequence[int],
-    strides: IntOrSeq,
-    padding: PaddingArg = "SAME",
-    data_format: str | None = "NHWC",
-    dilations: IntOrSeq | None = None,
-    name: str | None = None,
-) -> np.ndarray:
-    return _conv_transpose("compat.tensorflow.conv2d_transpose", 2, input, filters, output_shape, strides, padding, data_format, dilations)
-
-
-def conv3d_transpose(
-    input: ArrayLike,
-    filters: ArrayLike,
-    output_shape: Sequence[int],
-    strides: IntOrSeq,
-    padding: PaddingArg = "SAME",
-    data_format: str | None = "NDHWC",
-    dilations: IntOrSeq | None = None,
-    name: str | None = None,
-) -> np.ndarray:
-    return _conv_transpose("compat.tensorflow.conv3d_transpose", 3, input, filters, output_shape, strides, padding, data_format, dilations)
+conv1d_transpose = _entry_point(1)
+conv2d_transpose = _entry_point(2)
+conv3d_transpose = _entry_point(3)
 
 
 def conv_transpose(
@@ -286,16 +283,6 @@ def conv_transpose(
     return _conv_transpose(func, rank - 2, input, filters, output_shape, strides, padding, data_format, dilations)
 
 
-for _f, _nd in ((conv1d_transpose, 1), (conv2d_transpose, 2), (conv3d_transpose, 3)):
-    _f.__doc__ = _DOC.format(
-        what=f"{_nd}-d transposed convolution",
-        name=_f.__name__,
-        last=_FORMATS[_nd][0],
-        first=_FORMATS[_nd][1],
-        rank=_nd + 2,
-        nd_text=_nd,
-        explicit=" or explicit ``(before, after)`` pairs, one per dim of ``data_format``" if _nd == 2 else "",
-    )
 conv_transpose.__doc__ = _DOC.format(
     what="N-d transposed convolution (N = input rank - 2)",
     name="conv_transpose",

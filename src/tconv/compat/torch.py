@@ -222,66 +222,43 @@ _SIGNATURE_DOC = """{nd}-d transposed convolution with PyTorch's semantics (``to
     """
 
 
-def conv_transpose1d(
-    input: ArrayLike,
-    weight: ArrayLike,
-    bias: ArrayLike | None = None,
-    stride: IntOrSeq = 1,
-    padding: Union[str, IntOrSeq] = 0,
-    output_padding: IntOrSeq = 0,
-    groups: int = 1,
-    dilation: IntOrSeq = 1,
-    *,
-    padding_mode: str = "zeros",
-) -> np.ndarray:
-    return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups, dilation, padding_mode)
+def _entry_point(nd: int, example: str):
+    """The public ``conv_transpose{nd}d``: one signature for the three ranks."""
+
+    def conv_transpose(
+        input: ArrayLike,
+        weight: ArrayLike,
+        bias: ArrayLike | None = None,
+        stride: IntOrSeq = 1,
+        padding: Union[str, IntOrSeq] = 0,
+        output_padding: IntOrSeq = 0,
+        groups: int = 1,
+        dilation: IntOrSeq = 1,
+        *,
+        padding_mode: str = "zeros",
+    ) -> np.ndarray:
+        return _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, groups, dilation, padding_mode)
+
+    conv_transpose.__name__ = conv_transpose.__qualname__ = f"conv_transpose{nd}d"
+    conv_transpose.__doc__ = _SIGNATURE_DOC.format(nd=nd, example=example)
+    return conv_transpose
 
 
-def conv_transpose2d(
-    input: ArrayLike,
-    weight: ArrayLike,
-    bias: ArrayLike | None = None,
-    stride: IntOrSeq = 1,
-    padding: Union[str, IntOrSeq] = 0,
-    output_padding: IntOrSeq = 0,
-    groups: int = 1,
-    dilation: IntOrSeq = 1,
-    *,
-    padding_mode: str = "zeros",
-) -> np.ndarray:
-    return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups, dilation, padding_mode)
-
-
-def conv_transpose3d(
-    input: ArrayLike,
-    weight: ArrayLike,
-    bias: ArrayLike | None = None,
-    stride: IntOrSeq = 1,
-    padding: Union[str, IntOrSeq] = 0,
-    output_padding: IntOrSeq = 0,
-    groups: int = 1,
-    dilation: IntOrSeq = 1,
-    *,
-    padding_mode: str = "zeros",
-) -> np.ndarray:
-    return _conv_transpose(3, input, weight, bias, stride, padding, output_padding, groups, dilation, padding_mode)
-
-
-conv_transpose1d.__doc__ = _SIGNATURE_DOC.format(
-    nd=1,
-    example=""">>> conv_transpose1d(np.ones((1, 1, 3)), np.ones((1, 1, 3)), stride=2, padding=1, padding_mode="circular")
+conv_transpose1d = _entry_point(
+    1,
+    """>>> conv_transpose1d(np.ones((1, 1, 3)), np.ones((1, 1, 3)), stride=2, padding=1, padding_mode="circular")
     array([[[2., 2., 1., 2., 2.]]])""",
 )
-conv_transpose2d.__doc__ = _SIGNATURE_DOC.format(
-    nd=2,
-    example=""">>> conv_transpose2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3)), stride=2, padding="same")[0, 0]
+conv_transpose2d = _entry_point(
+    2,
+    """>>> conv_transpose2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3)), stride=2, padding="same")[0, 0]
     array([[1., 1., 2., 1.],
            [1., 1., 2., 1.],
            [2., 2., 4., 2.],
            [1., 1., 2., 1.]])""",
 )
-conv_transpose3d.__doc__ = _SIGNATURE_DOC.format(
-    nd=3,
-    example=""">>> conv_transpose3d(np.ones((1, 2, 2, 2, 2)), np.ones((2, 3, 2, 2, 2)), stride=2).shape
+conv_transpose3d = _entry_point(
+    3,
+    """>>> conv_transpose3d(np.ones((1, 2, 2, 2, 2)), np.ones((2, 3, 2, 2, 2)), stride=2).shape
     (1, 3, 4, 4, 4)""",
 )
