@@ -1,0 +1,66 @@
+"""Small trainable layers on top of tconv's exact ops, and loaders for real PyTorch and Keras models.
+
+Not a general framework: layers keep their last input, ``backward(grad)``
+returns the input gradient and accumulates parameter gradients in
+``Parameter.grad``; :class:`Sequential` chains them.
+
+>>> import numpy as np
+>>> from tconv import nn
+>>> model = nn.Sequential(nn.ConvTranspose2d(1, 1, 4, stride=2, padding=1, rng=0), nn.Tanh())
+>>> y = model(np.ones((1, 1, 3, 3), np.float32))
+>>> y.shape, model.backward(np.ones_like(y)).shape
+((1, 1, 6, 6), (1, 1, 3, 3))
+"""
+
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .convert import from_keras, from_torch
+from .functional import fold, pad
+from .layers import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    Flatten,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Reshape,
+    Sigmoid,
+    Tanh,
+)
+from .module import Module, Parameter, Sequential
+from .resize import ResizeConv1d, ResizeConv2d, ResizeConv3d, Upsample
+from .train import SGD, Adam, BCELoss, MSELoss
+
+__all__ = [
+    "Adam",
+    "BCELoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "Conv1d",
+    "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
+    "Flatten",
+    "LeakyReLU",
+    "Linear",
+    "MSELoss",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "ResizeConv1d",
+    "ResizeConv2d",
+    "ResizeConv3d",
+    "Reshape",
+    "SGD",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "Upsample",
+    "fold",
+    "from_keras",
+    "from_torch",
+    "pad",
+]

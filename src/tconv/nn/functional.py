@@ -1,0 +1,64 @@
+"""Padding with PyTorch's modes, and its adjoint (folding margins back onto the interior).
+
+A conv with ``padding_mode=m`` is ``conv_valid(pad(x, m))``; its input gradient
+is ``fold(conv_valid_backward(...), m)``, and a transposed conv with a padding
+mode is ``fold(conv_transpose_unpadded(x), m)`` (see ``DESIGN.md``, Adjoints).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import TconvError
+
+__all__ = ["PADDING_MODES", "pad", "fold"]
+
+#: PyTorch's padding_mode names and the ``numpy.pad`` mode of each.
+PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _mode(func: str, mode: str) -> str:
+    if mode not in PADDING_MODES:
+        raise TconvError(f"tconv.nn.{func}: padding_mode must be one of {sorted(PADDING_MODES)}; got {mode!r}")
+    return PADDING_MODES[mode]
+
+
+def pad(x: np.ndarray, pairs: Sequence[tuple[int, int]], mode: str = "zeros") -> np.ndarray:
+    """Pad the trailing ``len(pairs)`` axes of ``x`` by ``(lo, hi)`` each, with PyTorch's ``mode``.
+
+    Examples
+    --------
+    >>> pad(np.array([[[1., 2., 3.]]]), [(2, 1)], "reflect")[0, 0]
+    array([3., 2., 1., 2., 3., 2.])
+    """
+    np_mode = _mode("pad", mode)
+    lead = ((0, 0),) * (x.ndim - len(pairs))
+    return np.pad(x, lead + tuple(tuple(p) for p in pairs), mode=np_mode)
+
+
+def fold(g: np.ndarray, pairs: Sequence[tuple[int, int]], mode: str = "zeros") -> np.ndarray:
+    """The adjoint of :func:`pad`: add each padded element's gradient onto the element it copied.
+
+    ``g`` has the padded size; the result has the unpadded size.
+
+    Examples
+    --------
+    >>> fold(np.ones((1, 1, 6)), [(2, 1)], "reflect")[0, 0]
+    array([1., 3., 2.])
+    """
+    np_mode = _mode("fold", mode)
+    nd = len(pairs)
+    for ax, (lo, hi) in enumerate(pairs):
+        axis = g.ndim - nd + ax
+        size = g.shape[axis] - lo - hi
+        # where each padded position reads from, as numpy.pad lays it out
+        source = np.pad(np.arange(size), (lo, hi), mode=np_mode) if np_mode != "constant" else None
+        gathered = np.zeros((g.shape[axis], size), dtype=g.dtype)
+        if source is None:
+            gathered[np.arange(lo, lo + size), np.arange(size)] = 1
+        else:
+            gathered[np.arange(g.shape[axis]), source] = 1
+        g = np.moveaxis(np.tensordot(g, gathered, axes=([axis], [0])), -1, axis)
+    return g
