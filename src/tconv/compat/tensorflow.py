@@ -31,7 +31,15 @@ from ..ops import run_geometry
 from ._arrays import as_array, check_rank, is_seq
 from .layouts import from_tf, is_channels_last, to_channels_first, to_channels_last
 
-__all__ = ["conv1d_transpose", "conv2d_transpose", "conv3d_transpose", "conv_transpose", "geometry", "same_start"]
+__all__ = [
+    "conv1d_transpose",
+    "conv2d_transpose",
+    "conv3d_transpose",
+    "conv_transpose",
+    "geometry",
+    "output_shape_range",
+    "same_start",
+]
 
 IntOrSeq = Union[int, Sequence[int]]
 PaddingArg = Union[str, Sequence[Sequence[int]]]
@@ -94,6 +102,41 @@ def _pads(func: str, padding: Sequence, nd: int, channels_last: bool) -> tuple[t
     return tuple(out)
 
 
+def _ranges(
+    func: str,
+    nd: int,
+    in_size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    channels_last: bool,
+    dilations: IntOrSeq | None,
+) -> list[tuple[Axis, int, int]]:
+    """Per axis: the axis with ``length`` 0 (to be set), and the smallest and largest valid output length."""
+    n = per_axis(func, "input size", in_size, nd, 1)
+    k = per_axis(func, "kernel size", kernel_size, nd, 1)
+    s = _strides(func, "strides", strides, nd, channels_last)
+    d = _strides(func, "dilations", dilations, nd, channels_last)
+    if isinstance(padding, str):
+        if padding not in ("SAME", "VALID"):
+            raise TconvError(f"tconv.{func}: padding must be 'SAME', 'VALID' or explicit (before, after) pairs; got {padding!r}")
+        pads = None
+    elif nd != 2:
+        raise TconvError(f"tconv.{func}: explicit padding is for 2-D only (as TensorFlow); got padding={padding!r} for {nd}-D")
+    else:
+        pads = _pads(func, padding, nd, channels_last)
+    out = []
+    for ax in range(nd):
+        if padding == "SAME":
+            start, smallest, largest = 0, (n[ax] - 1) * s[ax] + 1, n[ax] * s[ax]
+        else:
+            start, hi = pads[ax] if pads else (0, 0)
+            base = (n[ax] - 1) * s[ax] + d[ax] * (k[ax] - 1) + 1 - start - hi
+            smallest, largest = max(1, base), base + s[ax] - 1
+        out.append((Axis(n[ax], k[ax], s[ax], d[ax], start, 0), smallest, largest))
+    return out
+
+
 def _geometry(
     func: str,
     nd: int,
@@ -105,37 +148,44 @@ def _geometry(
     channels_last: bool,
     dilations: IntOrSeq | None,
 ) -> Geometry:
-    n = per_axis(func, "input size", in_size, nd, 1)
-    k = per_axis(func, "kernel size", kernel_size, nd, 1)
-    s = _strides(func, "strides", strides, nd, channels_last)
-    d = _strides(func, "dilations", dilations, nd, channels_last)
+    ranges = _ranges(func, nd, in_size, kernel_size, strides, padding, channels_last, dilations)
     out = per_axis(func, "output_shape", _spatial(func, "output_shape", output_shape, nd, channels_last), nd, 1)
-    if isinstance(padding, str):
-        if padding not in ("SAME", "VALID"):
-            raise TconvError(f"tconv.{func}: padding must be 'SAME', 'VALID' or explicit (before, after) pairs; got {padding!r}")
-        pads = None
-    elif nd != 2:
-        raise TconvError(f"tconv.{func}: explicit padding is for 2-D only (as TensorFlow); got padding={padding!r} for {nd}-D")
-    else:
-        pads = _pads(func, padding, nd, channels_last)
     axes = []
-    for ax in range(nd):
-        k_eff = d[ax] * (k[ax] - 1) + 1
-        if padding == "SAME":
-            smallest, largest = (n[ax] - 1) * s[ax] + 1, n[ax] * s[ax]
-            start = same_start(n[ax], k[ax], s[ax], d[ax], out[ax])
-        else:
-            start, hi = pads[ax] if pads else (0, 0)
-            base = (n[ax] - 1) * s[ax] + k_eff - start - hi
-            smallest, largest = max(1, base), base + s[ax] - 1
-        if not smallest <= out[ax] <= largest:
+    for ax, ((a, smallest, largest), length) in enumerate(zip(ranges, out)):
+        if not smallest <= length <= largest:
             raise TconvError(
                 f"tconv.{func}: output_shape must be in [{smallest}, {largest}] on spatial axis {ax} "
                 f"(the lengths a {padding if isinstance(padding, str) else 'explicitly padded'} forward conv with "
-                f"kernel {k[ax]}, stride {s[ax]}, dilation {d[ax]} maps back to the input length {n[ax]}); got {out[ax]}"
+                f"kernel {a.kernel}, stride {a.stride}, dilation {a.dilation} maps back to the input length {a.size}); got {length}"
             )
-        axes.append(Axis(n[ax], k[ax], s[ax], d[ax], start, out[ax]))
+        start = same_start(a.size, a.kernel, a.stride, a.dilation, length) if padding == "SAME" else a.start
+        axes.append(Axis(a.size, a.kernel, a.stride, a.dilation, start, length))
     return Geometry(tuple(axes), 1)
+
+
+def output_shape_range(
+    in_size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    strides: IntOrSeq,
+    padding: PaddingArg = "SAME",
+    data_format: str | None = None,
+    dilations: IntOrSeq | None = None,
+) -> tuple[tuple[int, int], ...]:
+    """Per spatial axis, the smallest and largest ``output_shape`` entry TensorFlow accepts.
+
+    The lengths whose forward conv (same strides, padding, dilations) maps back
+    to ``in_size``: SAME ``[(n-1)*s + 1, n*s]``; VALID ``[full, full + s - 1]``;
+    explicit ``[full - before - after, that + s - 1]``, ``full = (n-1)*s + d*(k-1) + 1``.
+
+    >>> output_shape_range((4, 4), 3, 2)
+    ((7, 8), (7, 8))
+    >>> output_shape_range(4, 3, 2, "VALID")
+    ((9, 10),)
+    """
+    func = "compat.tensorflow.output_shape_range"
+    nd = len(in_size) if is_seq(in_size) else len(kernel_size) if is_seq(kernel_size) else 1
+    channels_last = True if data_format is None else is_channels_last(data_format, func)
+    return tuple((lo, hi) for _, lo, hi in _ranges(func, nd, in_size, kernel_size, strides, padding, channels_last, dilations))
 
 
 def geometry(
