@@ -517,11 +517,12 @@ class LayerReport:
     stack_pattern: np.ndarray
     stack_unevenness: float
     weights: "WeightReport | None" = None
+    weight_tolerance: float = 0.1
 
     @property
     def artifact_prone(self) -> bool:
-        """Uneven by geometry, or (with weights) an uneven response to a constant input."""
-        return _prone(self.unevenness) or (self.weights is not None and not self.weights.even)
+        """Uneven by geometry, or with weights whose phase sums differ by more than ``weight_tolerance``."""
+        return _prone(self.unevenness) or (self.weights is not None and self.weights.kernel_spread > self.weight_tolerance)
 
 
 @dataclass(frozen=True)
@@ -591,7 +592,7 @@ def _propagate(layer: StackLayer, axis: int, pattern: np.ndarray) -> np.ndarray:
     return _through_transposed(pattern, taps, s, d, lo)
 
 
-def analyze_stack(source: Any, *, weights: bool = True) -> StackReport:
+def analyze_stack(source: Any, *, weights: bool = True, weight_tolerance: float = 0.1) -> StackReport:
     """Propagate a constant input through a stack and score every layer and the whole.
 
     Parameters
@@ -599,6 +600,11 @@ def analyze_stack(source: Any, *, weights: bool = True) -> StackReport:
     source : see :func:`layers_from`
     weights : bool
         Also run :func:`analyze_weight` on the layers that carry weights.
+    weight_tolerance : float
+        A layer with weights is artifact-prone when some kernel's phase sums
+        spread by more than this (``(max - min) / max|.|``, 0 = even, 2 = most
+        uneven); freshly initialised random kernels are near 2, bilinear and ICNR
+        ones exactly 0.
 
     Returns
     -------
@@ -647,7 +653,11 @@ def analyze_stack(source: Any, *, weights: bool = True) -> StackReport:
         weight_report = None
         if weights and layer.weight is not None and layer.kind == "conv_transpose":
             weight_report = analyze_weight(layer.weight, layer.stride, dilation=layer.dilation, padding=[(lo, 0) for lo in layer.start], groups=layer.groups)
-        reports.append(LayerReport(layer, own_pattern, _ratio(own_pattern), stack_pattern, _ratio(stack_pattern), weight_report))
+        reports.append(
+            LayerReport(
+                layer, own_pattern, _ratio(own_pattern), stack_pattern, _ratio(stack_pattern), weight_report, weight_tolerance
+            )
+        )
     final = reports[-1].stack_pattern
     return StackReport(tuple(reports), final, _ratio(final), tuple(skipped))
 
@@ -1006,7 +1016,7 @@ def report(kernel_size: IntOrSeq, stride: IntOrSeq, *, dilation: IntOrSeq = 1, p
 
     Examples
     --------
-    >>> print(report(1, 2))
+    >>> print("\n".join(report(1, 2).splitlines()[:4]))
     overlap (taps per output position over one period 2):
       1 0
     unevenness: inf
