@@ -1016,7 +1016,8 @@ def report(kernel_size: IntOrSeq, stride: IntOrSeq, *, dilation: IntOrSeq = 1, p
 
     Examples
     --------
-    >>> print("\n".join(report(1, 2).splitlines()[:4]))
+    >>> for line in report(1, 2).splitlines()[:4]:
+    ...     print(line)
     overlap (taps per output position over one period 2):
       1 0
     unevenness: inf
