@@ -74,7 +74,7 @@ def test_dilation_sharing_a_factor_with_the_stride():
     p=st.integers(0, 3),
 )
 def test_overlap_equals_torch_interior_1d(k, s, d, p):
-    y = torch_constant_response([dict(kernel_size=k, stride=s, dilation=d, padding=p)], n=20)
+    y = torch_constant_response([dict(kernel_size=k, stride=s, dilation=d, padding=p)], n=40)
     expected = interior_period(y, (s,), d * (k - 1) + 1 + p)
     assert cb.overlap(k, s, dilation=d, padding=p).tolist() == expected.astype(int).tolist()
 
@@ -86,7 +86,7 @@ def test_overlap_equals_torch_interior_2d():
         s = tuple(int(v) for v in rng.integers(1, 4, 2))
         d = tuple(int(v) for v in rng.integers(1, 3, 2))
         p = tuple(int(v) for v in rng.integers(0, 3, 2))
-        y = torch_constant_response([dict(kernel_size=k, stride=s, dilation=d, padding=p)], n=14)
+        y = torch_constant_response([dict(kernel_size=k, stride=s, dilation=d, padding=p)], n=24)
         margin = max(di * (ki - 1) + 1 + pi for ki, di, pi in zip(k, d, p))
         expected = interior_period(y, s, margin)
         assert cb.overlap(k, s, dilation=d, padding=p).tolist() == expected.astype(int).tolist()
