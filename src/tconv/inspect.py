@@ -356,7 +356,10 @@ def _axis_lines(r: NodeReport) -> list[str]:
 
 
 def cmd_inspect(args: argparse.Namespace) -> str:
-    reports = inspect_model(args.model)
+    try:
+        reports = inspect_model(args.model)
+    except ImportError as exc:  # the CLI reports it in one line, as any bad input
+        raise TconvError(str(exc)) from None
     if args.json:
         return json.dumps([asdict(r) for r in reports], indent=2)
     return format_reports(reports, args.model)
