@@ -201,12 +201,14 @@ def test_keras_mnist_generator_names_the_stride_2_layers():
 
 def test_keras_same_window_start_matches_keras():
     keras = pytest.importorskip("keras")
-    for k, s in [(5, 2), (3, 2), (4, 3), (2, 3)]:
-        layer = keras.layers.Conv1DTranspose(1, k, strides=s, padding="same", use_bias=False, kernel_initializer="ones")
+    for k, s, op in [(5, 2, None), (3, 2, None), (4, 3, None), (2, 3, None), (5, 2, 1), (3, 2, 0), (4, 3, 2)]:
+        layer = keras.layers.Conv1DTranspose(
+            1, k, strides=s, padding="same", output_padding=op, use_bias=False, kernel_initializer="ones"
+        )
         model = keras.Sequential([keras.Input((20, 1)), layer])
         y = np.asarray(model(np.ones((1, 20, 1), dtype="float32")))[0, :, 0]
         r = cb.analyze_stack(model)
-        assert r.pattern.tolist() == interior_period(y, r.pattern.shape, k + s).tolist(), (k, s)
+        assert r.pattern.tolist() == interior_period(y, r.pattern.shape, k + s).tolist(), (k, s, op)
 
 
 def test_torch_upsample_and_conv_stack_resize_convolution_is_even():

@@ -30,6 +30,7 @@ import argparse
 import math
 import numbers
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -290,9 +291,9 @@ def _ints(value: Any, nd: int) -> tuple[int, ...]:
     return tuple(int(v) for v in value)
 
 
-def _same_start(k: tuple[int, ...], s: tuple[int, ...], d: tuple[int, ...]) -> tuple[int, ...]:
-    """TF/Keras 'same' for a transposed conv: ``L = n*s`` crops ``floor(P/2)`` first, ``P = k_eff - s``."""
-    return tuple(max(0, di * (ki - 1) + 1 - si) // 2 for ki, si, di in zip(k, s, d))
+def _conv_same_start(k: Sequence[int], d: Sequence[int]) -> tuple[int, ...]:
+    """PyTorch's ``padding='same'`` for a stride-1 conv: ``d*(k-1)`` in total, the smaller half first."""
+    return tuple(di * (ki - 1) // 2 for ki, di in zip(k, d))
 
 
 def _layers_from_torch(func: str, module: Any) -> tuple[list[StackLayer], list[str]]:
@@ -302,7 +303,7 @@ def _layers_from_torch(func: str, module: Any) -> tuple[list[StackLayer], list[s
     skipped: list[str] = []
     for name, m in module.named_modules():
         name = name or type(m).__name__
-        if isinstance(m, torch.nn.modules.conv._ConvTransposeNd):
+        if isinstance(m, (torch.nn.ConvTranspose1d, torch.nn.ConvTranspose2d, torch.nn.ConvTranspose3d)):
             layers.append(
                 StackLayer(
                     name,
@@ -315,10 +316,10 @@ def _layers_from_torch(func: str, module: Any) -> tuple[list[StackLayer], list[s
                     groups=m.groups,
                 )
             )
-        elif isinstance(m, torch.nn.modules.conv._ConvNd):
+        elif isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)):
             nd = len(m.kernel_size)
-            if m.padding == "same":  # torch pads d*(k-1) in total, the smaller half first
-                start = tuple(di * (ki - 1) // 2 for ki, di in zip(m.kernel_size, m.dilation))
+            if m.padding == "same":
+                start = _conv_same_start(m.kernel_size, m.dilation)
             elif m.padding == "valid":
                 start = (0,) * nd
             else:
@@ -361,6 +362,8 @@ def _layers_from_onnx(func: str, path: str) -> tuple[list[StackLayer], list[str]
             shapes[vi.name] = tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)
     except Exception:  # shape inference is a convenience: without it output_shape nodes are skipped
         pass
+    from .compat import onnx as onnx_conv
+
     layers: list[StackLayer] = []
     skipped: list[str] = []
     for index, node in enumerate(graph.node):
@@ -369,36 +372,19 @@ def _layers_from_onnx(func: str, path: str) -> tuple[list[StackLayer], list[str]
         name = node.name or f"ConvTranspose_{index}"
         attr = _onnx_attr(node)
         w = weights.get(node.input[1])
-        k = tuple(attr.get("kernel_shape", w.shape[2:] if w is not None else ()))
+        k = tuple(attr.pop("kernel_shape", w.shape[2:] if w is not None else ()))
         if not k:
             skipped.append(f"{name}: no kernel_shape attribute and no weight initializer")
             continue
-        nd = len(k)
-        s = tuple(attr.get("strides", (1,) * nd))
-        d = tuple(attr.get("dilations", (1,) * nd))
-        op = tuple(attr.get("output_padding", (0,) * nd))
-        auto_pad = attr.get("auto_pad", b"NOTSET")
-        auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
-        if "pads" in attr and auto_pad in ("NOTSET", ""):
-            start = tuple(attr["pads"][:nd])
-        elif auto_pad in ("SAME_UPPER", "SAME_LOWER") or "output_shape" in attr:
-            n = shapes.get(node.input[0], (None,) * (nd + 2))[2:]
-            out = attr.get("output_shape")
-            if out is None:
-                # out = n*s: total_padding = s*(n-1) + op + k_eff - n*s = k_eff - s + op (no n needed)
-                total = [di * (ki - 1) + 1 - si + oi for ki, si, di, oi in zip(k, s, d, op)]
-            elif None in n:
+        n = shapes.get(node.input[0], (None,) * (len(k) + 2))[2:]
+        if None in n or len(n) != len(k):
+            if "output_shape" in attr:
                 skipped.append(f"{name}: output_shape needs the static input size, which the graph does not give")
                 continue
-            else:
-                out = tuple(out)[-nd:]
-                total = [si * (ni - 1) + oi + di * (ki - 1) + 1 - Li for ki, si, di, oi, ni, Li in zip(k, s, d, op, n, out)]
-            # the spec's split: SAME_UPPER puts the smaller half first
-            start = tuple(t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in total)
-        else:
-            start = (0,) * nd
+            n = (8,) * len(k)  # without output_shape the window start does not depend on the input size
+        geom = onnx_conv.geometry(n, k, **attr)
         weight = None if w is None else w.astype(np.float64)
-        layers.append(StackLayer(name, "conv_transpose", k, s, d, start, weight=weight, groups=int(attr.get("group", 1))))
+        layers.append(_layer_from_geometry(name, geom, weight))
     return layers, skipped
 
 
@@ -421,8 +407,12 @@ def _layers_from_tconv_nn(func: str, model: Any) -> tuple[list[StackLayer], list
         k = tuple(m.kernel_size)
         nd = len(k)
         s, d = _ints(m.stride, nd), _ints(m.dilation, nd)
-        if m.padding == "same":  # TF's crop for a transposed conv; PyTorch's for a (stride-1) conv
-            start = _same_start(k, s if transposed else (1,) * nd, d)
+        if m.padding == "same" and transposed:  # TF's rule: output n*s (the start does not depend on n)
+            from .compat.tensorflow import same_start
+
+            start = tuple(same_start(8, ki, si, di, 8 * si) for ki, si, di in zip(k, s, d))
+        elif m.padding == "same":
+            start = _conv_same_start(k, d)
         elif m.padding == "valid":
             start = (0,) * nd
         else:
@@ -440,18 +430,17 @@ def _layers_from_keras(func: str, model: Any) -> tuple[list[StackLayer], list[st
     for layer in model.layers:
         cls = type(layer).__name__
         if cls.startswith("Conv") and cls.endswith("Transpose"):
-            k, s, d = tuple(layer.kernel_size), tuple(layer.strides), tuple(layer.dilation_rate)
-            if getattr(layer, "output_padding", None) is not None:
-                skipped.append(f"{layer.name}: output_padding set; the window start follows Keras' own rule, not analysed")
-                continue
-            start = _same_start(k, s, d) if layer.padding == "same" else (0,) * len(k)
+            from .compat import keras as keras_conv
+
+            k = tuple(layer.kernel_size)
+            # the window start of Keras' rule does not depend on the input size
+            geom = keras_conv.geometry((8,) * len(k), k, layer.strides, layer.padding, layer.output_padding, layer.dilation_rate)
             # Keras kernel (*k, C_out, C_in) -> tconv (C_in, C_out, *k): the same taps, no flip
             kernel = np.asarray(layer.get_weights()[0], dtype=np.float64)
-            weight = np.moveaxis(kernel, (-1, -2), (0, 1))
-            layers.append(StackLayer(layer.name, "conv_transpose", k, s, d, start, weight=weight, groups=1))
+            layers.append(_layer_from_geometry(layer.name, geom, np.moveaxis(kernel, (-1, -2), (0, 1))))
         elif cls.startswith("Conv") and cls[4:6] in ("1D", "2D", "3D"):
             k, s, d = tuple(layer.kernel_size), tuple(layer.strides), tuple(layer.dilation_rate)
-            start = tuple(di * (ki - 1) // 2 for ki, di in zip(k, d)) if layer.padding == "same" else (0,) * len(k)
+            start = _conv_same_start(k, d) if layer.padding == "same" else (0,) * len(k)
             if layer.padding == "same" and any(si > 1 for si in s):
                 skipped.append(f"{layer.name}: strided 'same' conv; its window depends on the input size, not analysed")
                 continue
@@ -476,15 +465,14 @@ def layers_from(source: Any) -> tuple[list[StackLayer], list[str]]:
         if not str(source).endswith(".onnx"):
             raise _fail(func, f"model files must be ONNX (.onnx); got {str(source)!r}")
         return _layers_from_onnx(func, str(source))
-    module = type(source).__module__ or ""
-    if module.startswith("torch"):
+    # a framework's model can only exist if the framework is already imported: look, never import
+    torch, keras = sys.modules.get("torch"), sys.modules.get("keras")
+    if torch is not None and isinstance(source, torch.nn.Module):
         return _layers_from_torch(func, source)
-    if hasattr(source, "named_modules") and hasattr(source, "state_dict") and not module.startswith("tconv"):
-        return _layers_from_torch(func, source)  # a user's torch.nn.Module subclass
-    if module.startswith("tconv.nn"):
-        return _layers_from_tconv_nn(func, source)
-    if module.startswith("keras") or module.startswith("tf_keras"):
+    if keras is not None and isinstance(source, keras.Model):
         return _layers_from_keras(func, source)
+    if (type(source).__module__ or "").startswith("tconv.nn"):
+        return _layers_from_tconv_nn(func, source)
     if isinstance(source, (list, tuple)):
         layers = []
         for index, item in enumerate(source):
