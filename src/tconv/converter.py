@@ -16,6 +16,7 @@ weights converted with :mod:`tconv.compat.layouts`.
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -235,10 +236,12 @@ def _cost(crop: tuple[int, int]) -> tuple[int, int, int]:
     return (crop != (0, 0), min(crop) < 0, abs(crop[0]) + abs(crop[1]))
 
 
-def _best(want: Axis, candidates: Iterable[tuple[Any, Callable[[], Axis]]]) -> tuple[Any, tuple[int, int]]:
-    """The candidate arguments whose axis (from the target's own geometry) is closest to ``want``."""
+def _best(
+    want: Axis, candidates: Iterable[tuple[Any, Callable[[], Axis]]], fallback: tuple[Any, Callable[[], Axis]] | None = None
+) -> tuple[Any, tuple[int, int]] | None:
+    """The candidate arguments whose axis (from the target's own geometry) is closest to ``want``; None if it refuses all."""
     best = None
-    for args, axis_of in candidates:
+    for args, axis_of in itertools.chain(candidates, [fallback] if fallback else []):
         try:
             got = axis_of()
         except TconvError:
@@ -251,7 +254,9 @@ def _best(want: Axis, candidates: Iterable[tuple[Any, Callable[[], Axis]]]) -> t
     return best
 
 
-def _total(choices: Sequence[tuple[Any, tuple[int, int]]]) -> tuple[int, int, int]:
+def _total(choices: Sequence[tuple[Any, tuple[int, int]] | None]) -> tuple[float, ...]:
+    if None in choices:  # an axis this option cannot express at all
+        return (float("inf"),)
     costs = [_cost(c) for _, c in choices]
     return (max(c[0] for c in costs), max(c[1] for c in costs), sum(c[2] for c in costs))
 
@@ -287,7 +292,7 @@ def _search_onnx(a: Axis) -> tuple[Any, tuple[int, int]]:
     return _best(a, (
         ((begin, end, op), lambda end=end, op=op: axis_of(begin, end, op))
         for op in range(a.stride) for end in [max(0, a.full + op - begin - a.length)]
-    ))  # fmt: skip
+    ), fallback=((0, 0, 0), lambda: axis_of(0, 0, 0)))  # fmt: skip
 
 
 def _search_tensorflow(a: Axis, padding: str) -> tuple[Any, tuple[int, int]]:
