@@ -33,6 +33,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from ..errors import TconvError
 from ..geometry import Axis, Geometry
 from ..ops import run_geometry
+from ._arrays import is_seq
 
 __all__ = ["conv_transpose", "geometry"]
 
@@ -47,7 +48,7 @@ def _fail(func: str, message: str) -> TconvError:
 
 def _ints(func: str, name: str, value: object, nd: int, minimum: int | None) -> tuple[int, ...]:
     """A sequence of ``nd`` ints (JAX takes sequences, never a bare int)."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+    if not is_seq(value):
         raise TypeError(f"tconv.compat.jax.{func}: {name} must be a sequence of {nd} ints; got {value!r}")
     if len(value) != nd:
         raise _fail(func, f"{name} must have one entry per spatial dim ({nd}); got {len(value)}: {tuple(value)!r}")
@@ -61,7 +62,7 @@ def _ints(func: str, name: str, value: object, nd: int, minimum: int | None) -> 
 
 
 def _pairs(func: str, padding: object, nd: int) -> tuple[tuple[int, int], ...]:
-    if isinstance(padding, (str, bytes)) or not isinstance(padding, Sequence):
+    if not is_seq(padding):
         raise TypeError(
             f"tconv.compat.jax.{func}: padding must be 'SAME', 'VALID' or a sequence of {nd} (low, high) pairs; "
             f"got {padding!r}"
@@ -70,7 +71,7 @@ def _pairs(func: str, padding: object, nd: int) -> tuple[tuple[int, int], ...]:
         raise _fail(func, f"padding must have one (low, high) pair per spatial dim ({nd}); got {len(padding)}: {padding!r}")
     pairs = []
     for pair in padding:
-        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+        if not is_seq(pair) or len(pair) != 2:
             raise TypeError(f"tconv.compat.jax.{func}: each padding entry must be a (low, high) pair; got {pair!r}")
         pairs.append(_ints(func, "each padding pair", pair, 2, None))
     return tuple(pairs)
@@ -115,7 +116,7 @@ def geometry(
     (9,)
     """
     func = "geometry"
-    n = _ints(func, "in_size", in_size, len(in_size) if isinstance(in_size, Sequence) else 1, 1)
+    n = _ints(func, "in_size", in_size, len(in_size) if is_seq(in_size) else 1, 1)
     nd = len(n)
     if nd < 1:
         raise _fail(func, f"in_size must name at least one spatial dim; got {in_size!r}")
