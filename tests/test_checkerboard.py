@@ -228,7 +228,7 @@ def test_torch_upsample_and_conv_stack_resize_convolution_is_even():
 def test_torch_bilinear_upsample_taps_match_torch():
     # geometry check of the upsampling layer itself: a periodic input through torch's interpolate
     for f in (2, 3, 4):
-        r = cb.analyze_stack([dict(kernel_size=3, stride=2), cb._upsample_layer("t", "up", (f,), "linear", 1)])
+        r = cb.analyze_stack([dict(kernel_size=3, stride=2), dict(kind="upsample", scale_factor=f, mode="linear")])
         x = torch.tensor(torch_constant_response([dict(kernel_size=3, stride=2)], n=30))[None, None]
         y = torch.nn.functional.interpolate(x, scale_factor=f, mode="linear")[0, 0].numpy()
         np.testing.assert_allclose(r.pattern, interior_period(y, r.pattern.shape, 20 * f), rtol=1e-12)
@@ -288,17 +288,42 @@ def test_cli_model_file(tmp_path):
     assert "UNEVEN (4)" in text and "artifact-prone layers: ct0" in text
 
 
-def test_tconv_nn_model_if_present():
+def test_tconv_nn_models():
     nn = pytest.importorskip("tconv.nn")
-    if not hasattr(nn, "ConvTranspose2d") or not hasattr(nn, "Sequential"):
-        pytest.skip("tconv.nn has no ConvTranspose2d/Sequential yet")
-    model = nn.Sequential(nn.ConvTranspose2d(2, 2, 4, stride=2, padding=1), nn.ConvTranspose2d(2, 1, 3, stride=2))
+    model = nn.Sequential(
+        nn.ConvTranspose2d(2, 2, 4, stride=2, padding=1, rng=0),
+        nn.ReLU(),
+        nn.ConvTranspose2d(2, 1, 3, stride=2, padding="same", rng=1),
+    )
     r = cb.analyze_stack(model)
+    assert [l.layer.name for l in r.layers] == ["0", "2"]
     assert [l.unevenness for l in r.layers] == [1.0, 4.0]
-    layer = model[0] if hasattr(model, "__getitem__") else None
-    if layer is not None:
-        w = r.layers[0].weights
-        np.testing.assert_allclose(w.kernel_sums, cb.phase_sums(layer.weight.data, 2, padding=1))
+    np.testing.assert_allclose(r.layers[0].weights.kernel_sums, cb.phase_sums(model._children["0"].weight.data, 2, padding=1))
+    # the pattern follows the layers' own windows: run the model itself on ones with all-ones weights
+    for layer in (model._children["0"], model._children["2"]):
+        layer.weight.data = np.ones_like(layer.weight.data)
+        layer.bias.data = np.zeros_like(layer.bias.data)
+    y = model(np.ones((1, 2, 12, 12)))[0, 0]
+    # two channels summed in each of the two layers: 4x the one-channel count
+    np.testing.assert_allclose(4 * r.pattern, interior_period(y, r.pattern.shape, 12))
+    resize = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(1, 1, 3, padding=1))
+    assert cb.analyze_stack(resize).unevenness == 1.0
+
+
+def test_keras_generator_through_tconv_nn_from_keras():
+    keras = pytest.importorskip("keras")
+    nn = pytest.importorskip("tconv.nn")
+    model = keras.Sequential(
+        [
+            keras.Input((7, 7, 8)),
+            keras.layers.Conv2DTranspose(4, 5, strides=1, padding="same", use_bias=False),
+            keras.layers.Conv2DTranspose(4, 5, strides=2, padding="same", use_bias=False),
+            keras.layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False),
+        ]
+    )
+    direct, converted = cb.analyze_stack(model), cb.analyze_stack(nn.from_keras(model))
+    np.testing.assert_array_equal(direct.pattern, converted.pattern)
+    assert len(converted.geometry_prone) == 2
 
 
 # --------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import math
 import numbers
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -244,18 +244,22 @@ def _layer_from_geometry(name: str, geom: Geometry, weight: np.ndarray | None = 
 
 
 def _layer_from_dict(func: str, name: str, spec: dict) -> StackLayer:
-    allowed = {"kernel_size", "stride", "padding", "dilation", "kind", "name", "output_padding"}
-    unknown = set(spec) - allowed
-    if unknown or "kernel_size" not in spec:
+    kind = spec.get("kind", "conv_transpose")
+    if kind == "upsample":
+        allowed, required = {"kind", "name", "scale_factor", "mode"}, {"scale_factor"}
+    else:
+        allowed, required = {"kernel_size", "stride", "padding", "dilation", "kind", "name"}, {"kernel_size"}
+    if kind not in ("conv_transpose", "conv", "upsample") or set(spec) - allowed or required - set(spec):
         raise _fail(
             func,
-            f"a layer given as a dict needs 'kernel_size' and may have {sorted(allowed - {'kernel_size'})}; got {spec!r}",
+            f"a layer dict has kind 'conv_transpose' (default) or 'conv' with kernel_size and optional stride, "
+            f"padding, dilation, name; or kind 'upsample' with scale_factor and optional mode, name; got {spec!r}",
         )
-    kind = spec.get("kind", "conv_transpose")
-    if kind not in ("conv_transpose", "conv"):
-        raise _fail(func, f"a dict layer's kind must be 'conv_transpose' or 'conv'; got {kind!r}")
+    name = spec.get("name", name)
+    if kind == "upsample":
+        return _upsample_layer(func, name, spec["scale_factor"], spec.get("mode", "nearest"))
     k, s, d, lo = _normalise(func, spec["kernel_size"], spec.get("stride", 1), spec.get("dilation", 1), spec.get("padding", 0))
-    return StackLayer(spec.get("name", name), kind, k, s, d, lo)
+    return StackLayer(name, kind, k, s, d, lo)
 
 
 def _bilinear_taps(scale: int) -> tuple[tuple[float, ...], int]:
@@ -270,25 +274,38 @@ def _bilinear_taps(scale: int) -> tuple[tuple[float, ...], int]:
     return tuple(1 - abs(j - c) / scale for j in range(k)), scale // 2
 
 
-def _upsample_layer(func: str, name: str, scale: Sequence[float], mode: str, nd: int) -> StackLayer:
-    scales = tuple(scale) if isinstance(scale, (tuple, list)) else (scale,) * nd
+def _upsample_layer(func: str, name: str, scale: Any, mode: str) -> StackLayer:
+    """Nearest or (bi/tri)linear upsampling by integer factors, as a fixed transposed conv.
+
+    A single factor gives a one-axis layer that :func:`analyze_stack` repeats
+    over the stack's axes.
+    """
+    scales = tuple(scale) if isinstance(scale, (tuple, list)) else (scale,)
     if any(float(f) != int(f) or f < 1 for f in scales):
         raise _fail(func, f"{name}: only integer upsampling factors >= 1 are analysed; got scale {scales!r}")
     f = tuple(int(v) for v in scales)
+    ones = (1,) * len(f)
     if mode == "nearest":
-        return StackLayer(name, "upsample", f, f, (1,) * nd, (0,) * nd)
+        return StackLayer(name, "upsample", f, f, ones, (0,) * len(f))
     if mode in ("bilinear", "linear", "trilinear"):
         pairs = [_bilinear_taps(v) for v in f]
-        return StackLayer(
-            name, "upsample", tuple(len(t) for t, _ in pairs), f, (1,) * nd, tuple(lo for _, lo in pairs), tuple(t for t, _ in pairs)
-        )
+        starts = tuple(lo for _, lo in pairs)
+        return StackLayer(name, "upsample", tuple(len(t) for t, _ in pairs), f, ones, starts, tuple(t for t, _ in pairs))
     raise _fail(func, f"{name}: upsampling mode {mode!r} is not analysed (nearest, linear, bilinear, trilinear are)")
 
 
-def _ints(value: Any, nd: int) -> tuple[int, ...]:
-    if isinstance(value, numbers.Integral):
-        return (int(value),) * nd
-    return tuple(int(v) for v in value)
+def _broadcast(layer: StackLayer, nd: int) -> StackLayer:
+    """A one-axis upsampling layer (a single scale factor) repeated over ``nd`` axes."""
+    if layer.kind != "upsample" or layer.ndim != 1 or nd == 1:
+        return layer
+    return replace(
+        layer,
+        kernel=layer.kernel * nd,
+        stride=layer.stride * nd,
+        dilation=layer.dilation * nd,
+        start=layer.start * nd,
+        taps=layer.taps * nd,
+    )
 
 
 def _conv_same_start(k: Sequence[int], d: Sequence[int]) -> tuple[int, ...]:
@@ -332,10 +349,7 @@ def _layers_from_torch(func: str, module: Any) -> tuple[list[StackLayer], list[s
             if getattr(m, "align_corners", None):
                 skipped.append(f"{name}: align_corners=True upsampling is not periodic; not analysed")
                 continue
-            nd = {"linear": 1, "bilinear": 2, "trilinear": 3}.get(m.mode)
-            if nd is None:
-                nd = next((len(l.kernel) for l in layers), 2)
-            layers.append(_upsample_layer(func, name, m.scale_factor, m.mode, nd))
+            layers.append(_upsample_layer(func, name, m.scale_factor, m.mode))
     return layers, skipped
 
 
@@ -397,30 +411,24 @@ def _walk(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def _layers_from_tconv_nn(func: str, model: Any) -> tuple[list[StackLayer], list[str]]:
-    """Layers of a ``tconv.nn`` model, read from their PyTorch-named attributes."""
+    """Layers of a ``tconv.nn`` model: its conv layers' own geometry, and its upsampling layers."""
     layers: list[StackLayer] = []
+    skipped: list[str] = []
     for name, m in _walk(model):
         cls = type(m).__name__
-        transposed = cls.startswith("ConvTranspose")
-        if not (transposed or cls.startswith("Conv")):
-            continue
-        k = tuple(m.kernel_size)
-        nd = len(k)
-        s, d = _ints(m.stride, nd), _ints(m.dilation, nd)
-        if m.padding == "same" and transposed:  # TF's rule: output n*s (the start does not depend on n)
-            from .compat.tensorflow import same_start
-
-            start = tuple(same_start(8, ki, si, di, 8 * si) for ki, si, di in zip(k, s, d))
-        elif m.padding == "same":
-            start = _conv_same_start(k, d)
-        elif m.padding == "valid":
-            start = (0,) * nd
-        else:
-            start = tuple(lo for lo, _ in geo.padding_pairs(func, m.padding, nd))
-        weight = np.asarray(m.weight.data, dtype=np.float64) if transposed else None
-        kind = "conv_transpose" if transposed else "conv"
-        layers.append(StackLayer(name, kind, k, s, d, start, weight=weight, groups=int(m.groups)))
-    return layers, []
+        if cls.startswith("ConvTranspose"):
+            # the window start of every padding rule the layer accepts does not depend on the input size
+            geom = m.geometry((16,) * len(m.kernel_size))
+            layers.append(_layer_from_geometry(name, geom, np.asarray(m.weight.data, dtype=np.float64)))
+        elif cls in ("Conv1d", "Conv2d", "Conv3d"):
+            start = tuple(lo for lo, _ in m.pairs())
+            layers.append(StackLayer(name, "conv", tuple(m.kernel_size), tuple(m.stride), tuple(m.dilation), start))
+        elif cls == "Upsample":
+            if m.scale_factor is None or m.align_corners:
+                skipped.append(f"{name}: Upsample with a fixed size or align_corners=True is not analysed")
+                continue
+            layers.append(_upsample_layer(func, name, m.scale_factor, m.mode))
+    return layers, skipped
 
 
 def _layers_from_keras(func: str, model: Any) -> tuple[list[StackLayer], list[str]]:
@@ -447,7 +455,7 @@ def _layers_from_keras(func: str, model: Any) -> tuple[list[StackLayer], list[st
             layers.append(StackLayer(layer.name, "conv", k, s, d, start))
         elif cls.startswith("UpSampling"):
             size = layer.size if isinstance(layer.size, (tuple, list)) else (layer.size,)
-            layers.append(_upsample_layer(func, layer.name, tuple(size), getattr(layer, "interpolation", "nearest"), len(size)))
+            layers.append(_upsample_layer(func, layer.name, tuple(size), getattr(layer, "interpolation", "nearest")))
     return layers, skipped
 
 
@@ -456,7 +464,8 @@ def layers_from(source: Any) -> tuple[list[StackLayer], list[str]]:
 
     ``source`` is a sequence of :class:`StackLayer`, :class:`~tconv.geometry.Geometry`
     or dicts (``kernel_size``, ``stride``, ``padding``, ``dilation``, optional
-    ``kind`` and ``name``); a ``tconv.nn`` model; a PyTorch ``nn.Module`` or a
+    ``kind="conv"`` and ``name``; or ``kind="upsample"`` with ``scale_factor``
+    and ``mode``); a ``tconv.nn`` model; a PyTorch ``nn.Module`` or a
     Keras model (neither imported unless you pass one); or the path of an ``.onnx`` file
     (its ``ConvTranspose`` nodes, read with ``onnx.helper``).
     """
@@ -625,7 +634,8 @@ def analyze_stack(source: Any, *, weights: bool = True, weight_tolerance: float 
     layers, skipped = layers_from(source)
     if not layers:
         raise _fail("analyze_stack", "no analysable layer found" + (f" ({'; '.join(skipped)})" if skipped else ""))
-    nd = layers[0].ndim
+    nd = max(layer.ndim for layer in layers)
+    layers = [_broadcast(layer, nd) for layer in layers]
     for layer in layers:
         if layer.ndim != nd:
             raise _fail("analyze_stack", f"layers disagree on the number of spatial dims: {layer.name} has {layer.ndim}, the first has {nd}")
