@@ -338,3 +338,57 @@ def test_cli_reads_json_from_an_argument_or_a_file(tmp_path, capsys):
     assert main(["convert", "{not json", "--to", "torch", "-i", "8"]) == 2
     assert "not valid JSON" in capsys.readouterr().err
     assert main(["convert", json.dumps(desc), "--to", "torch"]) == 2
+
+
+def exec_code(conv, x, w, b):
+    """Run ``conv.code`` as pasted, with the converted weights loaded where the code creates a layer."""
+    import jax.numpy as jnp
+
+    nd = x.ndim - 2
+    code = conv.code
+    if conv.target == "torch":
+        code = code.replace("y = layer(x)", "layer.weight.data = torch.from_numpy(w)\nif b is not None: layer.bias.data = torch.from_numpy(b)\ny = layer(x)")
+        x_in = torch.from_numpy(x)
+    else:
+        x_in = last(x)
+        code = code.replace("y = layer(x)", "layer.build(x.shape)\nlayer.set_weights([w, b] if b is not None else [w])\ny = layer(x)")
+        code = code.replace("tf.shape(x)[0]", str(x.shape[0]))
+    namespace = {"torch": torch, "tf": tf, "keras": keras, "jax": jax, "jnp": jnp, "x": x_in, "w": w, "b": b,
+                 "filters": w, "kernel": w, "bias": b}  # fmt: skip
+    exec(code, namespace)
+    y = namespace["y"]
+    y = y.detach().numpy() if conv.target == "torch" else np.asarray(y)
+    return y if conv.target == "torch" else first(y)
+
+
+CODE_CASES = [
+    # the README case: TF SAME with an odd kernel and stride 2 (a crop at the end)
+    ({"framework": "keras", "layer": "Conv2DTranspose", "filters": 4, "kernel_size": 3, "strides": 2, "padding": "same",
+      "in_channels": 3}, (5, 4)),
+    # JAX pairs that put zeros before the full result (a zero-pad residual in every other framework)
+    ({"framework": "jax", "op": "conv_transpose", "kernel_size": [2, 3], "strides": [3, 2], "padding": [[3, 0], [2, 4]],
+      "in_channels": 3, "out_channels": 2, "transpose_kernel": True}, (5, 4)),
+    ({"framework": "torch", "layer": "ConvTranspose1d", "in_channels": 4, "out_channels": 2, "kernel_size": 3, "stride": 2,
+      "padding": 1, "output_padding": 1, "groups": 2}, (5,)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("desc, size", CODE_CASES, ids=["keras-same", "jax-zeros-before", "torch-groups"])
+@pytest.mark.parametrize("target", ["torch", "tensorflow", "keras", "jax"])
+def test_pasted_code_runs_and_matches(desc, size, target):
+    from tconv.compat import layouts
+
+    rng = np.random.default_rng(1)
+    to_torch = tconv.convert(desc, "torch", size)
+    c_in, c_out, groups = to_torch.arguments["in_channels"], to_torch.arguments["out_channels"], to_torch.groups
+    x = rng.standard_normal((2, c_in) + tuple(size)).astype(F32)
+    w_torch = rng.standard_normal((c_in, c_out // groups) + to_torch.geometry.kernel).astype(F32)
+    b = rng.standard_normal(c_out).astype(F32) if to_torch.bias else None
+    w_src = {
+        "torch": lambda: w_torch,
+        "keras": lambda: layouts.to_keras(w_torch),
+        "jax": lambda: layouts.to_jax(w_torch, "HWIO", transpose_kernel=True),
+    }[desc["framework"]]()
+    ref = run_target(to_torch, x, *to_torch.convert_weights(w_src, b))  # real torch, residual applied
+    conv = tconv.convert(desc, target, size)
+    assert_close(exec_code(conv, x, *conv.convert_weights(w_src, b)), ref, np.float32)

@@ -419,7 +419,7 @@ def _target_tensorflow(src: _Source, nd: int) -> _Target:
     geom = src.geometry
     modes = ["SAME", "VALID"] + (["EXPLICIT"] if nd == 2 else [])
     mode, choices = _pick({m: [_search_tensorflow(a, m) for a in geom.axes] for m in modes})
-    c_out = _need(src.out_channels, "out_channels", "tensorflow") if src.out_channels or geom.groups == 1 else None
+    c_out = _need(src.out_channels, "out_channels", "tensorflow")
     if mode == "EXPLICIT":
         lengths = [length for (_, length), _ in choices]
         padding: Any = [[0, 0]] + [list(pads) for (pads, _), _ in choices] + [[0, 0]]
