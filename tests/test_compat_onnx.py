@@ -208,6 +208,23 @@ def test_element_types():
         to.conv_transpose(x, np.ones((1, 2, 2), np.float32), np.ones(3, np.float32))
 
 
+def test_empty_batch_like_onnxruntime():
+    x = np.zeros((0, 1, 3), np.float32)
+    w = np.ones((1, 2, 3), np.float32)
+    ref = run_onnxruntime(convtranspose_model(x.shape, w.shape, strides=[2]), {"X": x, "W": w})
+    assert to.conv_transpose(x, w, strides=[2]).shape == ref.shape == (0, 2, 7)
+
+
+def test_output_shape_lists_spatial_sizes_only():
+    x = np.ones((1, 1, 3), np.float32)
+    w = np.ones((1, 2, 3), np.float32)
+    with pytest.raises(Exception):
+        run_onnxruntime(convtranspose_model(x.shape, w.shape, strides=[2], output_shape=[1, 2, 6]), {"X": x, "W": w})
+    for behavior in ("spec", "onnxruntime"):
+        with pytest.raises(TconvError, match="output_shape"):
+            to.conv_transpose(x, w, strides=[2], output_shape=[1, 2, 6], behavior=behavior)
+
+
 def test_attributes_read_from_a_model_as_bytes():
     g = to.geometry([4], [3], auto_pad=b"SAME_LOWER", strides=[2])
     assert (g.start, g.out_size) == ((1,), (8,))

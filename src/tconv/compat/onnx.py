@@ -121,7 +121,7 @@ def geometry(
     op = _attr(func, "output_padding", output_padding, nd, 0, 0)
     as_int(name, "group", group, 1)
     begins, ends = _pads(func, pads, nd, auto_pad)
-    shape = _output_shape(func, output_shape, nd, behavior)
+    shape = _output_shape(func, output_shape, nd)
     axes = []
     for ax in range(nd):
         if op[ax] >= max(s[ax], d[ax]):
@@ -163,13 +163,11 @@ def _pads(func: str, pads: Sequence[int] | None, nd: int, auto_pad: str) -> tupl
     return values[:nd], values[nd:]
 
 
-def _output_shape(func: str, output_shape: Sequence[int] | None, nd: int, behavior: str) -> tuple[int, ...] | None:
+def _output_shape(func: str, output_shape: Sequence[int] | None, nd: int) -> tuple[int, ...] | None:
     if output_shape is None:
         return None
     if not is_seq(output_shape):
         raise TypeError(f"tconv.compat.onnx.{func}: output_shape must be a sequence of ints; got {output_shape!r}")
-    if behavior == "onnxruntime" and len(output_shape) == nd + 2:  # ONNX Runtime also takes (N, C, *spatial)
-        output_shape = output_shape[2:]
     if len(output_shape) != nd:
         raise _fail(func, f"output_shape must list the {nd} spatial sizes only (no batch or channels); got {output_shape!r}")
     return per_axis(f"compat.onnx.{func}", "output_shape", output_shape, nd, 1)
@@ -233,9 +231,8 @@ def conv_transpose(
     x = as_array(name, "X", X)
     w = as_array(name, "W", W)
     b = None if B is None else as_array(name, "B", B)
-    if x.ndim < 3:
-        raise _fail(func, f"X must have shape (N, C, *spatial) with at least one spatial dim; got shape {x.shape}")
-    check_rank(name, "X", x, x.ndim, "(N, C, *spatial)")
+    if x.ndim < 3 or 0 in x.shape[1:]:
+        raise _fail(func, f"X must have shape (N, C, *spatial), at least one spatial dim, none empty; got shape {x.shape}")
     check_rank(name, "W", w, x.ndim, "(C, M/group, *k), as X")
     if len({a.dtype for a in (x, w, b) if a is not None}) > 1:
         raise TypeError(
