@@ -42,6 +42,7 @@ from peers import PEERS, Refused  # noqa: E402
 
 import tconv  # noqa: E402
 from tconv import algorithms  # noqa: E402
+from tconv.algorithms import _threads  # noqa: E402
 
 TOLERANCE = 1e-4  # the project's float32 tolerance: max|y - ref| <= tol * max(1, max|ref|)
 
@@ -75,7 +76,7 @@ def machine_description(threads: int) -> dict:
         "numpy": np.__version__,
         "blas": ", ".join(blas),
         "tconv": tconv.__version__,
-        "fast path": getattr(algorithms, "backend", lambda: "numpy")(),
+        "element-wise threads (tconv)": _threads.num_threads(),
     }
 
 

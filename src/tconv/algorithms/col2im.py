@@ -1,37 +1,140 @@
-"""GEMM + col2im: the Caffe / ONNX Runtime / PyTorch CPU fallback.
+"""GEMM + col2im: the Caffe / ONNX Runtime / PyTorch CPU formulation, batched and chunked.
 
-Per group ``g``::
+Per group ``g``, with ``W_g`` the group's ``(C_in/g, C_out/g * prod(k))`` weight::
 
-    cols[b, (o, j), i] = sum_c w[c, o, j] * x[b, c, i]        one GEMM: W_g^T X_g
-    y_full[b, o, i*s + j*d] += cols[b, (o, j), i]               col2im: add each column back
-    y = y_full[..., lo : lo + L]
+    cols[(j, o), (b, i)] = sum_c w[c, o, j] * x[b, c, i]        one GEMM: W_g^T X_g
+    y[b, o, i*s + j*d - lo] += cols[(j, o), (b, i)]             col2im: add each tap's columns back
 
-FLOPs: ``2 * N * C_in * (C_out/g) * prod(n) * prod(k)``, all in one GEMM per group.
-Extra memory: the column buffer ``N * C_out * prod(k) * prod(n)`` (``prod(k/s)``
-times the output when ``k > s``) plus the full result.
+keeping only the positions inside the window ``0 <= i*s + j*d - lo < L``.
+
+The GEMM runs on as many columns as the memory budget allows: whole samples
+when one sample has enough positions (``x[b]`` is already a ``(C_in, prod(n))``
+matrix, no copy), otherwise on an input copied once to ``(C_in, N * prod(n))``
+so that small spatial layers (DCGAN's 4x4) still make a wide GEMM. The column
+buffer is cut into chunks of samples and taps of at most :data:`CHUNK_BYTES`
+(and never more than the output), so the extra memory stays below the input
+plus the output instead of ``prod(k/s)`` times the output. The tap additions
+go straight into the output window (no full result, no crop copy) and are
+shared between threads by sample or channel range: NumPy's element-wise work is
+single-threaded, the GEMM already uses every BLAS thread. When ``k == s`` with
+``d == 1`` and the window inside the full result, each output has exactly one
+tap: the additions become assignments into an uninitialised output (one GEMM
+plus a pixel shuffle).
+
+FLOPs: ``2 * N * C_in * (C_out/g) * prod(n) * prod(k)``, all in GEMMs.
+Extra memory: one column chunk (at most ``min(CHUNK_BYTES, output)``), plus a
+copy of the input when its spatial size is small.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Sequence
+
 import numpy as np
 
-from ..geometry import Geometry
-from ._common import take_window, tap_slices
+from ..geometry import Axis, Geometry
+from ._threads import num_threads, parallel_for
+
+#: Largest column chunk (bytes): about an L3 cache, so the additions read it warm.
+CHUNK_BYTES = 8 * 2**20
+#: Fewest GEMM columns per sample for the per-sample (copy-free) layout.
+MIN_COLUMNS = 256
+
+
+def _tap_ranges(a: Axis, j: int) -> tuple[slice, slice] | None:
+    """Inputs ``i`` whose tap ``j`` lands in the window, and where they land (per axis)."""
+    offset = j * a.dilation - a.start  # output index of input 0
+    i0 = max(0, -(offset // a.stride))  # first i with i*s + offset >= 0
+    i1 = min(a.size, (a.length - 1 - offset) // a.stride + 1)
+    if i1 <= i0:
+        return None
+    o0 = i0 * a.stride + offset
+    return slice(i0, i1), slice(o0, o0 + (i1 - i0 - 1) * a.stride + 1, a.stride)
+
+
+def _placements(geom: Geometry) -> list[tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]]:
+    """(tap, input slices, output slices) of every tap that reaches the window."""
+    out = []
+    for j in np.ndindex(*geom.kernel):
+        ranges = [_tap_ranges(a, ji) for a, ji in zip(geom.axes, j)]
+        if all(r is not None for r in ranges):
+            out.append((j, tuple(r[0] for r in ranges), tuple(r[1] for r in ranges)))
+    return out
+
+
+def exact_cover(geom: Geometry) -> bool:
+    """Every output receives exactly one tap: ``k == s``, ``d == 1``, window inside the full result."""
+    return all(
+        a.kernel == a.stride and a.dilation == 1 and 0 <= a.start and a.start + a.length <= a.full
+        for a in geom.axes
+    )
+
+
+def _split(n: int, parts: int) -> list[tuple[int, int]]:
+    bounds = [n * p // parts for p in range(parts + 1)]
+    return [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
 
 
 def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
     g = geom.groups
     n_batch, c_in = x.shape[:2]
     c_in_g, c_out_g = c_in // g, weight.shape[1]
-    k, n = geom.kernel, geom.in_size
-    y_full = np.zeros((n_batch, g * c_out_g) + geom.full, dtype=np.result_type(x, weight))
-    x_flat = x.reshape(n_batch, g, c_in_g, -1)
-    w_flat = weight.reshape(g, c_in_g, -1)
-    for gi in range(g):
-        cols = np.matmul(w_flat[gi].T, x_flat[:, gi])  # (N, C_out/g * prod(k), prod(n))
-        cols = cols.reshape((n_batch, c_out_g) + k + n)
-        y_g = y_full[:, gi * c_out_g : (gi + 1) * c_out_g]
-        for j in np.ndindex(*k):
-            dst = tap_slices(j, geom)
-            y_g[(slice(None), slice(None)) + dst] += cols[(slice(None), slice(None)) + j]
-    return take_window(y_full, geom)
+    n, k, taps = geom.in_size, geom.kernel, math.prod(geom.kernel)
+    positions = math.prod(n)
+    dtype = np.result_type(x, weight)
+    assign = exact_cover(geom)
+    y = (np.empty if assign else np.zeros)((n_batch, g * c_out_g) + geom.out_size, dtype=dtype)
+    yv = y.reshape((n_batch, g, c_out_g) + geom.out_size)
+    # W^T per group with rows (o, tap): a transposed view of the weight, no copy
+    wt = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)
+    per_sample = positions >= MIN_COLUMNS
+    if per_sample:
+        xs = x.reshape(n_batch, g, c_in_g, positions)
+    else:  # (G, C_in/g, N, prod(n)): all samples side by side in one wide GEMM
+        xs = np.ascontiguousarray(x.reshape(n_batch, g, c_in_g, positions).transpose(1, 2, 0, 3))
+    # chunk: nb samples x oc output channels per group, at most `budget` bytes of columns
+    budget = max(1, min(CHUNK_BYTES, y.nbytes))
+    channel_bytes = g * taps * positions * dtype.itemsize  # one output channel per group, one sample
+    nb = max(1, min(n_batch, budget // (c_out_g * channel_bytes)))
+    oc = c_out_g if nb > 1 else max(1, min(c_out_g, budget // channel_bytes))
+    placements = _placements(geom)
+    for b0, b1 in _split(n_batch, -(-n_batch // nb)):
+        for o0, o1 in _split(c_out_g, -(-c_out_g // oc)):
+            rows = wt[:, o0 * taps : o1 * taps]
+            if per_sample:
+                cols = np.matmul(rows, xs[b0:b1])  # (nb, G, oc * taps, P)
+                cols = cols.reshape((b1 - b0, g, o1 - o0) + k + n)
+            else:
+                cols = np.matmul(rows, xs[:, :, b0:b1].reshape(g, c_in_g, -1))  # (G, oc * taps, nb * P)
+                cols = np.moveaxis(cols.reshape((g, o1 - o0) + k + (b1 - b0,) + n), 2 + geom.ndim, 0)
+            # cols: (nb, G, oc, *k, *n); each tap's columns go into the output window
+            _add_taps(yv[b0:b1, :, o0:o1], cols, placements, assign)
+    return y
+
+
+def _add_taps(
+    target: np.ndarray,
+    cols: np.ndarray,
+    placements: Sequence[tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]],
+    assign: bool,
+) -> None:
+    """``target[..., dst] (+)= cols[..., j, src]`` for each tap ``j``, split by sample or channel over threads."""
+    nb, g, oc = target.shape[:3]
+    if nb > 1:
+        parts = [(slice(lo, hi), slice(None), slice(None)) for lo, hi in _split(nb, num_threads())]
+    elif g > 1:
+        parts = [(slice(None), slice(lo, hi), slice(None)) for lo, hi in _split(g, num_threads())]
+    else:
+        parts = [(slice(None), slice(None), slice(lo, hi)) for lo, hi in _split(oc, num_threads())]
+
+    def work(part: tuple[slice, slice, slice]) -> None:
+        for j, src, dst in placements:
+            out = target[part + dst]
+            val = cols[part + j + src]
+            if assign:
+                out[...] = val
+            else:
+                out += val
+
+    parallel_for(work, parts)
