@@ -42,19 +42,21 @@ def _weight_grad(small: np.ndarray, big_full: np.ndarray, geom: Geometry) -> np.
     has the transposed-conv weight layout ``(C_a, C_b / groups, *k)``.
     """
     g = geom.groups
-    n_batch, c_a = small.shape[:2]
-    c_b = big_full.shape[1]
-    a = small.reshape((n_batch, g, c_a // g, -1))
-    out = np.empty((g, c_a // g, c_b // g) + geom.kernel, dtype=np.result_type(small, big_full))
+    c_a, c_b = small.shape[1], big_full.shape[1]
+    a_g, b_g = c_a // g, c_b // g
+    # channels last: rows (N*prod(n), C_a), and each tap's strided window copies contiguous channel runs
+    rows = np.moveaxis(small, 1, -1).reshape(-1, c_a)
+    big = np.ascontiguousarray(np.moveaxis(big_full, 1, -1))
+    out = np.empty((g, a_g, b_g) + geom.kernel, dtype=np.result_type(small, big_full))
     for j in np.ndindex(*geom.kernel):
         src = tuple(
             slice(ji * ax.dilation, ji * ax.dilation + (ax.size - 1) * ax.stride + 1, ax.stride)
             for ji, ax in zip(j, geom.axes)
         )
-        b = big_full[(slice(None), slice(None)) + src].reshape((n_batch, g, c_b // g, -1))
-        # contract batch and positions: one GEMM per group and tap
-        out[(Ellipsis,) + j] = np.einsum("ngap,ngbp->gab", a, b, optimize=True)
-    return out.reshape((c_a, c_b // g) + geom.kernel)
+        cols = big[(slice(None),) + src].reshape(-1, c_b)
+        for k in range(g):  # contract batch and positions: one GEMM per group and tap
+            out[(k, Ellipsis) + j] = (cols[:, k * b_g : (k + 1) * b_g].T @ rows[:, k * a_g : (k + 1) * a_g]).T
+    return out.reshape((c_a, b_g) + geom.kernel)
 
 
 def transpose_backward_geometry(
