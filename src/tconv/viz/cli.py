@@ -8,6 +8,7 @@ returns a one-line note for stdout instead.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from typing import Any, Sequence
 
 from ..errors import TconvError
@@ -35,6 +36,9 @@ def _geometry(args: argparse.Namespace, command: str) -> tuple[Any, Any, dict]:
 
 
 def _require_out(args: argparse.Namespace, command: str, example: str) -> str:
+    """The picture's path (``-o``), after checking Pillow is there: one clean error line otherwise."""
+    if importlib.util.find_spec("PIL") is None:
+        raise TconvError(f"tconv {command} needs Pillow: pip install 'tconv[viz]'")
     if not args.out:
         raise TconvError(f"tconv {command}: -o/--out is required (the picture file, e.g. {example})")
     path, args.out = args.out, None  # the picture is written here; the note goes to stdout
