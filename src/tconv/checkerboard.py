@@ -103,7 +103,7 @@ def _minimal_period(pattern: np.ndarray) -> np.ndarray:
     for axis in range(pattern.ndim):
         n = pattern.shape[axis]
         for p in range(1, n + 1):
-            if n % p == 0 and np.array_equal(np.roll(pattern, p, axis=axis), pattern):
+            if n % p == 0 and np.allclose(np.roll(pattern, p, axis=axis), pattern, rtol=1e-12, atol=0):
                 pattern = np.take(pattern, range(p), axis=axis)
                 break
     return pattern
@@ -134,11 +134,13 @@ def _prone(ratio: float) -> bool:
 
 
 def _normalise(func: str, kernel_size: IntOrSeq, stride: IntOrSeq, dilation: IntOrSeq, padding: Padding):
-    nd = geo._count_dims(func, kernel_size=kernel_size, stride=stride, dilation=dilation, padding=padding)
-    k = geo.per_axis(func, "kernel_size", kernel_size, nd, 1)
-    s = geo.per_axis(func, "stride", stride, nd, 1)
-    d = geo.per_axis(func, "dilation", dilation, nd, 1)
-    lo = tuple(p[0] for p in geo.padding_pairs(func, padding, nd))
+    # the number of spatial dims: the longest per-axis argument (per_axis then checks the others)
+    nd = max((len(v) for v in (kernel_size, stride, dilation, padding) if isinstance(v, (tuple, list))), default=1)
+    name = f"checkerboard.{func}"
+    k = geo.per_axis(name, "kernel_size", kernel_size, nd, 1)
+    s = geo.per_axis(name, "stride", stride, nd, 1)
+    d = geo.per_axis(name, "dilation", dilation, nd, 1)
+    lo = tuple(p[0] for p in geo.padding_pairs(name, padding, nd))
     return k, s, d, lo
 
 
@@ -682,10 +684,7 @@ def phase_sums(weight: ArrayLike, stride: IntOrSeq, *, dilation: IntOrSeq = 1, p
     w = np.asarray(weight, dtype=np.float64)
     if w.ndim < 3:
         raise _fail(func, f"weight must have shape (C_in, C_out/groups, *k) with at least one spatial dim; got shape {w.shape}")
-    nd = w.ndim - 2
-    s = geo.per_axis(func, "stride", stride, nd, 1)
-    d = geo.per_axis(func, "dilation", dilation, nd, 1)
-    lo = tuple(p[0] for p in geo.padding_pairs(func, padding, nd))
+    _, s, d, lo = _normalise(func, tuple(w.shape[2:]), stride, dilation, padding)
     out = np.zeros(w.shape[:2] + s)
     for j in np.ndindex(*w.shape[2:]):
         r = tuple((ji * di - li) % si for ji, di, li, si in zip(j, d, lo, s))
@@ -838,7 +837,7 @@ def image_score(image: ArrayLike, stride: IntOrSeq, *, channel_axis: int | None 
         a = a.mean(axis=channel_axis)
     elif a.ndim not in (1, 2) and channel_axis is not None:
         raise _fail(func, f"image must be 1-D, 2-D, or 3-D with a colour axis (or pass channel_axis=None); got shape {a.shape}")
-    s = geo.per_axis(func, "stride", stride, a.ndim, 1)
+    s = geo.per_axis(f"checkerboard.{func}", "stride", stride, a.ndim, 1)
     crop = tuple(n - n % si for n, si in zip(a.shape, s))
     if min(crop) < 1:
         raise _fail(func, f"image must be at least one stride long on every axis (stride {s}); got shape {a.shape}")
