@@ -226,8 +226,15 @@ def _describe_live(layer: object) -> dict:
 # --------------------------------------------------------------------------
 
 
-def _crop(want: Axis, got: Axis) -> tuple[int, int]:
-    """(before, after) to crop from ``got``'s window to reach ``want``'s (negative: zeros to add)."""
+def _crop(want: Axis, got: Axis) -> tuple[int, int] | None:
+    """(before, after) to crop from ``got``'s window to reach ``want``'s (negative: zeros to add).
+
+    None when ``got`` misses an element of ``y_full`` that ``want`` holds: zeros can
+    only stand in for positions outside the full result.
+    """
+    inner_lo, inner_hi = max(want.start, 0), min(want.start + want.length, want.full)
+    if inner_lo < inner_hi and not (got.start <= inner_lo and inner_hi <= got.start + got.length):
+        return None
     return want.start - got.start, got.start + got.length - want.start - want.length
 
 
@@ -247,6 +254,8 @@ def _best(
         except TconvError:
             continue  # arguments the target refuses for this axis
         crop = _crop(want, got)
+        if crop is None:
+            continue
         if best is None or _cost(crop) < _cost(best[1]):
             best = (args, crop)
             if crop == (0, 0):
@@ -366,11 +375,23 @@ class _Target:
     code: str
     from_canonical: Callable[[np.ndarray], np.ndarray]
     channels_last: bool
+    bias_after: bool
+
+
+def _bias_after(src: _Source, residual: tuple[tuple[int, int], ...] | None) -> bool:
+    """Whether the bias must be added after the residual: zeros padded in stand for bias-only outputs."""
+    return src.bias and residual is not None and min(min(pair) for pair in residual) < 0
+
+
+def _bias_text(target: str) -> str:
+    return f"# the bias is added after the residual, so zero-padded positions get it as in the source ({target} layer built without it)"
 
 
 def _target_torch(src: _Source, nd: int) -> _Target:
     geom = src.geometry
     choices = [_search_torch(a) for a in geom.axes]
+    residual = _residual(choices)
+    late = _bias_after(src, residual)
     args = dict(
         in_channels=_need(src.in_channels, "in_channels", "torch"),
         out_channels=_need(src.out_channels, "out_channels", "torch"),
@@ -379,16 +400,17 @@ def _target_torch(src: _Source, nd: int) -> _Target:
         padding=_tup(p for (p, _), _ in choices),
         output_padding=_tup(op for (_, op), _ in choices),
         groups=geom.groups,
-        bias=src.bias,
+        bias=src.bias and not late,
         dilation=geom.dilation,
     )
-    residual = _residual(choices)
     lines = [f"layer = torch.nn.ConvTranspose{nd}d({', '.join(f'{k}={v!r}' for k, v in args.items())})", "y = layer(x)  # x: (N, C_in, *spatial)"]
     if residual:
         pads = [-v for before, after in reversed(residual) for v in (before, after)]
         lines += [f"# residual: no single ConvTranspose{nd}d has this window: {_residual_text(residual)}",
                   f"y = torch.nn.functional.pad(y, {tuple(pads)!r})  # negative pads crop"]  # fmt: skip
-    return _Target(args, residual, "\n".join(lines), np.asarray, False)
+    if late:
+        lines += [_bias_text("torch"), f"y = y + bias.view(-1{', 1' * nd})"]
+    return _Target(args, residual, "\n".join(lines), np.asarray, False, late)
 
 
 def _target_onnx(src: _Source, nd: int) -> _Target:
@@ -403,11 +425,14 @@ def _target_onnx(src: _Source, nd: int) -> _Target:
         group=geom.groups,
     )
     residual = _residual(choices)
-    inputs = ["X", "W", "B"] if src.bias else ["X", "W"]
+    late = _bias_after(src, residual)
+    inputs = ["X", "W", "B"] if src.bias and not late else ["X", "W"]
     lines = [f"node = onnx.helper.make_node('ConvTranspose', {inputs!r}, ['Y'], {', '.join(f'{k}={v!r}' for k, v in args.items())})"]
     if residual:
         lines.append(f"# residual: no single ConvTranspose node has this window: {_residual_text(residual)} (a Pad node; negative pads crop)")
-    return _Target(args, residual, "\n".join(lines), np.asarray, False)
+    if late:
+        lines.append(_bias_text("onnx") + ": an Add node with B reshaped to (C_out" + ", 1" * nd + ")")
+    return _Target(args, residual, "\n".join(lines), np.asarray, False, late)
 
 
 def _pick(options: dict[Any, list]) -> tuple[Any, list]:
@@ -430,13 +455,16 @@ def _target_tensorflow(src: _Source, nd: int) -> _Target:
     residual = _residual(choices)
     shown = {**args, "output_shape": f"[tf.shape(x)[0], {', '.join(map(str, lengths))}, {c_out}]"}
     call = ", ".join(f"{k}={v}" if k == "output_shape" else f"{k}={v!r}" for k, v in shown.items())
+    late = _bias_after(src, residual)
     lines = [f"y = tf.nn.conv{nd}d_transpose(x, filters, {call})  # x: {fmt}, filters: (*k, C_out, C_in)"]
-    if src.bias:
+    if src.bias and not late:
         lines.append("y = tf.nn.bias_add(y, bias)")
     if residual:
         lines += [f"# residual: no single tf.nn.conv{nd}d_transpose has this window: {_residual_text(residual)}",
                   f"y = {_slice_code('y', residual, 'tf.pad')}"]  # fmt: skip
-    return _Target(args, residual, "\n".join(lines), lambda w: layouts.to_tf(layouts.ungroup(w, geom.groups)), True)
+    if late:
+        lines += [_bias_text("tensorflow"), "y = tf.nn.bias_add(y, bias)"]
+    return _Target(args, residual, "\n".join(lines), lambda w: layouts.to_tf(layouts.ungroup(w, geom.groups)), True, late)
 
 
 def _slice_code(name: str, residual: tuple[tuple[int, int], ...], pad_fn: str) -> str:
@@ -453,14 +481,15 @@ def _target_keras(src: _Source, nd: int) -> _Target:
     (padding, op_kind), choices = _pick(options)
     output_padding = None if op_kind == "None" else _tup(op for op, _ in choices)
     residual = _residual(choices)
+    late = _bias_after(src, residual)
     filters = _need(src.out_channels, "out_channels (filters)", "keras")
     args = dict(filters=filters, kernel_size=geom.kernel, strides=geom.stride, padding=padding, output_padding=output_padding,
-                dilation_rate=geom.dilation, use_bias=src.bias)  # fmt: skip
+                dilation_rate=geom.dilation, use_bias=src.bias and not late)  # fmt: skip
     if max(geom.stride) > 1 and max(geom.dilation) > 1:  # keras.layers refuses both; keras.ops computes it
         ops_args = {k: v for k, v in args.items() if k not in ("filters", "kernel_size", "use_bias")}
         lines = [f"y = keras.ops.conv_transpose(x, kernel, {', '.join(f'{k}={v!r}' for k, v in ops_args.items())})  "
                  "# keras.layers refuses strides > 1 with dilation_rate > 1; kernel: (*k, filters, C_in)"]  # fmt: skip
-        if src.bias:
+        if src.bias and not late:
             lines.append("y = y + bias")
     else:
         lines = [f"layer = keras.layers.Conv{nd}DTranspose({', '.join(f'{k}={v!r}' for k, v in args.items())})", "y = layer(x)  # x: channels_last"]
@@ -472,7 +501,9 @@ def _target_keras(src: _Source, nd: int) -> _Target:
             lines.append(f"y = keras.layers.ZeroPadding{nd}D({pads if nd > 1 else pads[0]!r})(y)")
         if any(map(any, crops)):
             lines.append(f"y = keras.layers.Cropping{nd}D({crops if nd > 1 else crops[0]!r})(y)")
-    return _Target(args, residual, "\n".join(lines), lambda w: layouts.to_keras(layouts.ungroup(w, geom.groups)), True)
+    if late:
+        lines += [_bias_text("keras"), "y = y + bias"]
+    return _Target(args, residual, "\n".join(lines), lambda w: layouts.to_keras(layouts.ungroup(w, geom.groups)), True, late)
 
 
 def _target_jax(src: _Source, nd: int) -> _Target:
@@ -481,7 +512,7 @@ def _target_jax(src: _Source, nd: int) -> _Target:
     padding: Any = None
     for mode in ("SAME", "VALID"):  # a string when it gives every axis's window, else one pair per axis
         choices = [_search_jax(a, [mode]) for a in geom.axes]
-        if _residual(choices) is None:
+        if None not in choices and _residual(choices) is None:
             padding = mode
             break
     if padding is None:  # VALID (written as its pair) only where JAX refuses the exact pair
@@ -489,15 +520,19 @@ def _target_jax(src: _Source, nd: int) -> _Target:
         padding = [list(_jax_pair(_jax_axis(a, p)) if isinstance(p, str) else p) for a, (p, _) in zip(geom.axes, choices)]
     args = dict(strides=list(geom.stride), padding=padding, rhs_dilation=list(geom.dilation), dimension_numbers=tuple(specs), transpose_kernel=True)
     residual = _residual(choices)
+    late = _bias_after(src, residual)
     lines = [f"y = jax.lax.conv_transpose(x, kernel, {', '.join(f'{k}={v!r}' for k, v in args.items())})  "
              f"# x: {specs[0]}, kernel: (*k, C_out, C_in)"]  # fmt: skip
-    if src.bias:
+    if src.bias and not late:
         lines.append("y = y + bias")
     if residual:
         config = [(0, 0, 0)] + [(-b, -a, 0) for b, a in residual] + [(0, 0, 0)]
         lines += [f"# residual: no single conv_transpose has this window: {_residual_text(residual)}",
                   f"y = jax.lax.pad(y, jnp.zeros((), y.dtype), {config!r})  # negative pads crop"]  # fmt: skip
-    return _Target(args, residual, "\n".join(lines), lambda w: layouts.to_jax(layouts.ungroup(w, geom.groups), specs[1], transpose_kernel=True), True)
+    if late:
+        lines += [_bias_text("jax"), "y = y + bias"]
+    to_target = lambda w: layouts.to_jax(layouts.ungroup(w, geom.groups), specs[1], transpose_kernel=True)  # noqa: E731
+    return _Target(args, residual, "\n".join(lines), to_target, True, late)
 
 
 
@@ -522,6 +557,8 @@ class Conversion:
         the target's output (negative: zeros to add) when no single target layer has
         the source's window
     code : str, ready-to-paste lines for the target, residual included
+    bias_after : bool, whether the target layer is built without its bias and the code adds
+        it after the residual (when the residual zero-pads: those outputs are bias only)
     """
 
     source: str
@@ -533,6 +570,7 @@ class Conversion:
     groups: int
     bias: bool
     channels_last: bool
+    bias_after: bool
     _to_canonical: Callable[[np.ndarray], np.ndarray] = field(repr=False)
     _from_canonical: Callable[[np.ndarray], np.ndarray] = field(repr=False)
 
@@ -541,20 +579,25 @@ class Conversion:
         w = np.asarray(weight)
         if w.ndim != self.geometry.ndim + 2:
             raise TconvError(f"tconv.Conversion.convert_weights: weight must have {self.geometry.ndim + 2} dims; got shape {w.shape}")
-        out = np.ascontiguousarray(self._from_canonical(self._to_canonical(w)))
+        out = np.array(self._from_canonical(self._to_canonical(w)), order="C")  # a fresh array, positive strides
         return out, None if bias is None else np.array(bias, copy=True)
 
-    def apply_residual(self, y: ArrayLike) -> np.ndarray:
-        """The target's output (in its default data layout) cropped or zero-padded by :attr:`residual`."""
+    def apply_residual(self, y: ArrayLike, bias: ArrayLike | None = None) -> np.ndarray:
+        """The target's output (in its default data layout) cropped or zero-padded by :attr:`residual`.
+
+        When :attr:`bias_after` is set the target layer was built without its bias
+        (zeros padded in stand for outputs that are bias only): pass ``bias`` to add it.
+        """
         from .algorithms._common import window
 
         y = np.asarray(y)
         if self.residual is None:
             return y
         moved = np.moveaxis(y, -1, 1) if self.channels_last else y
-        lengths = self.geometry.out_size
-        cropped = window(moved, tuple(b for b, _ in self.residual), lengths)
-        return np.moveaxis(cropped, 1, -1) if self.channels_last else cropped
+        out = window(moved, tuple(b for b, _ in self.residual), self.geometry.out_size)
+        if self.bias_after and bias is not None:
+            out = out + np.asarray(bias).reshape((-1,) + (1,) * self.geometry.ndim)
+        return np.moveaxis(out, 1, -1) if self.channels_last else out
 
 
 def convert(layer: Any, to: str, input_size: int | Sequence[int], *, weight: ArrayLike | None = None) -> Conversion:
@@ -611,7 +654,8 @@ def convert(layer: Any, to: str, input_size: int | Sequence[int], *, weight: Arr
     target = _TARGETS[to](src, src.geometry.ndim)
     header = f"# {src.summary} -> {to}, input {src.geometry.in_size} -> output {src.geometry.out_size}"
     return Conversion(framework, to, src.geometry, target.arguments, target.residual, header + "\n" + target.code,
-                      src.geometry.groups, src.bias, target.channels_last, src.to_canonical, target.from_canonical)  # fmt: skip
+                      src.geometry.groups, src.bias, target.channels_last, target.bias_after, src.to_canonical,
+                      target.from_canonical)  # fmt: skip
 
 
 def loads(text: str) -> dict:
