@@ -445,3 +445,18 @@ def test_cli_geometry(capsys):
     assert "-k/--kernel" in capsys.readouterr().err
     assert main(["checkerboard", "--model", "model.pt"]) == 2
     assert ".onnx" in capsys.readouterr().err
+
+
+def test_onnx_negative_window_start_follows_the_spec_reference(tmp_path):
+    from onnx.reference import ReferenceEvaluator
+
+    path = str(tmp_path / "neg.onnx")
+    # k=2 < s=3 with SAME_UPPER: total padding 2 - 3 = -1, the window starts at floor(-1/2) = -1
+    onnx_stack(path, [dict(weight=np.ones((1, 1, 2, 2)), strides=[3, 3], auto_pad="SAME_UPPER")], None)
+    r = cb.analyze_stack(path)
+    assert r.layers[0].layer.start == (-1, -1)
+    # per axis: output phase o gets tap j when j ≡ o - 1 (mod 3): none, tap 0, tap 1
+    assert r.layers[0].weights.response.tolist() == [[[0, 0, 0], [0, 1, 1], [0, 1, 1]]]
+    y = ReferenceEvaluator(path).run(None, {"x": np.ones((1, 1, 16, 16), np.float32)})[0][0, 0]
+    np.testing.assert_allclose(r.pattern, interior_period(y.astype(np.float64), (3, 3), 9))
+    assert r.unevenness == math.inf

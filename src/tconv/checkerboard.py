@@ -623,7 +623,8 @@ def analyze_stack(source: Any, *, weights: bool = True, weight_tolerance: float 
 
     Examples
     --------
-    The Keras DCGAN MNIST generator (5x5 kernels, 'same', strides 1, 2, 2):
+    The Keras DCGAN MNIST generator (5x5 kernels, strides 1, 2, 2; its 'same'
+    windows start at 2, 1, 1):
 
     >>> r = analyze_stack([dict(kernel_size=5, stride=1, padding=2, name="ct1"),
     ...                    dict(kernel_size=5, stride=2, padding=1, name="ct2"),
@@ -640,7 +641,7 @@ def analyze_stack(source: Any, *, weights: bool = True, weight_tolerance: float 
     layers = [_broadcast(layer, nd) for layer in layers]
     for layer in layers:
         if layer.ndim != nd:
-            raise _fail("analyze_stack", f"layers disagree on the number of spatial dims: {layer.name} has {layer.ndim}, the first has {nd}")
+            raise _fail("analyze_stack", f"layers disagree on the number of spatial dims: {layer.name} has {layer.ndim}, others {nd}")
     current = [np.ones(1) for _ in range(nd)]
     reports = []
     for layer in layers:
@@ -652,7 +653,7 @@ def analyze_stack(source: Any, *, weights: bool = True, weight_tolerance: float 
         stack_pattern = _outer(current)
         weight_report = None
         if weights and layer.weight is not None and layer.kind == "conv_transpose":
-            weight_report = analyze_weight(layer.weight, layer.stride, dilation=layer.dilation, padding=[(lo, 0) for lo in layer.start], groups=layer.groups)
+            weight_report = _weight_report(layer.weight, layer.stride, layer.dilation, layer.start, layer.groups)
         reports.append(
             LayerReport(
                 layer, own_pattern, _ratio(own_pattern), stack_pattern, _ratio(stack_pattern), weight_report, weight_tolerance
@@ -680,11 +681,20 @@ def phase_sums(weight: ArrayLike, stride: IntOrSeq, *, dilation: IntOrSeq = 1, p
     >>> phase_sums(np.array([[[1.0, 2.0, 3.0]]]), 2)[0, 0].tolist()
     [4.0, 2.0]
     """
-    func = "phase_sums"
+    w = _as_weight("phase_sums", weight)
+    _, s, d, lo = _normalise("phase_sums", tuple(w.shape[2:]), stride, dilation, padding)
+    return _phase_sums(w, s, d, lo)
+
+
+def _as_weight(func: str, weight: ArrayLike) -> np.ndarray:
     w = np.asarray(weight, dtype=np.float64)
     if w.ndim < 3:
         raise _fail(func, f"weight must have shape (C_in, C_out/groups, *k) with at least one spatial dim; got shape {w.shape}")
-    _, s, d, lo = _normalise(func, tuple(w.shape[2:]), stride, dilation, padding)
+    return w
+
+
+def _phase_sums(w: np.ndarray, s: tuple[int, ...], d: tuple[int, ...], lo: tuple[int, ...]) -> np.ndarray:
+    """:func:`phase_sums` on normalised per-axis values (``lo`` may be negative)."""
     out = np.zeros(w.shape[:2] + s)
     for j in np.ndindex(*w.shape[2:]):
         r = tuple((ji * di - li) % si for ji, di, li, si in zip(j, d, lo, s))
@@ -749,15 +759,20 @@ def analyze_weight(
     >>> analyze_weight(np.array([[[1.0, 0.0, 0.5, 0.5]]]), 2).kernel_sums[0, 0].tolist()
     [1.5, 0.5]
     """
-    sums = phase_sums(weight, stride, dilation=dilation, padding=padding)
+    w = _as_weight("analyze_weight", weight)
+    _, s, d, lo = _normalise("analyze_weight", tuple(w.shape[2:]), stride, dilation, padding)
+    return _weight_report(w, s, d, lo, groups)
+
+
+def _weight_report(w: np.ndarray, s: tuple[int, ...], d: tuple[int, ...], lo: tuple[int, ...], groups: int) -> WeightReport:
+    sums = _phase_sums(w, s, d, lo)
     c_in, c_out_g = sums.shape[:2]
     if not isinstance(groups, numbers.Integral) or groups < 1 or c_in % groups:
         raise _fail("analyze_weight", f"groups must be a positive int dividing C_in = {c_in}; got {groups!r}")
     period = sums.shape[2:]
     per_group = sums.reshape((groups, c_in // groups, c_out_g) + period).sum(axis=1)
     response = per_group.reshape((groups * c_out_g,) + period)
-    axes = tuple(range(2, sums.ndim))
-    kernel_spread = float(_spread(sums, axes).max())
+    kernel_spread = float(_spread(sums, tuple(range(2, sums.ndim))).max())
     response_spread = float(_spread(response, tuple(range(1, response.ndim))).max())
     return WeightReport(sums, response, kernel_spread, response_spread)
 
