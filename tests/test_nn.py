@@ -316,3 +316,27 @@ def test_module_bookkeeping():
         model.load_state_dict({**model.state_dict(), "0.weight": np.zeros((2, 2))})
     with pytest.raises(TypeError, match="Sequential"):
         nn.Sequential(np.ones(2))
+
+
+def test_keras_upsampling_and_batchnorm_training_update():
+    keras = pytest.importorskip("keras")
+    keras.utils.set_random_seed(2)
+    layers = keras.layers
+    rng = np.random.default_rng(9)
+    model = keras.Sequential([
+        keras.Input(shape=(5, 4, 2)),
+        layers.UpSampling2D(2), layers.Conv2D(3, 3, padding="same"),
+        layers.UpSampling2D((2, 3), interpolation="bilinear"), layers.Conv2D(1, 1),
+    ])
+    x = rng.standard_normal((2, 5, 4, 2)).astype(np.float32)
+    close(nn.from_keras(model)(np.moveaxis(x, -1, 1)), np.moveaxis(np.asarray(model(x)), -1, 1), 1e-4)
+    # one training step of Keras' BatchNormalization moves the statistics as momentum = 1 - m says
+    bn_keras = layers.BatchNormalization(momentum=0.9)
+    features = rng.standard_normal((8, 3)).astype(np.float32) * 2 + 1
+    bn_keras(features, training=True)
+    ours = nn.from_keras(keras.Sequential([keras.Input(shape=(3,)), layers.BatchNormalization(momentum=0.9)]))
+    bn = ours[0].train()
+    bn(features)
+    stats = {w.path.split("/")[-1]: np.asarray(w.value) for w in bn_keras.weights}
+    close(bn.running_mean, stats["moving_mean"], 1e-5)
+    close(bn.running_var, stats["moving_variance"], 1e-5)

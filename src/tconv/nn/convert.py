@@ -215,7 +215,8 @@ def from_keras(model: Any) -> Sequential:
     Supported layers: ``InputLayer``, ``Dense``, ``Reshape``, ``Flatten``,
     ``Conv1D/2D/3D`` and ``Conv1DTranspose/2DTranspose/3DTranspose``
     (channels-last, ``'same'`` or ``'valid'``), ``BatchNormalization`` (last
-    axis), ``LeakyReLU``, ``ReLU``, ``Activation`` (relu, tanh, sigmoid), and the
+    axis), ``UpSampling1D/2D/3D`` (nearest, bilinear), ``LeakyReLU``, ``ReLU``,
+    ``Activation`` (relu, tanh, sigmoid), and the
     ``activation=`` argument of Dense and conv layers. The model is returned in
     eval mode (inference); ``Dropout`` layers are left out.
 
@@ -280,6 +281,15 @@ def from_keras(model: Any) -> Sequential:
                 if len(in_shape) > 1:
                     pending_input_perm = _channels_first_order(in_shape)
                 modules.append(Reshape(out_shape))
+            continue
+        elif kind in ("UpSampling1D", "UpSampling2D", "UpSampling3D"):
+            factors = _tuple(cfg.get("size", cfg.get("length")), len(in_shape) - 1)
+            interpolation = cfg.get("interpolation", "nearest")
+            linear = {1: "linear", 2: "bilinear", 3: "trilinear"}[len(factors)]
+            if interpolation not in ("nearest", "bilinear"):
+                raise TconvError(f"tconv.nn.from_keras: {layer.name}: interpolation must be nearest or bilinear; got {interpolation!r}")
+            mode = "nearest" if interpolation == "nearest" else linear
+            modules.append(Upsample(scale_factor=factors, mode=mode, align_corners=None if mode == "nearest" else False))
             continue
         elif kind == "Flatten":
             if len(in_shape) > 1:
