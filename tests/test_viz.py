@@ -52,7 +52,15 @@ def test_zero_insertion_view_1d_cells():
 
 @pytest.mark.parametrize(
     "n, k, s, p, op, d",
-    [(4, 3, 1, 0, 0, 1), (2, 3, 2, 0, 0, 1), (3, 3, 2, 1, 0, 1), (3, 3, 2, 1, 1, 1), (3, 2, 3, 0, 2, 1), (3, 3, 2, 0, 0, 2)],
+    [
+        (4, 3, 1, 0, 0, 1),
+        (2, 3, 2, 0, 0, 1),
+        (3, 3, 2, 1, 0, 1),
+        (3, 3, 2, 1, 1, 1),
+        (3, 2, 3, 0, 2, 1),
+        (3, 3, 2, 0, 0, 2),
+        (4, 3, 2, 3, 0, 1),  # padding > k_eff - 1: the view crops the dilated input
+    ],
 )
 def test_zero_insertion_2d_cells_follow_the_geometry(n, k, s, p, op, d):
     frames = viz.zero_insertion_frames((n, n), k, stride=s, padding=p, output_padding=op, dilation=d)
@@ -177,3 +185,19 @@ def test_cli_pictures(tmp_path, capsys):
     assert main(["animate", "-i", "2", "-k", "3"]) == 2
     assert "-o/--out is required" in capsys.readouterr().err
     assert main(["animate", "-i", "2,2,2", "-k", "3", "-o", str(gif)]) == 2
+
+
+@pytest.mark.slow
+def test_make_pictures_script_regenerates_everything(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "make_pictures.py"
+    spec = importlib.util.spec_from_file_location("make_pictures", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--out", str(tmp_path)])
+    for name in module.ARTICLE_CASES:
+        with Image.open(tmp_path / f"{name}.gif") as gif:
+            assert gif.n_frames > 1
+    assert (tmp_path / "generators.png").exists()
