@@ -1023,8 +1023,10 @@ def remedies(
 # --------------------------------------------------------------------------
 
 
-def report(kernel_size: IntOrSeq, stride: IntOrSeq, *, dilation: IntOrSeq = 1, padding: Padding = 0) -> str:
-    """The text ``tconv checkerboard`` prints for one geometry.
+def report(
+    kernel_size: IntOrSeq, stride: IntOrSeq, *, dilation: IntOrSeq = 1, padding: Padding = 0, in_size: int = 12
+) -> str:
+    """The text ``tconv checkerboard`` prints for one geometry (``in_size``: see :func:`remedies`).
 
     Examples
     --------
@@ -1054,7 +1056,7 @@ def report(kernel_size: IntOrSeq, stride: IntOrSeq, *, dilation: IntOrSeq = 1, p
         lines.append("(real weights can still respond unevenly: their per-phase sums decide; see analyze_weight)")
     if _prone(ratio):
         lines.append("remedies (image score of a constant input's response, before -> after):")
-        lines += ["  " + r.text().replace("\n", "\n  ") for r in remedies(kernel_size, stride, dilation=dilation, padding=padding)]
+        lines += ["  " + r.text().replace("\n", "\n  ") for r in remedies(kernel_size, stride, dilation=dilation, padding=padding, in_size=in_size)]
     return "\n".join(lines)
 
 
@@ -1065,6 +1067,13 @@ def _grid(a: np.ndarray) -> str:
 
 
 def _cmd_checkerboard(args: argparse.Namespace) -> str:
+    try:  # the optional extras (onnx, Pillow) become one clean error line
+        return _checkerboard_text(args)
+    except ImportError as exc:
+        raise TconvError(f"tconv checkerboard: {exc}") from None
+
+
+def _checkerboard_text(args: argparse.Namespace) -> str:
     if args.model:
         result = analyze_stack(args.model)
         text = result.text()
@@ -1078,16 +1087,17 @@ def _cmd_checkerboard(args: argparse.Namespace) -> str:
         raise TconvError("tconv checkerboard: give -k/--kernel (and -s, -p, -d) or --model FILE.onnx")
     nd = max(len(args.kernel), len(args.stride), len(args.dilation), len(args.padding))
 
-    def per_axis(values: Sequence) -> tuple:
-        return tuple(values) * nd if len(values) == 1 else tuple(values)
+    def per_axis(values: Sequence) -> Any:
+        return values[0] if nd == 1 else (tuple(values) * nd if len(values) == 1 else tuple(values))
 
     kernel, stride = per_axis(args.kernel), per_axis(args.stride)
     kw = dict(dilation=per_axis(args.dilation), padding=per_axis(args.padding))
-    text = report(kernel, stride, **kw)
+    in_size = max(args.input) if args.input else 12
+    text = report(kernel, stride, in_size=in_size, **kw)
     if args.heatmap:
         from .viz import draw_overlap
 
-        draw_overlap(overlap(kernel, stride, **kw), args.heatmap)
+        draw_overlap(kernel, args.heatmap, stride=stride, **kw)
         text += f"\nwrote {args.heatmap}"
     return text
 
