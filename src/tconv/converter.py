@@ -42,6 +42,22 @@ _IGNORED = {
 }  # fmt: skip
 
 
+#: the keys of a description, per source framework (its own argument names, plus channels)
+_KEYS = {
+    "torch": ("layer", "in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding",
+              "groups", "bias", "dilation", "padding_mode"),
+    "keras": ("layer", "filters", "kernel_size", "strides", "padding", "output_padding", "data_format",
+              "dilation_rate", "use_bias", "in_channels", "groups"),
+    "tensorflow": ("op", "filters_shape", "kernel_size", "in_channels", "out_channels", "output_shape", "strides",
+                   "padding", "data_format", "dilations", "bias"),
+    "jax": ("op", "kernel_size", "in_channels", "out_channels", "strides", "padding", "rhs_dilation",
+            "dimension_numbers", "transpose_kernel", "use_consistent_padding", "bias"),
+    "onnx": ("op_type", "kernel_shape", "in_channels", "out_channels", "auto_pad", "dilations", "group",
+             "output_padding", "output_shape", "pads", "strides", "behavior", "bias"),
+}  # fmt: skip
+_ONNX_ATTRIBUTES = ("auto_pad", "dilations", "group", "output_padding", "output_shape", "pads", "strides", "behavior")
+
+
 def _fail(message: str) -> TconvError:
     return TconvError(f"tconv.{_FUNC}: {message}")
 
@@ -93,8 +109,7 @@ def _listify(value: object) -> object:
 
 
 def _source_torch(desc: Mapping[str, Any], input_size: object) -> _Source:
-    keys = ("layer", "in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "groups", "bias", "dilation", "padding_mode")
-    _check_keys(desc, keys, "torch")
+    _check_keys(desc, _KEYS["torch"], "torch")
     nd = _nd_from_name(desc.get("layer"), r"ConvTranspose([123])d", "layer")
     mode = desc.get("padding_mode", "zeros")
     if mode != "zeros":
@@ -102,25 +117,36 @@ def _source_torch(desc: Mapping[str, Any], input_size: object) -> _Source:
     n = _sizes("input_size", input_size, nd)
     k = _sizes("kernel_size", desc.get("kernel_size"), nd)
     geom = _compat("torch").geometry(
-        n, k, desc.get("stride", 1), desc.get("padding", 0), desc.get("output_padding", 0), desc.get("groups", 1), desc.get("dilation", 1)
+        n,
+        k,
+        desc.get("stride", 1),
+        desc.get("padding", 0),
+        desc.get("output_padding", 0),
+        desc.get("groups", 1),
+        desc.get("dilation", 1),
     )
-    return _Source("torch", geom, _opt_int(desc, "in_channels"), _opt_int(desc, "out_channels"), bool(desc.get("bias", True)),
-                   np.asarray, f"torch.nn.ConvTranspose{nd}d")  # fmt: skip
+    c_in, c_out = _opt_int(desc, "in_channels"), _opt_int(desc, "out_channels")
+    return _Source("torch", geom, c_in, c_out, bool(desc.get("bias", True)), np.asarray, f"torch.nn.ConvTranspose{nd}d")
 
 
 def _source_keras(desc: Mapping[str, Any], input_size: object) -> _Source:
-    keys = ("layer", "filters", "kernel_size", "strides", "padding", "output_padding", "data_format", "dilation_rate", "use_bias", "in_channels", "groups")
-    _check_keys(desc, keys, "keras")
+    _check_keys(desc, _KEYS["keras"], "keras")
     nd = _nd_from_name(desc.get("layer"), r"Conv([123])DTranspose", "layer")
     if desc.get("groups", 1) != 1:
         raise _fail(f"keras Conv{nd}DTranspose has no groups; got groups={desc['groups']!r}")
     n = _sizes("input_size", input_size, nd)
     k = _sizes("kernel_size", desc.get("kernel_size"), nd)
     geom = _compat("keras").geometry(
-        n, k, _listify(desc.get("strides", 1)), desc.get("padding", "valid"), _listify(desc.get("output_padding")), _listify(desc.get("dilation_rate", 1))
+        n,
+        k,
+        _listify(desc.get("strides", 1)),
+        desc.get("padding", "valid"),
+        _listify(desc.get("output_padding")),
+        _listify(desc.get("dilation_rate", 1)),
     )
-    return _Source("keras", geom, _opt_int(desc, "in_channels"), _opt_int(desc, "filters"), bool(desc.get("use_bias", True)),
-                   layouts.from_keras, f"keras.layers.Conv{nd}DTranspose")  # fmt: skip
+    c_in, c_out = _opt_int(desc, "in_channels"), _opt_int(desc, "filters")
+    bias = bool(desc.get("use_bias", True))
+    return _Source("keras", geom, c_in, c_out, bias, layouts.from_keras, f"keras.layers.Conv{nd}DTranspose")
 
 
 def _tf_channels(desc: Mapping[str, Any], nd: int | None) -> tuple[int, tuple[int, ...], int | None, int | None]:
@@ -140,34 +166,39 @@ def _tf_channels(desc: Mapping[str, Any], nd: int | None) -> tuple[int, tuple[in
 
 
 def _source_tensorflow(desc: Mapping[str, Any], input_size: object) -> _Source:
-    keys = ("op", "filters_shape", "kernel_size", "in_channels", "out_channels", "output_shape", "strides", "padding", "data_format", "dilations", "bias")
-    _check_keys(desc, keys, "tensorflow")
+    _check_keys(desc, _KEYS["tensorflow"], "tensorflow")
     op = desc.get("op")
     nd = None if op == "conv_transpose" else _nd_from_name(op, r"conv([123])d_transpose", "op")
     nd, k, c_in, c_out = _tf_channels(desc, nd)
     n = _sizes("input_size", input_size, nd)
     strides = _listify(desc.get("strides", 1))
     padding = desc.get("padding", "SAME")
+    data_format, dilations = desc.get("data_format"), _listify(desc.get("dilations"))
+    tf = _compat("tensorflow")
     output_shape = desc.get("output_shape")
-    if output_shape is None:  # what users mean without one: the shortest length TF accepts (SAME: n*s)
-        ranges = _compat("tensorflow").output_shape_range(n, k, strides, padding, desc.get("data_format"), _listify(desc.get("dilations")))
+    if output_shape is None:  # what users mean without one: SAME's n*s, else the shortest length TF accepts
+        ranges = tf.output_shape_range(n, k, strides, padding, data_format, dilations)
         output_shape = [hi if padding == "SAME" else lo for lo, hi in ranges]
-    geom = _compat("tensorflow").geometry(n, k, output_shape, strides, padding, desc.get("data_format"), _listify(desc.get("dilations")))
-    return _Source("tensorflow", geom, c_in, c_out, bool(desc.get("bias", False)), layouts.from_tf, f"tf.nn.conv{nd}d_transpose")
+    geom = tf.geometry(n, k, output_shape, strides, padding, data_format, dilations)
+    bias = bool(desc.get("bias", False))
+    return _Source("tensorflow", geom, c_in, c_out, bias, layouts.from_tf, f"tf.nn.conv{nd}d_transpose")
 
 
 def _jax_specs(dimension_numbers: object, nd: int) -> tuple[str, str, str]:
     if dimension_numbers is None:  # jax.lax.conv_transpose's defaults: TensorFlow's
         spatial = "HWD"[:nd] if nd > 1 else "H"
         return "N" + spatial + "C", spatial + "IO", "N" + spatial + "C"
-    if not (isinstance(dimension_numbers, (list, tuple)) and len(dimension_numbers) == 3 and all(isinstance(v, str) for v in dimension_numbers)):
-        raise _fail(f"dimension_numbers must be None or three spec strings such as ('NHWC', 'HWIO', 'NHWC'); got {dimension_numbers!r}")
+    specs = dimension_numbers if isinstance(dimension_numbers, (list, tuple)) else ()
+    if len(specs) != 3 or not all(isinstance(v, str) for v in specs):
+        raise _fail(
+            "dimension_numbers must be None or three spec strings such as ('NHWC', 'HWIO', 'NHWC'); "
+            f"got {dimension_numbers!r}"
+        )
     return tuple(dimension_numbers)
 
 
 def _source_jax(desc: Mapping[str, Any], input_size: object) -> _Source:
-    keys = ("op", "kernel_size", "in_channels", "out_channels", "strides", "padding", "rhs_dilation", "dimension_numbers", "transpose_kernel", "use_consistent_padding", "bias")
-    _check_keys(desc, keys, "jax")
+    _check_keys(desc, _KEYS["jax"], "jax")
     if desc.get("op", "conv_transpose") != "conv_transpose":
         raise _fail(f"a jax description's op must be 'conv_transpose' (jax.lax.conv_transpose); got {desc.get('op')!r}")
     kernel = desc.get("kernel_size")
@@ -178,29 +209,39 @@ def _source_jax(desc: Mapping[str, Any], input_size: object) -> _Source:
     strides = desc.get("strides", (1,) * nd)
     padding = desc.get("padding", "SAME")
     padding = [tuple(p) for p in padding] if isinstance(padding, (list, tuple)) else padding
-    geom = _compat("jax").geometry(n, tuple(kernel), tuple(strides), padding, desc.get("rhs_dilation"), bool(desc.get("use_consistent_padding", False)))
+    consistent = bool(desc.get("use_consistent_padding", False))
+    geom = _compat("jax").geometry(n, tuple(kernel), tuple(strides), padding, desc.get("rhs_dilation"), consistent)
     lhs, rhs, _ = _jax_specs(desc.get("dimension_numbers"), nd)
     transpose = bool(desc.get("transpose_kernel", False))
-    return _Source("jax", geom, _opt_int(desc, "in_channels"), _opt_int(desc, "out_channels"), bool(desc.get("bias", False)),
-                   lambda w: layouts.from_jax(w, rhs, transpose_kernel=transpose, lhs_spec=lhs), "jax.lax.conv_transpose")  # fmt: skip
+
+    def to_canonical(w: np.ndarray) -> np.ndarray:
+        return layouts.from_jax(w, rhs, transpose_kernel=transpose, lhs_spec=lhs)
+
+    c_in, c_out = _opt_int(desc, "in_channels"), _opt_int(desc, "out_channels")
+    return _Source("jax", geom, c_in, c_out, bool(desc.get("bias", False)), to_canonical, "jax.lax.conv_transpose")
 
 
 def _source_onnx(desc: Mapping[str, Any], input_size: object) -> _Source:
-    keys = ("op_type", "kernel_shape", "in_channels", "out_channels", "auto_pad", "dilations", "group", "output_padding", "output_shape", "pads", "strides", "behavior", "bias")
-    _check_keys(desc, keys, "onnx")
+    _check_keys(desc, _KEYS["onnx"], "onnx")
     if desc.get("op_type", "ConvTranspose") != "ConvTranspose":
         raise _fail(f"an onnx description's op_type must be 'ConvTranspose'; got {desc.get('op_type')!r}")
     kernel = desc.get("kernel_shape")
     if not isinstance(kernel, (list, tuple)):
         raise _fail(f"an onnx description needs kernel_shape (one int per spatial dim); got {kernel!r}")
     nd = len(kernel)
-    attrs = {key: _listify(desc[key]) for key in ("auto_pad", "dilations", "group", "output_padding", "output_shape", "pads", "strides", "behavior") if key in desc}
+    attrs = {key: _listify(desc[key]) for key in _ONNX_ATTRIBUTES if key in desc}
     geom = _compat("onnx").geometry(_sizes("input_size", input_size, nd), tuple(kernel), **attrs)
-    return _Source("onnx", geom, _opt_int(desc, "in_channels"), _opt_int(desc, "out_channels"), bool(desc.get("bias", False)),
-                   layouts.from_onnx, "ONNX ConvTranspose")  # fmt: skip
+    c_in, c_out = _opt_int(desc, "in_channels"), _opt_int(desc, "out_channels")
+    return _Source("onnx", geom, c_in, c_out, bool(desc.get("bias", False)), layouts.from_onnx, "ONNX ConvTranspose")
 
 
-_SOURCES = {"torch": _source_torch, "keras": _source_keras, "tensorflow": _source_tensorflow, "jax": _source_jax, "onnx": _source_onnx}
+_SOURCES = {
+    "torch": _source_torch,
+    "keras": _source_keras,
+    "tensorflow": _source_tensorflow,
+    "jax": _source_jax,
+    "onnx": _source_onnx,
+}
 
 
 def _describe_live(layer: object) -> dict:
@@ -208,8 +249,7 @@ def _describe_live(layer: object) -> dict:
     cls = type(layer).__name__
     module = type(layer).__module__
     if module.startswith("torch") and re.fullmatch(r"ConvTranspose[123]d", cls):
-        keys = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "groups", "dilation", "padding_mode")
-        desc = {key: getattr(layer, key) for key in keys}
+        desc = {key: getattr(layer, key) for key in _KEYS["torch"] if key not in ("layer", "bias")}
         return {"framework": "torch", "layer": cls, "bias": layer.bias is not None, **desc}
     if module.startswith("keras") and re.fullmatch(r"Conv[123]DTranspose", cls):
         config = layer.get_config()
@@ -218,7 +258,9 @@ def _describe_live(layer: object) -> dict:
         if kernel is not None:
             desc["in_channels"] = int(kernel.shape[-1])
         return desc
-    raise TypeError(f"tconv.{_FUNC}: layer must be a dict, a torch.nn.ConvTranspose{{1,2,3}}d or a keras Conv{{1,2,3}}DTranspose; got {cls}")
+    raise TypeError(
+        f"tconv.{_FUNC}: layer must be a dict, a torch.nn.ConvTranspose{{1,2,3}}d or a keras Conv{{1,2,3}}DTranspose; got {cls}"
+    )
 
 
 # --------------------------------------------------------------------------
@@ -309,11 +351,16 @@ def _search_tensorflow(a: Axis, padding: str) -> tuple[Any, tuple[int, int]]:
     n, k, s, d = a.size, a.kernel, a.stride, a.dilation
     if padding == "EXPLICIT":
         begin = max(a.start, 0)
+
+        def explicit(end: int, length: int) -> Axis:  # explicit pads exist for 2-D only: a dummy second axis
+            pads = [[0, 0], [begin, end], [0, 0], [0, 0]]
+            return _axis(tf.geometry((n, 1), (k, 1), (length, 1), (s, 1), pads, None, (d, 1)))
+
         candidates = (
-            (((begin, end), length), lambda end=end, length=length: _axis(tf.geometry((n, 1), (k, 1), (length, 1), (s, 1), [[0, 0], [begin, end], [0, 0], [0, 0]], None, (d, 1))))
+            (((begin, end), length), lambda end=end, length=length: explicit(end, length))
             for end in range(0, max(1, a.full - begin - a.length + 1) + 1)
             for length in sorted(range(a.full - begin - end, a.full - begin - end + s), key=lambda v: abs(v - a.length))
-        )  # fmt: skip
+        )
     else:
         lengths = range((n - 1) * s + 1, n * s + 1) if padding == "SAME" else range(a.full, a.full + s)
         candidates = (
@@ -326,7 +373,9 @@ def _search_tensorflow(a: Axis, padding: str) -> tuple[Any, tuple[int, int]]:
 def _search_keras(a: Axis, padding: str, output_padding: str) -> tuple[Any, tuple[int, int]]:
     keras = _compat("keras")
     ops = [None] if output_padding == "None" else range(a.stride)
-    return _best(a, ((op, lambda op=op: _axis(keras.geometry(a.size, a.kernel, a.stride, padding, op, a.dilation))) for op in ops))
+    return _best(
+        a, ((op, lambda op=op: _axis(keras.geometry(a.size, a.kernel, a.stride, padding, op, a.dilation))) for op in ops)
+    )
 
 
 def _jax_pair(a: Axis) -> tuple[int, int]:
@@ -337,7 +386,8 @@ def _jax_pair(a: Axis) -> tuple[int, int]:
 
 def _jax_axis(a: Axis, padding: Any) -> Axis:
     """The axis ``jax.lax.conv_transpose`` computes for ``a``'s sizes and this padding."""
-    return _axis(_compat("jax").geometry((a.size,), (a.kernel,), (a.stride,), padding if isinstance(padding, str) else [padding], (a.dilation,)))
+    pads = padding if isinstance(padding, str) else [padding]
+    return _axis(_compat("jax").geometry((a.size,), (a.kernel,), (a.stride,), pads, (a.dilation,)))
 
 
 def _search_jax(a: Axis, options: Sequence[Any]) -> tuple[Any, tuple[int, int]]:
@@ -357,6 +407,10 @@ def _need(value: int | None, what: str, target: str) -> int:
     if value is None:
         raise _fail(f"{target} needs {what}: add it to the layer description (or pass weight=...)")
     return value
+
+
+def _kwargs(args: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in args.items())
 
 
 def _residual_text(residual: tuple[tuple[int, int], ...]) -> str:
@@ -384,7 +438,10 @@ def _bias_after(src: _Source, residual: tuple[tuple[int, int], ...] | None) -> b
 
 
 def _bias_text(target: str) -> str:
-    return f"# the bias is added after the residual, so zero-padded positions get it as in the source ({target} layer built without it)"
+    return (
+        "# the bias is added after the residual, so zero-padded positions get it as in the source "
+        f"({target} layer built without it)"
+    )
 
 
 def _target_torch(src: _Source, nd: int) -> _Target:
@@ -403,7 +460,7 @@ def _target_torch(src: _Source, nd: int) -> _Target:
         bias=src.bias and not late,
         dilation=geom.dilation,
     )
-    lines = [f"layer = torch.nn.ConvTranspose{nd}d({', '.join(f'{k}={v!r}' for k, v in args.items())})", "y = layer(x)  # x: (N, C_in, *spatial)"]
+    lines = [f"layer = torch.nn.ConvTranspose{nd}d({_kwargs(args)})", "y = layer(x)  # x: (N, C_in, *spatial)"]
     if residual:
         pads = [-v for before, after in reversed(residual) for v in (before, after)]
         lines += [f"# residual: no single ConvTranspose{nd}d has this window: {_residual_text(residual)}",
@@ -427,9 +484,12 @@ def _target_onnx(src: _Source, nd: int) -> _Target:
     residual = _residual(choices)
     late = _bias_after(src, residual)
     inputs = ["X", "W", "B"] if src.bias and not late else ["X", "W"]
-    lines = [f"node = onnx.helper.make_node('ConvTranspose', {inputs!r}, ['Y'], {', '.join(f'{k}={v!r}' for k, v in args.items())})"]
+    lines = [f"node = onnx.helper.make_node('ConvTranspose', {inputs!r}, ['Y'], {_kwargs(args)})"]
     if residual:
-        lines.append(f"# residual: no single ConvTranspose node has this window: {_residual_text(residual)} (a Pad node; negative pads crop)")
+        lines.append(
+            f"# residual: no single ConvTranspose node has this window: {_residual_text(residual)} "
+            "(a Pad node; negative pads crop)"
+        )
     if late:
         lines.append(_bias_text("onnx") + ": an Add node with B reshaped to (C_out" + ", 1" * nd + ")")
     return _Target(args, residual, "\n".join(lines), np.asarray, False, late)
@@ -451,7 +511,13 @@ def _target_tensorflow(src: _Source, nd: int) -> _Target:
     else:
         lengths, padding = [length for length, _ in choices], mode
     fmt = {1: "NWC", 2: "NHWC", 3: "NDHWC"}[nd]
-    args = dict(output_shape=[1] + lengths + [c_out], strides=list(geom.stride), padding=padding, data_format=fmt, dilations=list(geom.dilation))
+    args = dict(
+        output_shape=[1] + lengths + [c_out],
+        strides=list(geom.stride),
+        padding=padding,
+        data_format=fmt,
+        dilations=list(geom.dilation),
+    )
     residual = _residual(choices)
     shown = {**args, "output_shape": f"[tf.shape(x)[0], {', '.join(map(str, lengths))}, {c_out}]"}
     call = ", ".join(f"{k}={v}" if k == "output_shape" else f"{k}={v!r}" for k, v in shown.items())
@@ -483,16 +549,25 @@ def _target_keras(src: _Source, nd: int) -> _Target:
     residual = _residual(choices)
     late = _bias_after(src, residual)
     filters = _need(src.out_channels, "out_channels (filters)", "keras")
-    args = dict(filters=filters, kernel_size=geom.kernel, strides=geom.stride, padding=padding, output_padding=output_padding,
-                dilation_rate=geom.dilation, use_bias=src.bias and not late)  # fmt: skip
+    args = dict(
+        filters=filters,
+        kernel_size=geom.kernel,
+        strides=geom.stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation_rate=geom.dilation,
+        use_bias=src.bias and not late,
+    )
     if max(geom.stride) > 1 and max(geom.dilation) > 1:  # keras.layers refuses both; keras.ops computes it
         ops_args = {k: v for k, v in args.items() if k not in ("filters", "kernel_size", "use_bias")}
-        lines = [f"y = keras.ops.conv_transpose(x, kernel, {', '.join(f'{k}={v!r}' for k, v in ops_args.items())})  "
-                 "# keras.layers refuses strides > 1 with dilation_rate > 1; kernel: (*k, filters, C_in)"]  # fmt: skip
+        lines = [
+            f"y = keras.ops.conv_transpose(x, kernel, {_kwargs(ops_args)})  "
+            "# keras.layers refuses strides > 1 with dilation_rate > 1; kernel: (*k, filters, C_in)"
+        ]
         if src.bias and not late:
             lines.append("y = y + bias")
     else:
-        lines = [f"layer = keras.layers.Conv{nd}DTranspose({', '.join(f'{k}={v!r}' for k, v in args.items())})", "y = layer(x)  # x: channels_last"]
+        lines = [f"layer = keras.layers.Conv{nd}DTranspose({_kwargs(args)})", "y = layer(x)  # x: channels_last"]
     if residual:
         lines.append(f"# residual: no single Conv{nd}DTranspose has this window: {_residual_text(residual)}")
         pads = tuple((max(0, -b), max(0, -a)) for b, a in residual)
@@ -518,11 +593,16 @@ def _target_jax(src: _Source, nd: int) -> _Target:
     if padding is None:  # VALID (written as its pair) only where JAX refuses the exact pair
         choices = [_search_jax(a, [_jax_pair(a), "VALID"]) for a in geom.axes]
         padding = [list(_jax_pair(_jax_axis(a, p)) if isinstance(p, str) else p) for a, (p, _) in zip(geom.axes, choices)]
-    args = dict(strides=list(geom.stride), padding=padding, rhs_dilation=list(geom.dilation), dimension_numbers=tuple(specs), transpose_kernel=True)
+    args = dict(
+        strides=list(geom.stride),
+        padding=padding,
+        rhs_dilation=list(geom.dilation),
+        dimension_numbers=tuple(specs),
+        transpose_kernel=True,
+    )
     residual = _residual(choices)
     late = _bias_after(src, residual)
-    lines = [f"y = jax.lax.conv_transpose(x, kernel, {', '.join(f'{k}={v!r}' for k, v in args.items())})  "
-             f"# x: {specs[0]}, kernel: (*k, C_out, C_in)"]  # fmt: skip
+    lines = [f"y = jax.lax.conv_transpose(x, kernel, {_kwargs(args)})  # x: {specs[0]}, kernel: (*k, C_out, C_in)"]
     if src.bias and not late:
         lines.append("y = y + bias")
     if residual:
@@ -536,7 +616,13 @@ def _target_jax(src: _Source, nd: int) -> _Target:
 
 
 
-_TARGETS = {"torch": _target_torch, "tensorflow": _target_tensorflow, "keras": _target_keras, "jax": _target_jax, "onnx": _target_onnx}
+_TARGETS = {
+    "torch": _target_torch,
+    "tensorflow": _target_tensorflow,
+    "keras": _target_keras,
+    "jax": _target_jax,
+    "onnx": _target_onnx,
+}
 
 
 # --------------------------------------------------------------------------
@@ -575,10 +661,15 @@ class Conversion:
     _from_canonical: Callable[[np.ndarray], np.ndarray] = field(repr=False)
 
     def convert_weights(self, weight: ArrayLike, bias: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """The source's kernel (and bias) in the target's layout (grouped kernels made block-diagonal where the target has no groups)."""
+        """The source's kernel (and bias) in the target's layout.
+
+        Grouped kernels become block-diagonal where the target has no groups.
+        """
         w = np.asarray(weight)
         if w.ndim != self.geometry.ndim + 2:
-            raise TconvError(f"tconv.Conversion.convert_weights: weight must have {self.geometry.ndim + 2} dims; got shape {w.shape}")
+            raise TconvError(
+                f"tconv.Conversion.convert_weights: weight must have {self.geometry.ndim + 2} dims; got shape {w.shape}"
+            )
         out = np.array(self._from_canonical(self._to_canonical(w)), order="C")  # a fresh array, positive strides
         return out, None if bias is None else np.array(bias, copy=True)
 

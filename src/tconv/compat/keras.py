@@ -75,7 +75,8 @@ def _geometry(
         length = (n[ax] - 1) * s[ax] + left + right - k_eff + 2
         if length < 1:
             raise TconvError(
-                f"tconv.{func}: the output would be empty on axis {ax}: length (n-1)*s + left + right - k_eff + 2 = {length}; "
+                f"tconv.{func}: the output would be empty on axis {ax}: "
+                f"length (n-1)*s + left + right - k_eff + 2 = {length}; "
                 f"increase output_padding (got {output_padding!r})"
             )
         axes.append(Axis(n[ax], k[ax], s[ax], d[ax], k_eff - 1 - left, length))
@@ -150,7 +151,8 @@ def conv_transpose(
     x = to_channels_first(x) if channels_last else x
     if w.shape[-1] != x.shape[1]:
         raise TconvError(
-            f"tconv.{func}: kernel.shape[-1] (in_channels) must equal the inputs' channels {x.shape[1]}; got kernel shape {w.shape}"
+            f"tconv.{func}: kernel.shape[-1] (in_channels) must equal the inputs' channels {x.shape[1]}; "
+            f"got kernel shape {w.shape}"
         )
     geom = _geometry(func, nd, x.shape[2:], w.shape[:-2], strides, padding, output_padding, dilation_rate)
     y = run_geometry(x, from_keras(w), None, geom, func=func)

@@ -119,10 +119,14 @@ def _ranges(
     d = _strides(func, "dilations", dilations, nd, channels_last)
     if isinstance(padding, str):
         if padding not in ("SAME", "VALID"):
-            raise TconvError(f"tconv.{func}: padding must be 'SAME', 'VALID' or explicit (before, after) pairs; got {padding!r}")
+            raise TconvError(
+                f"tconv.{func}: padding must be 'SAME', 'VALID' or explicit (before, after) pairs; got {padding!r}"
+            )
         pads = None
     elif nd != 2:
-        raise TconvError(f"tconv.{func}: explicit padding is for 2-D only (as TensorFlow); got padding={padding!r} for {nd}-D")
+        raise TconvError(
+            f"tconv.{func}: explicit padding is for 2-D only (as TensorFlow); got padding={padding!r} for {nd}-D"
+        )
     else:
         pads = _pads(func, padding, nd, channels_last)
     out = []
@@ -156,7 +160,8 @@ def _geometry(
             raise TconvError(
                 f"tconv.{func}: output_shape must be in [{smallest}, {largest}] on spatial axis {ax} "
                 f"(the lengths a {padding if isinstance(padding, str) else 'explicitly padded'} forward conv with "
-                f"kernel {a.kernel}, stride {a.stride}, dilation {a.dilation} maps back to the input length {a.size}); got {length}"
+                f"kernel {a.kernel}, stride {a.stride}, dilation {a.dilation} maps back to the input length "
+                f"{a.size}); got {length}"
             )
         start = same_start(a.size, a.kernel, a.stride, a.dilation, length) if padding == "SAME" else a.start
         axes.append(Axis(a.size, a.kernel, a.stride, a.dilation, start, length))
@@ -185,7 +190,8 @@ def output_shape_range(
     func = "compat.tensorflow.output_shape_range"
     nd = len(in_size) if is_seq(in_size) else len(kernel_size) if is_seq(kernel_size) else 1
     channels_last = True if data_format is None else is_channels_last(data_format, func)
-    return tuple((lo, hi) for _, lo, hi in _ranges(func, nd, in_size, kernel_size, strides, padding, channels_last, dilations))
+    ranges = _ranges(func, nd, in_size, kernel_size, strides, padding, channels_last, dilations)
+    return tuple((lo, hi) for _, lo, hi in ranges)
 
 
 def geometry(
@@ -212,7 +218,8 @@ def geometry(
     """
     nd = len(in_size) if is_seq(in_size) else len(kernel_size) if is_seq(kernel_size) else 1
     channels_last = True if data_format is None else is_channels_last(data_format, "compat.tensorflow.geometry")
-    return _geometry("compat.tensorflow.geometry", nd, in_size, kernel_size, output_shape, strides, padding, channels_last, dilations)
+    func = "compat.tensorflow.geometry"
+    return _geometry(func, nd, in_size, kernel_size, output_shape, strides, padding, channels_last, dilations)
 
 
 def _conv_transpose(
@@ -229,7 +236,8 @@ def _conv_transpose(
     if data_format is None:
         data_format = _FORMATS[nd][0]
     if data_format not in _FORMATS[nd]:
-        raise TconvError(f"tconv.{func}: data_format must be {' or '.join(map(repr, _FORMATS[nd]))} for {nd}-D; got {data_format!r}")
+        allowed = " or ".join(map(repr, _FORMATS[nd]))
+        raise TconvError(f"tconv.{func}: data_format must be {allowed} for {nd}-D; got {data_format!r}")
     channels_last = data_format == _FORMATS[nd][0]
     x = as_array(func, "input", input)
     f = as_array(func, "filters", filters)
@@ -238,14 +246,16 @@ def _conv_transpose(
     x = to_channels_first(x) if channels_last else x
     if f.shape[-1] != x.shape[1]:
         raise TconvError(
-            f"tconv.{func}: filters.shape[-1] (in_channels) must equal the input's channels {x.shape[1]}; got filters shape {f.shape}"
+            f"tconv.{func}: filters.shape[-1] (in_channels) must equal the input's channels {x.shape[1]}; "
+            f"got filters shape {f.shape}"
         )
     if not is_seq(output_shape) and not isinstance(output_shape, np.ndarray):
         raise TypeError(f"tconv.{func}: output_shape must be a sequence of ints; got {output_shape!r}")
     shape = [int(v) for v in np.asarray(output_shape).ravel()]
     if len(shape) not in (nd, nd + 2):
         raise TconvError(
-            f"tconv.{func}: output_shape must have {nd + 2} entries ({data_format}) or {nd} (spatial only); got {output_shape!r}"
+            f"tconv.{func}: output_shape must have {nd + 2} entries ({data_format}) or {nd} (spatial only); "
+            f"got {output_shape!r}"
         )
     if len(shape) == nd + 2 and _outer(shape, nd, channels_last) != [x.shape[0], f.shape[-2]]:
         raise TconvError(

@@ -168,18 +168,23 @@ def _conv_transpose(
     g = as_int(func, "groups", groups, 1)
     c_in = x.shape[1]
     if w.shape[0] != c_in:
-        raise TconvError(f"tconv.{func}: weight.shape[0] must equal C_in = {c_in} (the input's channels); got weight shape {w.shape}")
+        raise TconvError(
+            f"tconv.{func}: weight.shape[0] must equal C_in = {c_in} (the input's channels); got weight shape {w.shape}"
+        )
     if c_in % g:
         raise TconvError(f"tconv.{func}: groups must divide C_in = {c_in}; got groups={g}")
     check_bias(func, "bias", b, w.shape[1] * g)
     if padding_mode not in PADDING_MODES:
-        raise TconvError(f"tconv.{func}: padding_mode must be one of {', '.join(map(repr, PADDING_MODES))}; got {padding_mode!r}")
+        allowed = ", ".join(map(repr, PADDING_MODES))
+        raise TconvError(f"tconv.{func}: padding_mode must be one of {allowed}; got {padding_mode!r}")
     if padding_mode == "zeros":
         geom = _geometry(func, nd, x.shape[2:], w.shape[2:], stride, padding, output_padding, g, dilation)
         y = run_geometry(x, w, b, geom, func=func)
     else:
         if isinstance(padding, str):
-            raise TconvError(f"tconv.{func}: padding={padding!r} needs padding_mode='zeros'; got padding_mode={padding_mode!r}")
+            raise TconvError(
+                f"tconv.{func}: padding={padding!r} needs padding_mode='zeros'; got padding_mode={padding_mode!r}"
+            )
         pads = _expand(func, "padding", padding, nd, 0)
         unpadded = _geometry(func, nd, x.shape[2:], w.shape[2:], stride, 0, output_padding, g, dilation)
         y = _fold(func, run_geometry(x, w, None, unpadded, func=func), pads, padding_mode)
