@@ -412,3 +412,35 @@ def test_pasted_code_runs_and_matches(desc, size, target):
     ref = run_target(to_torch, x, *to_torch.convert_weights(w_src, b))  # real torch, residual applied
     conv = tconv.convert(desc, target, size)
     assert_close(exec_code(conv, x, *conv.convert_weights(w_src, b)), ref, np.float32)
+
+
+@pytest.mark.parametrize("rhs_spec", ["HWIO", "OIHW", "IOHW", "WHOI"])
+@pytest.mark.parametrize("transpose_kernel", [False, True])
+def test_jax_layouts_match_torch(rhs_spec, transpose_kernel):
+    from tconv.compat import layouts
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 3, 4, 5)).astype(F32)
+    w = rng.standard_normal((3, 2, 2, 3)).astype(F32)  # torch (C_in, C_out, kh, kw)
+    ref = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w)).numpy()
+    rhs = layouts.to_jax(w, rhs_spec, transpose_kernel=transpose_kernel, lhs_spec="NCHW")
+    # pads of the zero-inserted input that keep the full result (k - 1), listed in the rhs spec's spatial order
+    full = [{"H": (1, 1), "W": (2, 2)}[c] for c in rhs_spec if c in "HW"]
+    y = jax.lax.conv_transpose(x, rhs, (1, 1), full, dimension_numbers=("NCHW", rhs_spec, "NCHW"), transpose_kernel=transpose_kernel)
+    assert_close(np.asarray(y), ref, np.float32)
+    back = layouts.from_jax(rhs, rhs_spec, transpose_kernel=transpose_kernel, lhs_spec="NCHW")
+    assert (back == w).all()
+
+
+def test_ungroup_and_tf_layouts_match_torch():
+    from tconv.compat import layouts
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 6, 4, 4)).astype(F32)
+    w = rng.standard_normal((6, 2, 3, 3)).astype(F32)
+    ref = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), stride=2, groups=3).numpy()
+    dense = layouts.ungroup(w, 3)
+    assert_close(torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(dense), stride=2).numpy(), ref, np.float32)
+    y = tf.nn.conv2d_transpose(layouts.to_channels_last(x), layouts.to_tf(dense), [1, 9, 9, 6], 2, "VALID").numpy()
+    assert_close(layouts.to_channels_first(y), ref, np.float32)
+    assert (layouts.from_tf(layouts.to_tf(dense)) == dense).all()

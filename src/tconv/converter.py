@@ -194,7 +194,10 @@ def _jax_specs(dimension_numbers: object, nd: int) -> tuple[str, str, str]:
             "dimension_numbers must be None or three spec strings such as ('NHWC', 'HWIO', 'NHWC'); "
             f"got {dimension_numbers!r}"
         )
-    return tuple(dimension_numbers)
+    orders = {"".join(c for c in spec if c not in skip) for spec, skip in zip(specs, ("NC", "IO", "NC"))}
+    if len(orders) != 1:  # then JAX's per-axis arguments follow the kernel's order, not the input's
+        raise _fail(f"dimension_numbers must list the spatial dims in one order in all three specs; got {dimension_numbers!r}")
+    return tuple(specs)
 
 
 def _source_jax(desc: Mapping[str, Any], input_size: object) -> _Source:

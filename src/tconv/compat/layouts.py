@@ -124,7 +124,7 @@ def _jax_order(func: str, rhs_spec: str, lhs_spec: str | None, nd: int) -> tuple
             f"got {rhs_spec!r}"
         )
     if lhs_spec is not None:
-        # JAX matches spatial dims by letter and orders them as the input (lhs) spec does
+        # JAX matches the kernel's spatial dims to the input's by letter
         if sorted(c for c in lhs_spec if c not in "NC") != sorted(spatial):
             raise TconvError(f"tconv.{func}: lhs_spec {lhs_spec!r} and rhs_spec {rhs_spec!r} name different spatial dims")
         spatial = [c for c in lhs_spec if c not in "NC"]
