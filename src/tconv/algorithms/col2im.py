@@ -7,10 +7,10 @@ Per group ``g``, with ``W_g`` the group's ``(C_in/g, C_out/g * prod(k))`` weight
 
 keeping only the positions inside the window ``0 <= i*s + j*d - lo < L``.
 
-The GEMM runs on as many columns as the memory budget allows: whole samples
-when one sample has enough positions (``x[b]`` is already a ``(C_in, prod(n))``
-matrix, no copy), otherwise on an input copied once to ``(C_in, N * prod(n))``
-so that small spatial layers (DCGAN's 4x4) still make a wide GEMM. The column
+The GEMM runs on as many columns as the memory budget allows, on an input
+copied once to ``(C_in, N * prod(n))`` so that small spatial layers (DCGAN's
+4x4) still make one wide GEMM per chunk: few large BLAS calls, each a single
+synchronisation of the BLAS threads, which matters on a loaded machine. The column
 buffer is cut into chunks of samples and taps of at most :data:`CHUNK_BYTES`
 (and never more than the output), so the extra memory stays below the input
 plus the output instead of ``prod(k/s)`` times the output. The tap additions
@@ -22,8 +22,11 @@ tap: the additions become assignments into an uninitialised output (one GEMM
 plus a pixel shuffle).
 
 FLOPs: ``2 * N * C_in * (C_out/g) * prod(n) * prod(k)``, all in GEMMs.
-Extra memory: one column chunk (at most ``min(CHUNK_BYTES, output)``), plus a
-copy of the input when its spatial size is small.
+Extra memory: one column chunk (at most ``min(CHUNK_BYTES, output)``) plus a
+copy of the input (none when ``N == 1``).
+
+With one input channel per group (depthwise), the GEMM is a scalar product:
+each tap is multiplied and added in place instead.
 """
 
 from __future__ import annotations
@@ -37,9 +40,9 @@ from ..geometry import Axis, Geometry
 from ._threads import num_threads, parallel_for
 
 #: Largest column chunk (bytes): about an L3 cache, so the additions read it warm.
-CHUNK_BYTES = 8 * 2**20
-#: Fewest GEMM columns per sample for the per-sample (copy-free) layout.
-MIN_COLUMNS = 256
+CHUNK_BYTES = 16 * 2**20
+#: Least element-wise work (elements) worth splitting over threads.
+MIN_PARALLEL = 2**18
 
 
 def _tap_ranges(a: Axis, j: int) -> tuple[slice, slice] | None:
@@ -86,31 +89,64 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
     assign = exact_cover(geom)
     y = (np.empty if assign else np.zeros)((n_batch, g * c_out_g) + geom.out_size, dtype=dtype)
     yv = y.reshape((n_batch, g, c_out_g) + geom.out_size)
-    # W^T per group with rows (o, tap): a transposed view of the weight, no copy
+    if c_in_g == 1 and n_batch * c_out_g > 1:
+        _depthwise(yv, x, weight, geom, assign)
+        return y
+    # W^T per group with rows (o, tap): a transposed view of the weight, no copy. The GEMMs
+    # are 2-D calls (BLAS takes the transposed view as is; a stacked matmul would not).
     wt = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)
-    per_sample = positions >= MIN_COLUMNS
-    if per_sample:
-        xs = x.reshape(n_batch, g, c_in_g, positions)
-    else:  # (G, C_in/g, N, prod(n)): all samples side by side in one wide GEMM
-        xs = np.ascontiguousarray(x.reshape(n_batch, g, c_in_g, positions).transpose(1, 2, 0, 3))
+    # (G, C_in/g, N, prod(n)): the samples side by side, so each chunk is one wide GEMM per
+    # group (a copy of the input, none when N == 1)
+    xs = np.ascontiguousarray(x.reshape(n_batch, g, c_in_g, positions).transpose(1, 2, 0, 3))
     # chunk: nb samples x oc output channels per group, at most `budget` bytes of columns
     budget = max(1, min(CHUNK_BYTES, y.nbytes))
     channel_bytes = g * taps * positions * dtype.itemsize  # one output channel per group, one sample
     nb = max(1, min(n_batch, budget // (c_out_g * channel_bytes)))
     oc = c_out_g if nb > 1 else max(1, min(c_out_g, budget // channel_bytes))
+    buffer = np.empty(nb * g * oc * taps * positions, dtype=dtype)  # reused: no page faults per chunk
     placements = _placements(geom)
     for b0, b1 in _split(n_batch, -(-n_batch // nb)):
         for o0, o1 in _split(c_out_g, -(-c_out_g // oc)):
             rows = wt[:, o0 * taps : o1 * taps]
-            if per_sample:
-                cols = np.matmul(rows, xs[b0:b1])  # (nb, G, oc * taps, P)
-                cols = cols.reshape((b1 - b0, g, o1 - o0) + k + n)
-            else:
-                cols = np.matmul(rows, xs[:, :, b0:b1].reshape(g, c_in_g, -1))  # (G, oc * taps, nb * P)
-                cols = np.moveaxis(cols.reshape((g, o1 - o0) + k + (b1 - b0,) + n), 2 + geom.ndim, 0)
+            m = rows.shape[1]
+            cols = buffer[: g * m * (b1 - b0) * positions].reshape(g, m, (b1 - b0) * positions)
+            for gi in range(g):
+                np.matmul(rows[gi], xs[gi, :, b0:b1].reshape(c_in_g, -1), out=cols[gi])
+            cols = np.moveaxis(cols.reshape((g, o1 - o0) + k + (b1 - b0,) + n), 2 + geom.ndim, 0)
             # cols: (nb, G, oc, *k, *n); each tap's columns go into the output window
             _add_taps(yv[b0:b1, :, o0:o1], cols, placements, assign)
     return y
+
+
+def _depthwise(yv: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Geometry, assign: bool) -> None:
+    """One input channel per group: the GEMM is a scalar product, so multiply-add each tap in place.
+
+    ``y[b, g, o, i*s + j*d - lo] += x[b, g, i] * w[g, o, j]``, split by samples over threads,
+    through one product buffer per thread (at most a thread's share of the input).
+    """
+    n_batch, g, c_out_g = yv.shape[:3]
+    xg = x.reshape((n_batch, g, 1) + geom.in_size)
+    wg = weight.reshape((g, c_out_g) + geom.kernel)
+    placements = _placements(geom)
+    nd = geom.ndim
+    if n_batch > 1:
+        parts = [(slice(lo, hi), slice(None)) for lo, hi in _split(n_batch, num_threads())]
+    else:
+        parts = [(slice(None), slice(lo, hi)) for lo, hi in _split(g, num_threads())]
+
+    def work(part: tuple[slice, slice]) -> None:
+        out = yv[part]
+        buffer = np.empty(out.shape[:3] + geom.in_size, dtype=yv.dtype)
+        for j, src, dst in placements:
+            w_j = wg[(part[1], slice(None)) + j].reshape(out.shape[1:3] + (1,) * nd)
+            prod = buffer[(Ellipsis,) + tuple(slice(0, sl.stop - sl.start) for sl in src)]
+            np.multiply(xg[part + (slice(None),) + src], w_j, out=prod)
+            if assign:
+                out[(Ellipsis,) + dst] = prod
+            else:
+                out[(Ellipsis,) + dst] += prod
+
+    parallel_for(work, parts)
 
 
 def _add_taps(
@@ -121,12 +157,13 @@ def _add_taps(
 ) -> None:
     """``target[..., dst] (+)= cols[..., j, src]`` for each tap ``j``, split by sample or channel over threads."""
     nb, g, oc = target.shape[:3]
+    threads = num_threads() if cols.size >= MIN_PARALLEL else 1
     if nb > 1:
-        parts = [(slice(lo, hi), slice(None), slice(None)) for lo, hi in _split(nb, num_threads())]
+        parts = [(slice(lo, hi), slice(None), slice(None)) for lo, hi in _split(nb, threads)]
     elif g > 1:
-        parts = [(slice(None), slice(lo, hi), slice(None)) for lo, hi in _split(g, num_threads())]
+        parts = [(slice(None), slice(lo, hi), slice(None)) for lo, hi in _split(g, threads)]
     else:
-        parts = [(slice(None), slice(None), slice(lo, hi)) for lo, hi in _split(oc, num_threads())]
+        parts = [(slice(None), slice(None), slice(lo, hi)) for lo, hi in _split(oc, threads)]
 
     def work(part: tuple[slice, slice, slice]) -> None:
         for j, src, dst in placements:
