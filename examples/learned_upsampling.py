@@ -177,7 +177,7 @@ def train(
     steps: int,
     seed: int,
     *,
-    batch: int = 16,
+    batch: int = 12,
     lr: float = 2e-3,
     label: str = "",
     report: Callable[[str, int, int, float, float], None] | None = progress,
@@ -303,7 +303,7 @@ def figure(outputs: dict[str, np.ndarray], truth: np.ndarray, path: str, title: 
 def run(
     factors: Sequence[int] = (2, 4),
     models: Sequence[str] = MODELS,
-    steps: int = 300,
+    steps: int = 200,
     seed: int = 0,
     train_names: Sequence[str] = TRAIN_IMAGES,
     test_names: Sequence[str] = TEST_IMAGES,
@@ -327,7 +327,7 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300, help="training steps per model (default 300)")
+    parser.add_argument("--steps", type=int, default=200, help="training steps per model (default 200)")
     parser.add_argument("--factors", type=int, nargs="+", default=[2, 4], choices=[2, 4])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--docs", default=os.path.join(os.path.dirname(__file__), "..", "docs"),
