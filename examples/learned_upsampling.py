@@ -354,8 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 REPORT_HEAD = """# Learned upsampling vs interpolation (measured)
 
 Written by `examples/learned_upsampling.py` ({steps} Adam steps per model, seed {seed}, {minutes:.1f} min on
-this machine). Held-out gray 256x256 crops of scikit-image's bundled photographs, box-filter downscaled,
-then upsampled back. Models were trained by `tconv.nn` on patches of six other bundled photographs
+this machine). Held-out gray centre crops (up to 256x256) of scikit-image's bundled photographs, box-filter
+downscaled, then upsampled back; the learned models see the low-resolution image edge-replicated by 2 pixels. Models were trained by `tconv.nn` on patches of six other bundled photographs
 (astronaut, chelsea, coffee, rocket, gravel, grass): `tconv` is one transposed conv started from the
 bilinear kernel; `stack` is bilinear interpolation plus a learned correction conv 5x5 -> ReLU -> conv 3x3 ->
 ReLU -> transposed conv (4f taps, stride f); `resize-conv` is the same with the correction ending in nearest
