@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
 
 from ..geometry import Geometry
+
+
+#: Largest im2col buffer (bytes) of :func:`correlate`; larger inputs go in chunks of samples.
+IM2COL_BYTES = 16 * 2**20
 
 
 def window(a: np.ndarray, starts: Sequence[int], lengths: Sequence[int]) -> np.ndarray:
@@ -64,8 +69,11 @@ def correlate(
     ``x`` is ``(N, C_in, *m)`` (already padded), ``w`` is ``(C_out, C_in/g, *k)``;
     the output is ``(N, C_out, *((m - d*(k-1) - 1) // s + 1))``.
 
-    One GEMM per kernel tap on channels-last data, accumulated in place: no
-    column buffer.
+    Channels-last data. Without groups: an im2col buffer of at most
+    :data:`IM2COL_BYTES` (chunks of samples) and one GEMM per chunk with all
+    taps along the inner dimension, ``(N * prod(out), prod(k) * C_in) @
+    (prod(k) * C_in, C_out)``: few large BLAS calls. With groups: one batched
+    product per kernel tap, accumulated in place.
     """
     nd = w.ndim - 2
     n_batch, c_in = x.shape[:2]
@@ -74,21 +82,32 @@ def correlate(
     m = x.shape[2:]
     out = tuple((mi - (di * (ki - 1) + 1)) // si + 1 for mi, ki, si, di in zip(m, k, stride, dilation))
     c_out_g = c_out // groups
+    dtype = np.result_type(x, w)
     # channels last, grouped: (N, *m, G, C_in/g) and w as (G, *k, C_in/g, C_out/g)
     xl = np.moveaxis(x, 1, -1).reshape((n_batch,) + m + (groups, c_in_g))
     wl = np.moveaxis(w.reshape((groups, c_out_g, c_in_g) + k), 1, -1)
     wl = np.moveaxis(wl, 1, -2)
-    y = np.zeros((n_batch,) + out + (groups, c_out_g), dtype=np.result_type(x, w))
-    for j in np.ndindex(*k):
-        src = tuple(
-            slice(ji * di, ji * di + (oi - 1) * si + 1, si) for ji, di, oi, si in zip(j, dilation, out, stride)
-        )
-        xs = xl[(slice(None),) + src]
-        wj = wl[(slice(None),) + j]  # (G, C_in/g, C_out/g)
-        if groups == 1:
-            y[..., 0, :] += xs[..., 0, :] @ wj[0]
-        else:
-            y += np.einsum("...gc,gco->...go", xs, wj)
+    taps = list(np.ndindex(*k))
+
+    def src(j: tuple[int, ...]) -> tuple[slice, ...]:
+        return tuple(slice(ji * di, ji * di + (oi - 1) * si + 1, si) for ji, di, oi, si in zip(j, dilation, out, stride))
+
+    if groups == 1:
+        y = np.empty((n_batch,) + out + (c_out,), dtype=dtype)
+        w_mat = wl[0].reshape(len(taps) * c_in, c_out)
+        per_sample = math.prod(out) * len(taps) * c_in * dtype.itemsize
+        nb = max(1, min(n_batch, IM2COL_BYTES // max(1, per_sample)))
+        buffer = np.empty((nb,) + out + (len(taps), c_in), dtype=dtype)
+        for b0 in range(0, n_batch, nb):
+            b1 = min(n_batch, b0 + nb)
+            cols = buffer[: b1 - b0]
+            for t, j in enumerate(taps):
+                cols[..., t, :] = xl[(slice(b0, b1),) + src(j)][..., 0, :]
+            np.matmul(cols.reshape(-1, len(taps) * c_in), w_mat, out=y[b0:b1].reshape(-1, c_out))
+        return np.moveaxis(y, -1, 1)
+    y = np.zeros((n_batch,) + out + (groups, c_out_g), dtype=dtype)
+    for j in taps:
+        y += np.einsum("...gc,gco->...go", xl[(slice(None),) + src(j)], wl[(slice(None),) + j])
     y = y.reshape((n_batch,) + out + (c_out,))
     return np.moveaxis(y, -1, 1)
 

@@ -41,8 +41,9 @@ from ._threads import num_threads, parallel_for
 
 #: Largest column chunk (bytes): about an L3 cache, so the additions read it warm.
 CHUNK_BYTES = 16 * 2**20
-#: Least element-wise work (elements) worth splitting over threads.
-MIN_PARALLEL = 2**18
+#: Least additions per tap (elements) worth splitting over threads: below it the
+#: threads mostly wait for each other's Python overhead.
+MIN_PARALLEL = 2**15
 
 
 def _tap_ranges(a: Axis, j: int) -> tuple[slice, slice] | None:
@@ -79,6 +80,20 @@ def _split(n: int, parts: int) -> list[tuple[int, int]]:
     return [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
 
 
+def plan(
+    n_batch: int, groups: int, c_out_g: int, taps: int, positions: int, out_bytes: int, itemsize: int
+) -> tuple[int, int]:
+    """Chunk of the column buffer: ``nb`` samples by ``oc`` output channels per group.
+
+    At most ``min(CHUNK_BYTES, out_bytes)`` bytes, whole samples first (wider GEMMs).
+    """
+    budget = max(1, min(CHUNK_BYTES, out_bytes))
+    channel_bytes = groups * taps * positions * itemsize  # one output channel per group, one sample
+    nb = max(1, min(n_batch, budget // (c_out_g * channel_bytes)))
+    oc = c_out_g if nb > 1 else max(1, min(c_out_g, budget // channel_bytes))
+    return nb, oc
+
+
 def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
     g = geom.groups
     n_batch, c_in = x.shape[:2]
@@ -98,11 +113,7 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
     # (G, C_in/g, N, prod(n)): the samples side by side, so each chunk is one wide GEMM per
     # group (a copy of the input, none when N == 1)
     xs = np.ascontiguousarray(x.reshape(n_batch, g, c_in_g, positions).transpose(1, 2, 0, 3))
-    # chunk: nb samples x oc output channels per group, at most `budget` bytes of columns
-    budget = max(1, min(CHUNK_BYTES, y.nbytes))
-    channel_bytes = g * taps * positions * dtype.itemsize  # one output channel per group, one sample
-    nb = max(1, min(n_batch, budget // (c_out_g * channel_bytes)))
-    oc = c_out_g if nb > 1 else max(1, min(c_out_g, budget // channel_bytes))
+    nb, oc = plan(n_batch, g, c_out_g, taps, positions, y.nbytes, dtype.itemsize)
     buffer = np.empty(nb * g * oc * taps * positions, dtype=dtype)  # reused: no page faults per chunk
     placements = _placements(geom)
     for b0, b1 in _split(n_batch, -(-n_batch // nb)):
@@ -129,10 +140,11 @@ def _depthwise(yv: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Geometry
     wg = weight.reshape((g, c_out_g) + geom.kernel)
     placements = _placements(geom)
     nd = geom.ndim
+    threads = num_threads() if x.size >= MIN_PARALLEL else 1
     if n_batch > 1:
-        parts = [(slice(lo, hi), slice(None)) for lo, hi in _split(n_batch, num_threads())]
+        parts = [(slice(lo, hi), slice(None)) for lo, hi in _split(n_batch, threads)]
     else:
-        parts = [(slice(None), slice(lo, hi)) for lo, hi in _split(g, num_threads())]
+        parts = [(slice(None), slice(lo, hi)) for lo, hi in _split(g, threads)]
 
     def work(part: tuple[slice, slice]) -> None:
         out = yv[part]
@@ -157,7 +169,7 @@ def _add_taps(
 ) -> None:
     """``target[..., dst] (+)= cols[..., j, src]`` for each tap ``j``, split by sample or channel over threads."""
     nb, g, oc = target.shape[:3]
-    threads = num_threads() if cols.size >= MIN_PARALLEL else 1
+    threads = num_threads() if cols.size >= MIN_PARALLEL * len(placements) else 1
     if nb > 1:
         parts = [(slice(lo, hi), slice(None), slice(None)) for lo, hi in _split(nb, threads)]
     elif g > 1:
