@@ -327,6 +327,9 @@ def test_live_layers_are_read():
     k_layer = keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same")
     k_layer.build((1, 5, 5, 6))
     assert tconv.convert(k_layer, "torch", 5).arguments["in_channels"] == 6
+    node = onnx.helper.make_node("ConvTranspose", ["X", "W"], ["Y"], kernel_shape=[3], strides=[2], auto_pad="SAME_UPPER")
+    conv = tconv.convert(node, "torch", 4, weight=np.zeros((2, 5, 3)))
+    assert conv.arguments["out_channels"] == 5 and conv.geometry.out_size == (8,) and conv.arguments["bias"] is False
 
 
 def test_weights_supply_channels_and_refusals_are_clear():

@@ -248,7 +248,7 @@ _SOURCES = {
 
 
 def _describe_live(layer: object) -> dict:
-    """A live ``torch.nn.ConvTranspose*d`` or Keras ``Conv*DTranspose`` as a description dict."""
+    """A live ``torch.nn.ConvTranspose*d``, Keras ``Conv*DTranspose`` or ONNX node as a description dict."""
     cls = type(layer).__name__
     module = type(layer).__module__
     if module.startswith("torch") and re.fullmatch(r"ConvTranspose[123]d", cls):
@@ -261,8 +261,15 @@ def _describe_live(layer: object) -> dict:
         if kernel is not None:
             desc["in_channels"] = int(kernel.shape[-1])
         return desc
+    if module.startswith("onnx") and cls == "NodeProto":
+        from onnx import helper
+
+        attrs = {a.name: helper.get_attribute_value(a) for a in layer.attribute}
+        attrs = {k: v.decode() if isinstance(v, bytes) else v for k, v in attrs.items()}
+        return {"framework": "onnx", "op_type": layer.op_type, "bias": len(layer.input) > 2, **attrs}
     raise TypeError(
-        f"tconv.{_FUNC}: layer must be a dict, a torch.nn.ConvTranspose{{1,2,3}}d or a keras Conv{{1,2,3}}DTranspose; got {cls}"
+        f"tconv.{_FUNC}: layer must be a dict, a torch.nn.ConvTranspose{{1,2,3}}d, a keras Conv{{1,2,3}}DTranspose "
+        f"or an onnx NodeProto; got {cls}"
     )
 
 
@@ -699,7 +706,7 @@ def convert(layer: Any, to: str, input_size: int | Sequence[int], *, weight: Arr
 
     Parameters
     ----------
-    layer : dict, or a live ``torch.nn.ConvTranspose*d`` / Keras ``Conv*DTranspose``
+    layer : dict, or a live ``torch.nn.ConvTranspose*d`` / Keras ``Conv*DTranspose`` / ``onnx.NodeProto``
         The source in its own framework's words plus ``"framework"``: ``torch`` and
         ``keras`` name a ``"layer"`` class with its constructor arguments;
         ``tensorflow`` (``"op": "conv2d_transpose"``, ...) gives ``filters_shape``
