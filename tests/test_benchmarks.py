@@ -80,6 +80,10 @@ MEDIUM = [
     ((4, 12, 40, 40), (12, 1, 4, 4), dict(stride=2, padding=1, groups=12)),  # depthwise
     ((1, 12, 64, 64), (12, 2, 3, 3), dict(stride=2, padding=2, output_padding=1, dilation=2, groups=12)),
     ((2, 8, 8, 8, 8), (8, 4, 4, 4, 4), dict(stride=2, padding=1)),
+    # long kernels along the last axis: additions by runs of adjacent taps
+    ((1, 5, 12, 12), (5, 5, 16, 16), dict(stride=8, padding=4)),
+    ((2, 6, 9, 10), (6, 3, 9, 11), dict(stride=(3, 5), padding=(2, 4), output_padding=(1, 2))),
+    ((2, 4, 10), (4, 2, 9), dict(stride=8, dilation=2, padding=3, output_padding=1)),
 ]
 
 

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from ..geometry import Geometry
-from . import col2im, fft, matrix, phase, scatter, zero_insert
+from . import col2im, fft, matrix, phase, scatter, subpixel, zero_insert
 
 __all__ = ["ALGORITHMS", "IMPLEMENTATIONS", "choose", "estimate_seconds"]
 
@@ -27,6 +27,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
     "matrix": matrix.conv_transpose,
     "col2im": col2im.conv_transpose,
     "phase": phase.conv_transpose,
+    "subpixel": subpixel.conv_transpose,
     "fft": fft.conv_transpose,
 }
 

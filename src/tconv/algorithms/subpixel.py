@@ -1,0 +1,159 @@
+"""Sub-pixel convolution: one stride-1 correlation with ``prod(s) * C_out`` channels, then depth-to-space.
+
+Write each full-result index as ``f = s*u + r`` (block ``u``, phase ``r``). Tap
+``j`` with ``j*d = s*q + r`` sends input ``i`` to block ``u = i + q``, phase ``r``,
+so per axis::
+
+    Y[u, r, o] = sum_q sum_c x[u - q, c] * W_q[c, r, o]     W_q[c, r, o] = w[c, o, j]  if j*d = s*q + r, else 0
+    y[s*u + r - lo] = Y[u, r]                                 depth-to-space (pixel shuffle), window
+
+The first line is a stride-1 correlation of ``x`` with a ``Q = floor(d*(k-1)/s) + 1``
+tap kernel whose output channels are ``(o, r)``: every phase of the phase
+decomposition in one GEMM per chunk, ``prod(s)`` times wider than one phase's.
+With ``k == s`` (U-Net) it is one GEMM and a pixel shuffle. Only the phases
+some tap reaches take part (a dilation sharing a factor with the stride leaves
+the others zero).
+
+FLOPs: ``2 * N * C_in * C_out * prod(U) * prod(Q * |R|)`` with ``U`` the blocks
+the window touches and ``R`` the live phases: the definition's count times
+``prod(Q * |R| / k)`` (zero taps when ``s`` does not divide ``d*k``) and
+``prod(U / n)`` (the edges).
+Extra memory: the windowed input, one chunk of ``Y`` (at most half the output,
+or :data:`CHUNK_BYTES`) and the im2col buffer of the correlation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from ..geometry import Axis, Geometry
+from ._common import correlate, to_conv_layout, window
+
+#: Largest chunk of the blocked result ``Y`` (bytes).
+CHUNK_BYTES = 16 * 2**20
+
+
+def live_phases(a: Axis) -> list[int]:
+    """The phases ``r`` (of ``f = s*u + r``) that some tap reaches on this axis."""
+    return sorted({(j * a.dilation) % a.stride for j in range(a.kernel)})
+
+
+def _blocks(a: Axis) -> tuple[int, int]:
+    """First block and number of blocks the window ``[lo, lo + L)`` touches."""
+    first = a.start // a.stride
+    return first, (a.start + a.length - 1) // a.stride - first + 1
+
+
+def shifts(a: Axis) -> int:
+    """``Q``: how many blocks one input reaches, ``floor(d*(k-1)/s) + 1``."""
+    return a.dilation * (a.kernel - 1) // a.stride + 1
+
+
+def _sub_kernel(weight: np.ndarray, geom: Geometry) -> np.ndarray:
+    """The correlation's weight ``(prod|R| * C_out, C_in/g, *Q)``.
+
+    Channels are ordered ``(r, o)`` so that the shuffle reads ``C_out`` adjacent
+    values; with groups, ``(o, r)`` keeps each group's channels together.
+    """
+    nd = geom.ndim
+    w_conv = to_conv_layout(weight, geom.groups)  # (C_out, C_in/g, *k)
+    phases = [live_phases(a) for a in geom.axes]
+    qs = tuple(shifts(a) for a in geom.axes)
+    sub = np.zeros(tuple(len(p) for p in phases) + w_conv.shape[:2] + qs, dtype=w_conv.dtype)
+    # per axis and tap: its phase's index and its flipped shift (the correlation reads x[u - q]
+    # as x_win[t + Q-1-q])
+    where = [
+        [(p.index(j * a.dilation % a.stride), q - 1 - j * a.dilation // a.stride) for j in range(a.kernel)]
+        for a, p, q in zip(geom.axes, phases, qs)
+    ]
+    for j in np.ndindex(*geom.kernel):
+        places = [where[ax][ji] for ax, ji in enumerate(j)]
+        sub[tuple(r for r, _ in places) + (slice(None), slice(None)) + tuple(q for _, q in places)] = w_conv[
+            (slice(None), slice(None)) + j
+        ]
+    if geom.groups > 1:
+        sub = np.moveaxis(sub, nd, 0)  # (C_out, *|R|, C_in/g, *Q)
+    return sub.reshape((-1,) + sub.shape[-1 - nd :])
+
+
+def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
+    nd = geom.ndim
+    n_batch = x.shape[0]
+    c_out = weight.shape[1] * geom.groups
+    dtype = np.result_type(x, weight)
+    phases = [live_phases(a) for a in geom.axes]
+    qs = tuple(shifts(a) for a in geom.axes)
+    firsts, counts = zip(*(_blocks(a) for a in geom.axes))
+    dead = any(len(p) < a.stride for p, a in zip(phases, geom.axes))
+    y = (np.zeros if dead else np.empty)((n_batch, c_out) + geom.out_size, dtype=dtype)
+    sub = _sub_kernel(weight, geom)
+    # the input blocks u - q for every block u the window touches, zero outside x
+    x_win = window(x, tuple(f - q + 1 for f, q in zip(firsts, qs)), tuple(c + q - 1 for c, q in zip(counts, qs)))
+    n_phases = math.prod(len(p) for p in phases)
+    row_bytes = math.prod(counts[1:]) * c_out * n_phases * dtype.itemsize  # one block row of one sample
+    budget = max(1, min(CHUNK_BYTES, y.nbytes // 2))
+    nb = max(1, min(n_batch, budget // (row_bytes * counts[0])))
+    rows = counts[0] if nb > 1 else max(1, min(counts[0], budget // row_bytes))
+    # per axis and live phase: the blocks (relative to the first) whose phase-r output is in the window
+    targets = [
+        [(ri, r, range(-(-(a.start - r) // a.stride) - f, (a.start + a.length - 1 - r) // a.stride - f + 1))
+         for ri, r in enumerate(p)]
+        for a, p, f in zip(geom.axes, phases, firsts)
+    ]
+    for b0 in range(0, n_batch, nb):
+        b1 = min(n_batch, b0 + nb)
+        for t0 in range(0, counts[0], rows):
+            t1 = min(counts[0], t0 + rows)
+            chunk = x_win[b0:b1, :, t0 : t1 + qs[0] - 1]
+            blocked = np.moveaxis(correlate(chunk, sub, (1,) * nd, (1,) * nd, geom.groups), 1, -1)
+            counts_r = tuple(len(p) for p in phases)
+            if geom.groups > 1:  # (o, r) -> (r, o)
+                blocked = np.moveaxis(blocked.reshape(blocked.shape[:-1] + (c_out,) + counts_r), nd + 1, -1)
+            else:
+                blocked = blocked.reshape(blocked.shape[:-1] + counts_r + (c_out,))
+            _shuffle(y[b0:b1], blocked, targets, t0, t1, geom)
+    return y
+
+
+def _shuffle(y: np.ndarray, blocked: np.ndarray, targets, t0: int, t1: int, geom: Geometry) -> None:
+    """Depth-to-space: ``y[:, :, s*u + r - lo] = blocked[:, u, r, :]`` for blocks ``t0 <= u < t1``.
+
+    ``blocked`` is ``(nb, *U, *|R|, C_out)``. Along the last axis, adjacent phases
+    with the same blocks go in one assignment (a strided view of ``s`` by phase).
+    """
+    nd = geom.ndim
+    last = geom.axes[-1]
+    runs = []  # (first phase index, phases, blocks) along the last axis
+    for ri, r, us in targets[-1]:
+        if runs and runs[-1][2] == us and targets[-1][runs[-1][0] + runs[-1][1] - 1][1] == r - 1:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1, us)
+        else:
+            runs.append((ri, 1, us))
+    step = y.strides[-1]
+    for combo in itertools.product(*targets[:-1]):
+        src, dst = [], []
+        for ax, ((_, r, us), a) in enumerate(zip(combo, geom.axes)):
+            lo_u, hi_u = (max(us.start, t0), min(us.stop, t1)) if ax == 0 else (us.start, us.stop)
+            if hi_u <= lo_u:
+                break
+            first = (lo_u + a.start // a.stride) * a.stride + r - a.start
+            src.append(slice(lo_u - (t0 if ax == 0 else 0), hi_u - (t0 if ax == 0 else 0)))
+            dst.append(slice(first, first + (hi_u - lo_u - 1) * a.stride + 1, a.stride))
+        else:
+            for ri, m, us in runs:
+                lo_u, hi_u = (max(us.start, t0), min(us.stop, t1)) if nd == 1 else (us.start, us.stop)
+                if hi_u <= lo_u:
+                    continue
+                r = targets[-1][ri][1]
+                first = (lo_u + last.start // last.stride) * last.stride + r - last.start
+                shift = t0 if nd == 1 else 0
+                val = blocked[(slice(None),) + tuple(src) + (slice(lo_u - shift, hi_u - shift),)
+                              + tuple(c[0] for c in combo) + (slice(ri, ri + m), slice(None))]
+                base = y[(slice(None), slice(None)) + tuple(dst) + (slice(first, None),)]
+                out = np.lib.stride_tricks.as_strided(
+                    base, shape=base.shape[:-1] + (hi_u - lo_u, m), strides=base.strides[:-1] + (last.stride * step, step)
+                )
+                out[...] = np.moveaxis(val, -1, 1)
