@@ -90,8 +90,10 @@ def from_torch(module: Any) -> Module:
 
     Examples
     --------
-    >>> import torch  # doctest: +SKIP
-    >>> model = from_torch(torch.nn.Sequential(torch.nn.ConvTranspose2d(4, 2, 4, 2, 1), torch.nn.Tanh()))  # doctest: +SKIP
+    >>> import numpy as np, torch
+    >>> model = from_torch(torch.nn.Sequential(torch.nn.ConvTranspose2d(4, 2, 4, 2, 1), torch.nn.Tanh()))
+    >>> model(np.zeros((1, 4, 8, 8), np.float32)).shape
+    (1, 2, 16, 16)
     """
     import torch  # noqa: F401  (the caller has it; imported here only)
 
