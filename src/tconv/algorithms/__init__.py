@@ -36,69 +36,95 @@ ALGORITHMS: tuple[str, ...] = ("auto",) + tuple(IMPLEMENTATIONS)
 
 # Rates of the 2-core AMD EPYC (Zen 3) the benchmark suite ran on, NumPy's
 # OpenBLAS with 2 threads; calibrated on benchmarks/ (docs/performance.md).
-_GEMM_FLOPS_PER_S = 1e11  # float32 GEMM; it cancels out between col2im and phase
+_GEMM_FLOPS_PER_S = 1e11  # float32 GEMM with every dimension >= _GEMM_FULL
+_GEMM_FULL = 64  # a GEMM dimension below this runs proportionally slower
 _FFT_FLOPS_PER_S = 2e9
 _CALL_S = 1e-5  # one NumPy call on a slice (Python overhead, thread hand-off)
 _PHASE_S = 1e-4  # one phase of `phase`: window, im2col set-up, interleaved assignment
-_COPY_S = 3e-10  # one element of an im2col copy
+_COPY_S = 3e-10  # one element of an im2col or layout copy
 _ADD_S = 5e-10  # one element of a strided in-place addition ...
-_ADD_ROW_S = 1e-8  # ... plus this per inner loop (NumPy's loop over the input's last axis)
-_MEMORY_BYTES_PER_S = 2e9
+_ADD_ROW_S = 2e-8  # ... plus this per inner loop (NumPy's loop over the input's last axis)
+_ZERO_S = 1e-9  # one element of a zero-filled output, touched first by the additions
+_SHUFFLE_S = 2e-9  # one element of a transposing depth-to-space write
+_MEMORY_BYTES_PER_S = 1e10
+
+
+def _gemm_seconds(flops: float, m: int, k: int, n: int) -> float:
+    """A GEMM of ``flops`` with dimensions ``m x k @ k x n``: narrow dimensions are slower."""
+    shape = min(1.0, m / _GEMM_FULL) * min(1.0, k / _GEMM_FULL) * min(1.0, n / _GEMM_FULL)
+    return flops / (_GEMM_FLOPS_PER_S * max(shape, 1e-3))
 
 
 def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry) -> dict[str, float]:
-    """The cost model behind ``auto``: estimated seconds of ``col2im``, ``phase`` and ``fft``.
+    """The cost model behind ``auto``: estimated seconds of ``col2im``, ``subpixel``, ``phase`` and ``fft``.
 
-    All three do the definition's multiplies (``fft`` in the frequency domain),
-    so the model mostly prices what surrounds the arithmetic:
+    All of them do the definition's multiplies (``subpixel`` a few more, ``fft``
+    in the frequency domain), so the model mostly prices the GEMM shapes and the
+    memory traffic around the arithmetic:
 
-    - ``col2im``: the GEMM, then one strided addition per tap and column chunk
-      of ``N * C_out * prod(n)`` elements, whose inner loops run along the
-      input's last axis (short rows are slow). With ``k == s`` these are plain
-      assignments of the output once.
-    - ``phase``: the GEMM, at two thirds of col2im's rate (a GEMM per phase,
-      ``C_out`` columns wide), a fixed cost per phase (``prod(s)`` of them, fewer
-      when some phases get no taps), an im2col copy of ``N * C_in * prod(n)``
-      elements per tap, and the interleaved write of the output, slow when
-      ``C_out`` is small (it is the innermost axis of the copy).
+    - ``col2im``: a GEMM of ``taps * C_out/g`` rows by ``C_in/g``, then one strided
+      addition per tap and column chunk of ``N * C_out * prod(n)`` elements,
+      whose inner loops run along the input's last axis (short rows are slow),
+      into a zero-filled output (none with ``k == s``: then they are assignments).
+    - ``subpixel``: a GEMM of ``prod(Q) * C_in/g`` by ``prod(|R|) * C_out/g`` over the
+      blocks ``U`` the window touches (``prod(Q |R| / k) * prod(U / n)`` times the
+      definition's multiplies), the im2col copy, the weight read once per chunk
+      and a transposing depth-to-space write of the output.
+    - ``phase``: a GEMM per live phase, ``C_out/g`` wide, at two thirds of the rate
+      of the others (measured), a fixed cost per phase and
+      an im2col copy of ``N * C_in * prod(n)`` elements per tap.
     - ``fft``: ``N * (C_in + C_out)`` transforms of ``F = prod(full)`` points and
       a product per frequency; it does not grow with the kernel.
     """
     n_batch, c_in = x_shape[:2]
     c_out_g = weight_shape[1]
     g = geom.groups
-    c_out = c_out_g * g
+    c_in_g, c_out = c_in // g, c_out_g * g
     taps = math.prod(geom.kernel)
     positions = math.prod(geom.in_size)
     direct = 2.0 * n_batch * c_in * c_out_g * positions * taps
-    gemm_s = direct / _GEMM_FLOPS_PER_S
     out_values = n_batch * c_out * math.prod(geom.out_size)
+    weight_bytes = 4.0 * c_in * c_out_g * taps
 
     nb, oc = col2im.plan(n_batch, g, c_out_g, taps, positions, 4 * out_values, 4)
     chunks = -(-n_batch // nb) * -(-c_out_g // oc)
     added = n_batch * c_out * positions * taps
-    row = geom.in_size[-1]
-    col2im_s = gemm_s + chunks * taps * _CALL_S + added * (_ADD_S + _ADD_ROW_S / row)
-    if c_in // g == 1:  # depthwise: a product and an addition per tap, no GEMM
-        col2im_s += added * _ADD_S
-
-    live_phases = math.prod(
-        sum(1 for r in range(a.stride) if any((j * a.dilation - r) % a.stride == 0 for j in range(a.kernel)))
-        for a in geom.axes
+    col2im_s = (
+        _gemm_seconds(direct, oc * taps, c_in_g, nb * positions)
+        + chunks * taps * _CALL_S
+        + added * (_ADD_S + _ADD_ROW_S / geom.in_size[-1])
+        + (0 if col2im.exact_cover(geom) else out_values * _ZERO_S)
     )
-    copied = n_batch * c_in * positions * taps * (1 if g == 1 else 4)  # groups: one einsum per tap
+    if c_in_g == 1:  # depthwise: a product and an addition per tap, no GEMM
+        col2im_s = added * (2 * _ADD_S + _ADD_ROW_S / geom.in_size[-1]) + taps * _CALL_S
+
+    phases = [len(subpixel.live_phases(a)) for a in geom.axes]
+    shifts = [subpixel.shifts(a) for a in geom.axes]
+    blocks = [(a.start + a.length - 1) // a.stride - a.start // a.stride + 1 for a in geom.axes]
+    sub_rows = n_batch * math.prod(blocks)
+    sub_k, sub_n = math.prod(shifts) * c_in_g, math.prod(phases) * c_out_g
+    sub_chunks = max(1, math.ceil(sub_rows * sub_n * g * 4 / min(subpixel.CHUNK_BYTES, 2.0 * out_values)))
+    subpixel_s = (
+        _gemm_seconds(2.0 * sub_rows * sub_k * sub_n * g, sub_rows / sub_chunks, sub_k, sub_n)
+        + (sub_rows * sub_k * g + n_batch * c_in * math.prod(b + q - 1 for b, q in zip(blocks, shifts))) * _COPY_S
+        + out_values * _SHUFFLE_S
+        + sub_chunks * (weight_bytes / _MEMORY_BYTES_PER_S + math.prod(phases[:-1]) * 2 * _CALL_S)
+    )
+
+    live = math.prod(phases)
     phase_s = (
-        1.5 * gemm_s  # its GEMMs are narrower (C_out columns) and one per phase
-        + live_phases * _PHASE_S
-        + copied * _COPY_S
-        + out_values * (1e-9 + 8e-9 / c_out)
+        1.5  # one GEMM per phase on a fresh im2col copy: measured slower than the others
+        * _gemm_seconds(direct, n_batch * positions, max(1, taps // math.prod(geom.stride)) * c_in_g, c_out_g)
+        + live * _PHASE_S
+        + n_batch * c_in * positions * taps * _COPY_S * (1 if g == 1 else 4)  # groups: one einsum per tap
+        + out_values * _SHUFFLE_S
     )
 
     f = math.prod(geom.full)
     fft_flops = 5.0 * f * math.log2(max(f, 2)) * n_batch * (c_in + c_out) + 4.0 * n_batch * c_in * c_out_g * f
     # a dozen array passes (zero insertion, transforms, products) of fixed overhead each
-    fft_s = fft_flops / _FFT_FLOPS_PER_S + 16.0 * out_values / _MEMORY_BYTES_PER_S + 12 * _CALL_S
-    return {"col2im": col2im_s, "phase": phase_s, "fft": fft_s}
+    fft_s = fft_flops / _FFT_FLOPS_PER_S + 64.0 * out_values / _MEMORY_BYTES_PER_S + 12 * _CALL_S
+    return {"col2im": col2im_s, "subpixel": subpixel_s, "phase": phase_s, "fft": fft_s}
 
 
 def choose(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry) -> str:

@@ -57,15 +57,11 @@ def _tap_ranges(a: Axis, j: int) -> tuple[slice, slice] | None:
     return slice(i0, i1), slice(o0, o0 + (i1 - i0 - 1) * a.stride + 1, a.stride)
 
 
-def _placements(
-    geom: Geometry, leading_only: bool = False
-) -> list[tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]]:
-    """(tap, input slices, output slices) of every tap that reaches the window (all axes but
-    the last with ``leading_only``)."""
-    axes = geom.axes[:-1] if leading_only else geom.axes
+def _placements(geom: Geometry) -> list[tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]]:
+    """(tap, input slices, output slices) of every tap that reaches the window."""
     out = []
-    for j in np.ndindex(*(a.kernel for a in axes)):
-        ranges = [_tap_ranges(a, ji) for a, ji in zip(axes, j)]
+    for j in np.ndindex(*geom.kernel):
+        ranges = [_tap_ranges(a, ji) for a, ji in zip(geom.axes, j)]
         if all(r is not None for r in ranges):
             out.append((j, tuple(r[0] for r in ranges), tuple(r[1] for r in ranges)))
     return out
@@ -113,107 +109,23 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
         return y
     nb, oc = plan(n_batch, g, c_out_g, taps, positions, y.nbytes, dtype.itemsize)
     buffer = np.empty(nb * g * oc * taps * positions, dtype=dtype)  # reused: no page faults per chunk
-    runs = _last_axis_runs(geom.axes[-1]) if _runs_pay(geom.axes[-1]) else None
-    if runs is None:
-        # W^T per group with rows (o, tap): a transposed view of the weight, no copy. The GEMMs
-        # are 2-D calls (BLAS takes the transposed view as is; a stacked matmul would not).
-        w_mat = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)
-        # (G, C_in/g, N, prod(n)): samples side by side, one wide GEMM per chunk and group
-        xs = np.ascontiguousarray(x.reshape(n_batch, g, c_in_g, positions).transpose(1, 2, 0, 3))
-        placements = _placements(geom)
-    else:
-        # the transposed product: rows (b, i), columns (o, tap), so the taps of a run are adjacent
-        w_mat = weight.reshape(g, c_in_g, c_out_g * taps)
-        xs = np.ascontiguousarray(x.reshape(n_batch, g, c_in_g, positions).transpose(1, 0, 3, 2))
-        placements = _placements(geom, leading_only=True)
+    # W^T per group with rows (o, tap): a transposed view of the weight, no copy. The GEMMs
+    # are 2-D calls (BLAS takes the transposed view as is; a stacked matmul would not).
+    w_mat = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)
+    # (G, C_in/g, N, prod(n)): samples side by side, one wide GEMM per chunk and group
+    xs = np.ascontiguousarray(x.reshape(n_batch, g, c_in_g, positions).transpose(1, 2, 0, 3))
+    placements = _placements(geom)
     for b0, b1 in _split(n_batch, -(-n_batch // nb)):
         for o0, o1 in _split(c_out_g, -(-c_out_g // oc)):
             width, count = (o1 - o0) * taps, (b1 - b0) * positions
             target = yv[b0:b1, :, o0:o1]
-            if runs is None:
-                cols = buffer[: g * width * count].reshape(g, width, count)
-                for gi in range(g):
-                    np.matmul(w_mat[gi, o0 * taps : o1 * taps], xs[gi, :, b0:b1].reshape(c_in_g, -1), out=cols[gi])
-                cols = np.moveaxis(cols.reshape((g, o1 - o0) + k + (b1 - b0,) + n), 2 + geom.ndim, 0)
-                # cols: (nb, G, oc, *k, *n); each tap's columns go into the output window
-                _add_taps(target, cols, placements, assign)
-            else:
-                cols = buffer[: g * count * width].reshape(g, count, width)
-                for gi in range(g):
-                    np.matmul(xs[gi, b0:b1].reshape(count, c_in_g), w_mat[gi, :, o0 * taps : o1 * taps], out=cols[gi])
-                cols = np.moveaxis(cols.reshape((g, b1 - b0) + n + (o1 - o0,) + k), 1, 0)
-                # cols: (nb, G, *n, oc, *k)
-                _add_runs(target, cols, placements, runs, geom.axes[-1], assign)
+            cols = buffer[: g * width * count].reshape(g, width, count)
+            for gi in range(g):
+                np.matmul(w_mat[gi, o0 * taps : o1 * taps], xs[gi, :, b0:b1].reshape(c_in_g, -1), out=cols[gi])
+            cols = np.moveaxis(cols.reshape((g, o1 - o0) + k + (b1 - b0,) + n), 2 + geom.ndim, 0)
+            # cols: (nb, G, oc, *k, *n); each tap's columns go into the output window
+            _add_taps(target, cols, placements, assign)
     return y
-
-
-def _runs_pay(a: Axis) -> bool:
-    """Whether runs of adjacent taps along the last axis beat tap-by-tap additions.
-
-    A run of ``ceil(s/d)`` taps fills ``ceil(s/d)`` adjacent outputs per input, so one
-    addition covers the run; it pays when runs are long and there are many taps.
-    """
-    return a.kernel >= 8 and -(-a.stride // a.dilation) >= 4
-
-
-def _last_axis_runs(a: Axis) -> list[tuple[int, int, slice, int]]:
-    """Runs ``(j0, m, inputs, o0)`` of adjacent taps along one axis with the same input range.
-
-    Within a run (``m <= ceil(s/d)``) input ``i`` and tap ``j0 + t`` land on
-    ``o0 + s*(i - i_first) + d*t``: all distinct, so one addition can write them.
-    """
-    longest = -(-a.stride // a.dilation)
-    runs: list[tuple[int, int, slice, int]] = []
-    for j in range(a.kernel):
-        r = _tap_ranges(a, j)
-        if r is None:
-            continue
-        src, dst = r
-        last = runs[-1] if runs else None
-        if last and last[0] + last[1] == j and last[1] < longest and last[2] == src:
-            runs[-1] = (last[0], last[1] + 1, src, last[3])
-        else:
-            runs.append((j, 1, src, dst.start))
-    return runs
-
-
-def _add_runs(
-    target: np.ndarray,
-    cols: np.ndarray,
-    placements: Sequence[tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]],
-    runs: Sequence[tuple[int, int, slice, int]],
-    a: Axis,
-    assign: bool,
-) -> None:
-    """``target[b, g, o, ..., o0 + s*i + d*t] (+)= cols[b, g, ..., i, o, ..., j0 + t]`` run by run.
-
-    ``target`` is ``(nb, G, oc, *L)``, ``cols`` ``(nb, G, *n, oc, *k)``; ``placements``
-    cover the leading axes, ``runs`` the last one.
-    """
-    nb, g, oc = target.shape[:3]
-    lead = len(placements[0][0]) if placements else 0
-    threads = num_threads() if cols.size >= MIN_PARALLEL * len(placements) * len(runs) else 1
-    parts = _parts(nb, g, oc, threads)
-    step = target.strides[-1]
-
-    def work(part: tuple[slice, slice, slice]) -> None:
-        pb, pg, po = part
-        for j, src, dst in placements:
-            for j0, m, inputs, o0 in runs:
-                val = cols[(pb, pg) + src + (inputs, po) + j + (slice(j0, j0 + m),)]
-                val = np.moveaxis(val, 3 + lead, 2)  # (nb, G, oc, *n_lead, i, t)
-                base = target[(pb, pg, po) + dst + (slice(o0, None),)]
-                out = np.lib.stride_tricks.as_strided(
-                    base,
-                    shape=base.shape[:-1] + val.shape[-2:],
-                    strides=base.strides[:-1] + (a.stride * step, a.dilation * step),
-                )
-                if assign:
-                    out[...] = val
-                else:
-                    out += val
-
-    parallel_for(work, parts)
 
 
 def _depthwise(yv: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Geometry, assign: bool) -> None:
