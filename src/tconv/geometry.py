@@ -122,22 +122,23 @@ def _fail(func: str, message: str) -> TconvError:
     return TconvError(f"tconv.{func}: {message}")
 
 
-def _as_int(func: str, name: str, value: object) -> int:
+def as_int(func: str, name: str, value: object, minimum: int | None = None, *, what: str = "an int") -> int:
+    """One int (``TypeError`` for bools and non-integers), ``>= minimum`` when given."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"tconv.{func}: {name} must be an int or a sequence of ints; "
-            f"got {value!r} of type {type(value).__name__}"
-        )
+        raise TypeError(f"tconv.{func}: {name} must be {what}; got {value!r} of type {type(value).__name__}")
+    if minimum is not None and value < minimum:
+        raise _fail(func, f"{name} must be >= {minimum}; got {value}")
     return int(value)
 
 
-def _is_seq(value: object) -> bool:
+def is_seq(value: object) -> bool:
+    """A per-axis sequence (a list or tuple, not a string)."""
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
 def _count_dims(func: str, **values: object) -> int:
     """The number of spatial dims implied by the per-axis sequences among ``values``."""
-    lengths = {name: len(v) for name, v in values.items() if _is_seq(v)}
+    lengths = {name: len(v) for name, v in values.items() if is_seq(v)}
     if not lengths:
         return 1
     distinct = set(lengths.values())
@@ -150,20 +151,23 @@ def _count_dims(func: str, **values: object) -> int:
     return nd
 
 
+_PER_AXIS = "an int or a sequence of ints"
+
+
 def per_axis(
     func: str, name: str, value: IntOrSeq, nd: int, minimum: int, maximum: int | None = None
 ) -> tuple[int, ...]:
     """Normalise an int or per-axis sequence to ``nd`` ints within ``[minimum, maximum]``."""
-    if _is_seq(value):
+    if is_seq(value):
         if len(value) != nd:
             raise _fail(
                 func,
                 f"{name} must be one int or a sequence of {nd} ints (one per spatial dim); "
                 f"got {len(value)} values {tuple(value)!r}",
             )
-        out = tuple(_as_int(func, name, v) for v in value)
+        out = tuple(as_int(func, name, v, what=_PER_AXIS) for v in value)
     else:
-        out = (_as_int(func, name, value),) * nd
+        out = (as_int(func, name, value, what=_PER_AXIS),) * nd
     for v in out:
         if v < minimum or (maximum is not None and v > maximum):
             allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
@@ -173,13 +177,13 @@ def per_axis(
 
 def padding_pairs(func: str, padding: Padding, nd: int) -> tuple[tuple[int, int], ...]:
     """Normalise ``padding`` (int, one int per axis, or one ``(lo, hi)`` pair per axis)."""
-    if not _is_seq(padding):
-        p = _as_int(func, "padding", padding)
+    if not is_seq(padding):
+        p = as_int(func, "padding", padding)
         pairs = ((p, p),) * nd
     else:
         if len(padding) != nd:
             hint = ""
-            if nd == 1 and len(padding) == 2 and not any(_is_seq(e) for e in padding):
+            if nd == 1 and len(padding) == 2 and not any(is_seq(e) for e in padding):
                 lo, hi = padding
                 hint = f"; for asymmetric padding of the one spatial dim write padding=(({lo}, {hi}),)"
             raise _fail(
@@ -189,12 +193,12 @@ def padding_pairs(func: str, padding: Padding, nd: int) -> tuple[tuple[int, int]
             )
         pairs_list = []
         for entry in padding:
-            if _is_seq(entry):
+            if is_seq(entry):
                 if len(entry) != 2:
                     raise _fail(func, f"each padding pair must be (lo, hi); got {tuple(entry)!r}")
-                pairs_list.append((_as_int(func, "padding", entry[0]), _as_int(func, "padding", entry[1])))
+                pairs_list.append((as_int(func, "padding", entry[0]), as_int(func, "padding", entry[1])))
             else:
-                p = _as_int(func, "padding", entry)
+                p = as_int(func, "padding", entry)
                 pairs_list.append((p, p))
         pairs = tuple(pairs_list)
     for lo, hi in pairs:
@@ -320,9 +324,9 @@ def output_padding_for_size(
     must lie in ``[min, min + stride - 1]`` with ``min`` the size at output_padding 0.
     """
     nd = len(in_size)
-    if not _is_seq(output_size):
+    if not is_seq(output_size):
         raise TypeError(f"tconv.{func}: output_size must be a sequence of ints; got {output_size!r}")
-    sizes = tuple(_as_int(func, "output_size", v) for v in output_size)
+    sizes = tuple(as_int(func, "output_size", v) for v in output_size)
     if len(sizes) == nd + 2:
         sizes = sizes[2:]
     if len(sizes) != nd:

@@ -23,7 +23,8 @@ from numpy.typing import ArrayLike
 from .algorithms._common import correlate, window
 from .errors import TconvError
 from .geometry import Geometry, IntOrSeq, Padding, conv_geometry, transpose_geometry
-from .ops import _as_array, _as_groups, _check_ranks, _compute_dtype, run_geometry
+from ._validate import as_array, as_groups, check_ranks, compute_dtype
+from .ops import run_geometry
 
 __all__ = [
     "conv_transpose_backward",
@@ -78,7 +79,7 @@ def transpose_backward_geometry(
     grad_bias)`` in the inputs' result dtype (float16 accumulated in float32);
     entries not asked for are ``None``.
     """
-    result_dtype, dtype = _compute_dtype(grad_output, x, weight)
+    result_dtype, dtype = compute_dtype(grad_output, x, weight)
     gy = grad_output.astype(dtype, copy=False)
     # the upstream gradient back in the full scatter result: the window's adjoint
     gy_full = window(gy, tuple(-a.start for a in geom.axes), geom.full)
@@ -109,7 +110,7 @@ def conv_backward_geometry(
     the conv's output length, ``start`` = its low padding, ``length`` = its input
     length); ``weight`` is ``(C_out, C_in/g, *k)``.
     """
-    result_dtype, dtype = _compute_dtype(grad_output, x, weight)
+    result_dtype, dtype = compute_dtype(grad_output, x, weight)
     gy = grad_output.astype(dtype, copy=False)
     gx = gw = gb = None
     if need_input:
@@ -180,11 +181,11 @@ def conv_transpose_backward(
     (array([2., 3.]), array([1., 2., 2.]), array([4.]))
     """
     func = "conv_transpose_backward"
-    gy = _as_array(func, "grad_output", grad_output)
-    x = _as_array(func, "x", x)
-    weight = _as_array(func, "weight", weight)
-    nd = _check_ranks(func, x, weight)
-    groups = _as_groups(func, groups)
+    gy = as_array(func, "grad_output", grad_output)
+    x = as_array(func, "x", x)
+    weight = as_array(func, "weight", weight)
+    nd = check_ranks(func, x, weight)
+    groups = as_groups(func, groups)
     c_in = x.shape[1]
     if weight.shape[0] != c_in or c_in % groups:
         raise TconvError(
@@ -248,11 +249,11 @@ def conv_backward(
     (array([1., 1., 2., 1., 1.]), array([2., 4., 6.]))
     """
     func = "conv_backward"
-    gy = _as_array(func, "grad_output", grad_output)
-    x = _as_array(func, "x", x)
-    weight = _as_array(func, "weight", weight)
-    nd = _check_ranks(func, x, weight)
-    groups = _as_groups(func, groups)
+    gy = as_array(func, "grad_output", grad_output)
+    x = as_array(func, "x", x)
+    weight = as_array(func, "weight", weight)
+    nd = check_ranks(func, x, weight)
+    groups = as_groups(func, groups)
     c_out, c_in_g = weight.shape[:2]
     if x.shape[1] != c_in_g * groups or c_out % groups:
         raise TconvError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Sequence
 
 import numpy as np
@@ -12,6 +11,7 @@ from scipy import sparse
 from . import algorithms
 from .algorithms import matrix as _matrix
 from .algorithms._common import correlate, window
+from ._validate import as_array, as_groups, check_bias, check_ranks, compute_dtype
 from .errors import TconvError
 from .geometry import (
     Geometry,
@@ -25,64 +25,6 @@ from .geometry import (
 )
 
 __all__ = ["conv_transpose", "conv", "conv_matrix", "run_geometry"]
-
-_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _as_array(func: str, name: str, value: ArrayLike) -> np.ndarray:
-    """A read-only real float array view of ``value`` (ints and bools promoted to float64)."""
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise TypeError(f"tconv.{func}: {name} must be a rectangular array of real numbers; {exc}") from None
-    if arr.dtype.kind in "biu":
-        arr = arr.astype(np.float64)
-    elif arr.dtype not in _FLOAT_DTYPES:
-        raise TypeError(
-            f"tconv.{func}: {name} must hold real numbers (bool, int, float16/32/64); "
-            f"got dtype {arr.dtype}"
-        )
-    view = arr.view()
-    view.flags.writeable = False  # the algorithms only read their inputs: make sure of it
-    return view
-
-
-def _as_groups(func: str, groups: object) -> int:
-    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
-        raise TypeError(f"tconv.{func}: groups must be an int; got {groups!r}")
-    if groups < 1:
-        raise TconvError(f"tconv.{func}: groups must be >= 1; got {groups}")
-    return int(groups)
-
-
-def _check_ranks(func: str, x: np.ndarray, weight: np.ndarray, x_name: str = "x") -> int:
-    if x.ndim < 3:
-        raise TconvError(
-            f"tconv.{func}: {x_name} must have shape (N, C, *spatial) with at least one spatial dim; "
-            f"got shape {x.shape}"
-        )
-    if weight.ndim != x.ndim:
-        raise TconvError(
-            f"tconv.{func}: weight must have {x.ndim} dims to match {x_name} ({x.ndim - 2} spatial); "
-            f"got shape {weight.shape}"
-        )
-    if min(weight.shape) < 1:
-        raise TconvError(f"tconv.{func}: weight must have no empty dims; got shape {weight.shape}")
-    if min(x.shape[1:]) < 1:
-        raise TconvError(f"tconv.{func}: {x_name} must have no empty channel or spatial dims; got shape {x.shape}")
-    return x.ndim - 2
-
-
-def _check_bias(func: str, bias: np.ndarray | None, c_out: int) -> None:
-    if bias is not None and bias.shape != (c_out,):
-        raise TconvError(f"tconv.{func}: bias must have shape ({c_out},) (C_out); got shape {bias.shape}")
-
-
-def _compute_dtype(*arrays: np.ndarray | None) -> tuple[np.dtype, np.dtype]:
-    """(result dtype, compute dtype): float16 is accumulated in float32."""
-    result = np.result_type(*(a for a in arrays if a is not None))
-    return result, (np.dtype(np.float32) if result == np.float16 else result)
-
 
 def run_geometry(
     x: np.ndarray,
@@ -103,7 +45,7 @@ def run_geometry(
             f"tconv.{func}: algorithm must be one of {', '.join(repr(a) for a in algorithms.ALGORITHMS)}; "
             f"got {algorithm!r}"
         )
-    result_dtype, dtype = _compute_dtype(x, weight, bias)
+    result_dtype, dtype = compute_dtype(x, weight, bias)
     c_out = weight.shape[1] * geom.groups
     if x.shape[0] == 0:
         return np.zeros((0, c_out) + geom.out_size, dtype=result_dtype)
@@ -164,11 +106,11 @@ def conv_transpose(
            [1., 2., 2., 1.]])
     """
     func = "conv_transpose"
-    x = _as_array(func, "x", x)
-    weight = _as_array(func, "weight", weight)
-    bias = None if bias is None else _as_array(func, "bias", bias)
-    nd = _check_ranks(func, x, weight)
-    groups = _as_groups(func, groups)
+    x = as_array(func, "x", x)
+    weight = as_array(func, "weight", weight)
+    bias = None if bias is None else as_array(func, "bias", bias)
+    nd = check_ranks(func, x, weight)
+    groups = as_groups(func, groups)
     c_in = x.shape[1]
     if weight.shape[0] != c_in:
         raise TconvError(
@@ -177,7 +119,7 @@ def conv_transpose(
         )
     if c_in % groups:
         raise TconvError(f"tconv.{func}: groups must divide C_in = {c_in}; got groups={groups}")
-    _check_bias(func, bias, weight.shape[1] * groups)
+    check_bias(func, bias, weight.shape[1] * groups)
     if output_size is not None:
         op_given = per_axis(func, "output_padding", output_padding, nd, 0)
         if any(op_given):
@@ -238,11 +180,11 @@ def conv(
     array([1., 3., 6., 9.])
     """
     func = "conv"
-    x = _as_array(func, "x", x)
-    weight = _as_array(func, "weight", weight)
-    bias = None if bias is None else _as_array(func, "bias", bias)
-    nd = _check_ranks(func, x, weight)
-    groups = _as_groups(func, groups)
+    x = as_array(func, "x", x)
+    weight = as_array(func, "weight", weight)
+    bias = None if bias is None else as_array(func, "bias", bias)
+    nd = check_ranks(func, x, weight)
+    groups = as_groups(func, groups)
     c_out, c_in_g = weight.shape[:2]
     if x.shape[1] != c_in_g * groups:
         raise TconvError(
@@ -251,11 +193,11 @@ def conv(
         )
     if c_out % groups:
         raise TconvError(f"tconv.{func}: groups must divide C_out = weight.shape[0] = {c_out}; got groups={groups}")
-    _check_bias(func, bias, c_out)
+    check_bias(func, bias, c_out)
     geom = conv_geometry(
         func, x.shape[2:], weight.shape[2:], stride=stride, padding=padding, dilation=dilation, groups=groups, nd=nd
     )
-    result_dtype, dtype = _compute_dtype(x, weight, bias)
+    result_dtype, dtype = compute_dtype(x, weight, bias)
     # the padded input: the window of x that the adjoint transposed conv's full result covers
     x_pad = window(x.astype(dtype, copy=False), tuple(-a.start for a in geom.axes), geom.full)
     y = correlate(x_pad, weight.astype(dtype, copy=False), geom.stride, geom.dilation, groups)
@@ -295,8 +237,8 @@ def conv_matrix(
     [1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9, 0, 0, 0, 0, 0]
     """
     func = "conv_matrix"
-    weight = _as_array(func, "weight", weight)
-    groups = _as_groups(func, groups)
+    weight = as_array(func, "weight", weight)
+    groups = as_groups(func, groups)
     if not isinstance(input_shape, Sequence) or isinstance(input_shape, str):
         raise TypeError(f"tconv.{func}: input_shape must be a sequence (C, *spatial); got {input_shape!r}")
     if len(input_shape) != weight.ndim - 1 or len(input_shape) < 2:

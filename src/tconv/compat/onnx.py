@@ -246,7 +246,7 @@ def conv_transpose(
         raise _fail(func, f"group must divide the channels of X ({x.shape[1]}); got {group}")
     if kernel_shape is not None and tuple(per_axis(name, "kernel_shape", kernel_shape, x.ndim - 2, 1)) != w.shape[2:]:
         raise _fail(func, f"kernel_shape must match W's spatial shape {w.shape[2:]}; got {kernel_shape!r}")
-    check_bias(name, "B", b, w.shape[1] * group)
+    check_bias(name, b, w.shape[1] * group, "B")
     geom = geometry(
         x.shape[2:],
         w.shape[2:],

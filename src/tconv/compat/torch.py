@@ -173,7 +173,7 @@ def _conv_transpose(
         )
     if c_in % g:
         raise TconvError(f"tconv.{func}: groups must divide C_in = {c_in}; got groups={g}")
-    check_bias(func, "bias", b, w.shape[1] * g)
+    check_bias(func, b, w.shape[1] * g)
     if padding_mode not in PADDING_MODES:
         allowed = ", ".join(map(repr, PADDING_MODES))
         raise TconvError(f"tconv.{func}: padding_mode must be one of {allowed}; got {padding_mode!r}")
