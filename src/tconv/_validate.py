@@ -10,7 +10,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .errors import TconvError
-from .geometry import as_int
+from .geometry import (
+    Geometry,
+    as_int,
+    conv_geometry,
+    output_padding_for_size,
+    padding_pairs,
+    per_axis,
+    transpose_geometry,
+)
 
 _FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
@@ -64,3 +72,78 @@ def compute_dtype(*arrays: np.ndarray | None) -> tuple[np.dtype, np.dtype]:
     """(result dtype, compute dtype): float16 is accumulated in float32."""
     result = np.result_type(*(a for a in arrays if a is not None))
     return result, (np.dtype(np.float32) if result == np.float16 else result)
+
+
+def transpose_inputs(
+    func: str, x, weight, bias, *, stride, padding, output_padding, groups, dilation, output_size=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Geometry]:
+    """Validate a transposed conv's arrays and PyTorch-style arguments into arrays and a :class:`Geometry`.
+
+    ``weight`` is ``(C_in, C_out/groups, *k)``; ``output_size`` resolves
+    ``output_padding`` as PyTorch's ``ConvTranspose*.forward`` does.
+    """
+    x = as_array(func, "x", x)
+    weight = as_array(func, "weight", weight)
+    bias = None if bias is None else as_array(func, "bias", bias)
+    nd = check_ranks(func, x, weight)
+    groups = as_groups(func, groups)
+    c_in = x.shape[1]
+    if weight.shape[0] != c_in:
+        raise TconvError(
+            f"tconv.{func}: weight.shape[0] must equal C_in = x.shape[1] = {c_in} "
+            f"(weight layout (C_in, C_out/groups, *k)); got weight shape {weight.shape}"
+        )
+    if c_in % groups:
+        raise TconvError(f"tconv.{func}: groups must divide C_in = {c_in}; got groups={groups}")
+    check_bias(func, bias, weight.shape[1] * groups)
+    if output_size is not None:
+        if any(per_axis(func, "output_padding", output_padding, nd, 0)):
+            raise TconvError(
+                f"tconv.{func}: give output_size or output_padding, not both "
+                f"(got output_size={output_size!r}, output_padding={output_padding!r})"
+            )
+        output_padding = output_padding_for_size(
+            func,
+            x.shape[2:],
+            weight.shape[2:],
+            per_axis(func, "stride", stride, nd, 1),
+            padding_pairs(func, padding, nd),
+            per_axis(func, "dilation", dilation, nd, 1),
+            output_size,
+        )
+    geom = transpose_geometry(
+        func,
+        x.shape[2:],
+        weight.shape[2:],
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        groups=groups,
+        nd=nd,
+    )
+    return x, weight, bias, geom
+
+
+def conv_inputs(
+    func: str, x, weight, bias, *, stride, padding, groups, dilation
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Geometry]:
+    """Validate a forward conv's arrays (``weight`` ``(C_out, C_in/groups, *k)``) into arrays and its :class:`Geometry`."""
+    x = as_array(func, "x", x)
+    weight = as_array(func, "weight", weight)
+    bias = None if bias is None else as_array(func, "bias", bias)
+    nd = check_ranks(func, x, weight)
+    groups = as_groups(func, groups)
+    c_out, c_in_g = weight.shape[:2]
+    if x.shape[1] != c_in_g * groups:
+        raise TconvError(
+            f"tconv.{func}: x.shape[1] must equal C_in = weight.shape[1] * groups = {c_in_g * groups} "
+            f"(weight layout (C_out, C_in/groups, *k)); got x shape {x.shape}"
+        )
+    if c_out % groups:
+        raise TconvError(f"tconv.{func}: groups must divide C_out = weight.shape[0] = {c_out}; got groups={groups}")
+    check_bias(func, bias, c_out)
+    geom = conv_geometry(
+        func, x.shape[2:], weight.shape[2:], stride=stride, padding=padding, dilation=dilation, groups=groups, nd=nd
+    )
+    return x, weight, bias, geom

@@ -20,10 +20,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._validate import as_array, compute_dtype, conv_inputs, transpose_inputs
 from .algorithms._common import correlate, window
 from .errors import TconvError
-from .geometry import Geometry, IntOrSeq, Padding, conv_geometry, transpose_geometry
-from ._validate import as_array, as_groups, check_ranks, compute_dtype
+from .geometry import Geometry, IntOrSeq, Padding
 from .ops import run_geometry
 
 __all__ = [
@@ -181,29 +181,19 @@ def conv_transpose_backward(
     (array([2., 3.]), array([1., 2., 2.]), array([4.]))
     """
     func = "conv_transpose_backward"
-    gy = as_array(func, "grad_output", grad_output)
-    x = as_array(func, "x", x)
-    weight = as_array(func, "weight", weight)
-    nd = check_ranks(func, x, weight)
-    groups = as_groups(func, groups)
-    c_in = x.shape[1]
-    if weight.shape[0] != c_in or c_in % groups:
-        raise TconvError(
-            f"tconv.{func}: weight.shape[0] must equal C_in = x.shape[1] = {c_in} and groups must divide it "
-            f"(weight layout (C_in, C_out/groups, *k)); got weight shape {weight.shape}, groups={groups}"
-        )
-    geom = transpose_geometry(
+    x, weight, _, geom = transpose_inputs(
         func,
-        x.shape[2:],
-        weight.shape[2:],
+        x,
+        weight,
+        None,
         stride=stride,
         padding=padding,
         output_padding=output_padding,
-        dilation=dilation,
         groups=groups,
-        nd=nd,
+        dilation=dilation,
     )
-    _check_grad_output(func, gy, (x.shape[0], weight.shape[1] * groups) + geom.out_size)
+    gy = as_array(func, "grad_output", grad_output)
+    _check_grad_output(func, gy, (x.shape[0], weight.shape[1] * geom.groups) + geom.out_size)
     return transpose_backward_geometry(gy, x, weight, geom, bias=bias)
 
 
@@ -249,20 +239,9 @@ def conv_backward(
     (array([1., 1., 2., 1., 1.]), array([2., 4., 6.]))
     """
     func = "conv_backward"
-    gy = as_array(func, "grad_output", grad_output)
-    x = as_array(func, "x", x)
-    weight = as_array(func, "weight", weight)
-    nd = check_ranks(func, x, weight)
-    groups = as_groups(func, groups)
-    c_out, c_in_g = weight.shape[:2]
-    if x.shape[1] != c_in_g * groups or c_out % groups:
-        raise TconvError(
-            f"tconv.{func}: x.shape[1] must equal weight.shape[1] * groups = {c_in_g * groups} and groups "
-            f"must divide C_out = {c_out} (weight layout (C_out, C_in/groups, *k)); got x shape {x.shape}, "
-            f"groups={groups}"
-        )
-    geom = conv_geometry(
-        func, x.shape[2:], weight.shape[2:], stride=stride, padding=padding, dilation=dilation, groups=groups, nd=nd
+    x, weight, _, geom = conv_inputs(
+        func, x, weight, None, stride=stride, padding=padding, groups=groups, dilation=dilation
     )
-    _check_grad_output(func, gy, (x.shape[0], c_out) + geom.in_size)
+    gy = as_array(func, "grad_output", grad_output)
+    _check_grad_output(func, gy, (x.shape[0], weight.shape[0]) + geom.in_size)
     return conv_backward_geometry(gy, x, weight, geom, bias=bias)

@@ -11,20 +11,12 @@ from scipy import sparse
 from . import algorithms
 from .algorithms import matrix as _matrix
 from .algorithms._common import correlate, window
-from ._validate import as_array, as_groups, check_bias, check_ranks, compute_dtype
+from ._validate import as_array, as_groups, compute_dtype, conv_inputs, transpose_inputs
 from .errors import TconvError
-from .geometry import (
-    Geometry,
-    IntOrSeq,
-    Padding,
-    conv_geometry,
-    output_padding_for_size,
-    padding_pairs,
-    per_axis,
-    transpose_geometry,
-)
+from .geometry import Geometry, IntOrSeq, Padding, conv_geometry, per_axis
 
 __all__ = ["conv_transpose", "conv", "conv_matrix", "run_geometry"]
+
 
 def run_geometry(
     x: np.ndarray,
@@ -105,49 +97,19 @@ def conv_transpose(
            [2., 4., 4., 2.],
            [1., 2., 2., 1.]])
     """
-    func = "conv_transpose"
-    x = as_array(func, "x", x)
-    weight = as_array(func, "weight", weight)
-    bias = None if bias is None else as_array(func, "bias", bias)
-    nd = check_ranks(func, x, weight)
-    groups = as_groups(func, groups)
-    c_in = x.shape[1]
-    if weight.shape[0] != c_in:
-        raise TconvError(
-            f"tconv.{func}: weight.shape[0] must equal C_in = x.shape[1] = {c_in} "
-            f"(weight layout (C_in, C_out/groups, *k)); got weight shape {weight.shape}"
-        )
-    if c_in % groups:
-        raise TconvError(f"tconv.{func}: groups must divide C_in = {c_in}; got groups={groups}")
-    check_bias(func, bias, weight.shape[1] * groups)
-    if output_size is not None:
-        op_given = per_axis(func, "output_padding", output_padding, nd, 0)
-        if any(op_given):
-            raise TconvError(
-                f"tconv.{func}: give output_size or output_padding, not both "
-                f"(got output_size={output_size!r}, output_padding={output_padding!r})"
-            )
-        output_padding = output_padding_for_size(
-            func,
-            x.shape[2:],
-            weight.shape[2:],
-            per_axis(func, "stride", stride, nd, 1),
-            padding_pairs(func, padding, nd),
-            per_axis(func, "dilation", dilation, nd, 1),
-            output_size,
-        )
-    geom = transpose_geometry(
-        func,
-        x.shape[2:],
-        weight.shape[2:],
+    x, weight, bias, geom = transpose_inputs(
+        "conv_transpose",
+        x,
+        weight,
+        bias,
         stride=stride,
         padding=padding,
         output_padding=output_padding,
-        dilation=dilation,
         groups=groups,
-        nd=nd,
+        dilation=dilation,
+        output_size=output_size,
     )
-    return run_geometry(x, weight, bias, geom, algorithm, func=func)
+    return run_geometry(x, weight, bias, geom, algorithm, func="conv_transpose")
 
 
 def conv(
@@ -179,30 +141,15 @@ def conv(
     >>> conv(np.arange(5.0).reshape(1, 1, 5), np.ones((1, 1, 3)), padding=((1, 0),))[0, 0]
     array([1., 3., 6., 9.])
     """
-    func = "conv"
-    x = as_array(func, "x", x)
-    weight = as_array(func, "weight", weight)
-    bias = None if bias is None else as_array(func, "bias", bias)
-    nd = check_ranks(func, x, weight)
-    groups = as_groups(func, groups)
-    c_out, c_in_g = weight.shape[:2]
-    if x.shape[1] != c_in_g * groups:
-        raise TconvError(
-            f"tconv.{func}: x.shape[1] must equal C_in = weight.shape[1] * groups = {c_in_g * groups} "
-            f"(weight layout (C_out, C_in/groups, *k)); got x shape {x.shape}"
-        )
-    if c_out % groups:
-        raise TconvError(f"tconv.{func}: groups must divide C_out = weight.shape[0] = {c_out}; got groups={groups}")
-    check_bias(func, bias, c_out)
-    geom = conv_geometry(
-        func, x.shape[2:], weight.shape[2:], stride=stride, padding=padding, dilation=dilation, groups=groups, nd=nd
+    x, weight, bias, geom = conv_inputs(
+        "conv", x, weight, bias, stride=stride, padding=padding, groups=groups, dilation=dilation
     )
     result_dtype, dtype = compute_dtype(x, weight, bias)
     # the padded input: the window of x that the adjoint transposed conv's full result covers
     x_pad = window(x.astype(dtype, copy=False), tuple(-a.start for a in geom.axes), geom.full)
-    y = correlate(x_pad, weight.astype(dtype, copy=False), geom.stride, geom.dilation, groups)
+    y = correlate(x_pad, weight.astype(dtype, copy=False), geom.stride, geom.dilation, geom.groups)
     if bias is not None:
-        y = y + bias.astype(dtype, copy=False).reshape((c_out,) + (1,) * nd)
+        y = y + bias.astype(dtype, copy=False).reshape((-1,) + (1,) * geom.ndim)
     return np.ascontiguousarray(y, dtype=result_dtype)
 
 
