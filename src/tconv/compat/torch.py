@@ -27,13 +27,15 @@ from numpy.typing import ArrayLike
 from ..errors import TconvError
 from ..geometry import Axis, Geometry, per_axis, transpose_geometry
 from ..ops import run_geometry
+from ..padmodes import PADDING_MODES as _PADDING_MODES
+from ..padmodes import check_fold, fold
 from ._arrays import as_array, as_int, check_bias, check_rank, is_seq, spatial_dims
 from .tensorflow import same_start
 
 __all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "geometry", "PADDING_MODES"]
 
 IntOrSeq = Union[int, Sequence[int]]
-PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
+PADDING_MODES = tuple(_PADDING_MODES)
 
 
 def _expand(func: str, name: str, value: IntOrSeq, nd: int, minimum: int) -> tuple[int, ...]:
@@ -110,40 +112,6 @@ def geometry(
     return _geometry("compat.torch.geometry", nd, in_size, kernel_size, stride, padding, output_padding, groups, dilation)
 
 
-def _source_index(mode: str, m: int, p: int) -> np.ndarray:
-    """For each position of the padded signal (length ``m + 2p``), the element of the signal it copies."""
-    i = np.arange(-p, m + p)
-    if mode == "circular":
-        return i % m
-    if mode == "reflect":
-        return (m - 1) - np.abs((m - 1) - np.abs(i))
-    return np.clip(i, 0, m - 1)  # replicate
-
-
-def _fold(func: str, y: np.ndarray, pads: tuple[int, ...], mode: str) -> np.ndarray:
-    """``P_mode^T``: add each margin element of ``y`` onto the element that padding mode copied it from.
-
-    ``Conv_mode = Conv_valid ∘ P_mode``, so ``ConvT_mode = P_mode^T ∘ ConvT_valid``;
-    ``P_mode`` is a 0/1 matrix (padded position -> source), applied per axis.
-    """
-    for ax, p in enumerate(pads):
-        if p == 0:
-            continue
-        axis = ax + 2
-        m = y.shape[axis] - 2 * p
-        limit = {"circular": m, "reflect": m - 1, "replicate": None}[mode]
-        if m < 1 or (limit is not None and p > limit):
-            raise TconvError(
-                f"tconv.{func}: padding_mode={mode!r} needs padding <= "
-                f"{'the output length' if mode == 'circular' else 'the output length - 1'} on every axis "
-                f"(as torch.nn.functional.pad); axis {ax} has output length {m} and padding {p}"
-            )
-        fold = np.zeros((m + 2 * p, m), dtype=y.dtype)
-        fold[np.arange(m + 2 * p), _source_index(mode, m, p)] = 1
-        y = np.moveaxis(np.tensordot(y, fold, axes=([axis], [0])), -1, axis)
-    return y
-
-
 def _conv_transpose(
     nd: int,
     input: ArrayLike,
@@ -185,9 +153,11 @@ def _conv_transpose(
             raise TconvError(
                 f"tconv.{func}: padding={padding!r} needs padding_mode='zeros'; got padding_mode={padding_mode!r}"
             )
-        pads = _expand(func, "padding", padding, nd, 0)
+        # Conv_m = Conv_valid ∘ P_m, so ConvT_m = P_m^T ∘ ConvT_valid: fold the margins back
+        pairs = [(p, p) for p in _expand(func, "padding", padding, nd, 0)]
         unpadded = _geometry(func, nd, x.shape[2:], w.shape[2:], stride, 0, output_padding, g, dilation)
-        y = _fold(func, run_geometry(x, w, None, unpadded, func=func), pads, padding_mode)
+        check_fold(func, [m - lo - hi for m, (lo, hi) in zip(unpadded.out_size, pairs)], pairs, padding_mode)
+        y = fold(run_geometry(x, w, None, unpadded, func=func), pairs, padding_mode)
         if b is not None:
             y = (y + b.reshape((-1,) + (1,) * nd)).astype(np.result_type(x, w, b))
     return y[0] if unbatched else y

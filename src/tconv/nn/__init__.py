@@ -14,7 +14,7 @@ returns the input gradient and accumulates parameter gradients in
 
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .convert import from_keras, from_torch
-from .functional import fold, pad
+from ..padmodes import fold, pad
 from .layers import (
     BatchNorm1d,
     BatchNorm2d,

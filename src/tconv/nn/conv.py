@@ -20,7 +20,7 @@ from ..geometry import Geometry, conv_geometry, output_padding_for_size, padding
 from ..compat import torch as compat_torch
 from ..grad import conv_backward_geometry, transpose_backward_geometry
 from ..ops import conv, run_geometry
-from .functional import PADDING_MODES, fold, pad
+from ..padmodes import PADDING_MODES, fold, pad
 from .module import Module, Parameter
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]

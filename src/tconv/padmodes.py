@@ -1,5 +1,8 @@
 """Padding with PyTorch's modes, and its adjoint (folding margins back onto the interior).
 
+Shared by ``tconv.compat.torch`` (transposed convs with a ``padding_mode``) and
+``tconv.nn`` (conv layers and their gradients).
+
 A conv with ``padding_mode=m`` is ``conv_valid(pad(x, m))``; its input gradient
 is ``fold(conv_valid_backward(...), m)``, and a transposed conv with a padding
 mode is ``fold(conv_transpose_unpadded(x), m)`` (see ``DESIGN.md``, Adjoints).
@@ -11,9 +14,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import TconvError
+from .errors import TconvError
 
-__all__ = ["PADDING_MODES", "pad", "fold"]
+__all__ = ["PADDING_MODES", "pad", "fold", "check_fold"]
 
 #: PyTorch's padding_mode names and the ``numpy.pad`` mode of each.
 PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -21,8 +24,24 @@ PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
 
 def _mode(func: str, mode: str) -> str:
     if mode not in PADDING_MODES:
-        raise TconvError(f"tconv.nn.{func}: padding_mode must be one of {sorted(PADDING_MODES)}; got {mode!r}")
+        raise TconvError(f"tconv.{func}: padding_mode must be one of {sorted(PADDING_MODES)}; got {mode!r}")
     return PADDING_MODES[mode]
+
+
+def check_fold(func: str, sizes: Sequence[int], pairs: Sequence[tuple[int, int]], mode: str) -> None:
+    """Refuse margins the mode cannot make from a signal of ``sizes`` (as ``torch.nn.functional.pad``).
+
+    Circular padding copies at most the whole signal, reflect at most all but the edge element.
+    """
+    _mode(func, mode)
+    limit = {"circular": 0, "reflect": 1}.get(mode)
+    for ax, (m, (lo, hi)) in enumerate(zip(sizes, pairs)):
+        if m < 1 or (limit is not None and max(lo, hi) > m - limit):
+            bound = "the output length" if mode == "circular" else "the output length - 1"
+            raise TconvError(
+                f"tconv.{func}: padding_mode={mode!r} needs padding <= {bound} on every axis "
+                f"(as torch.nn.functional.pad); axis {ax} has output length {m} and padding {max(lo, hi)}"
+            )
 
 
 def pad(x: np.ndarray, pairs: Sequence[tuple[int, int]], mode: str = "zeros") -> np.ndarray:
@@ -33,7 +52,7 @@ def pad(x: np.ndarray, pairs: Sequence[tuple[int, int]], mode: str = "zeros") ->
     >>> pad(np.array([[[1., 2., 3.]]]), [(2, 1)], "reflect")[0, 0]
     array([3., 2., 1., 2., 3., 2.])
     """
-    np_mode = _mode("pad", mode)
+    np_mode = _mode("padmodes.pad", mode)
     lead = ((0, 0),) * (x.ndim - len(pairs))
     return np.pad(x, lead + tuple(tuple(p) for p in pairs), mode=np_mode)
 
@@ -48,7 +67,7 @@ def fold(g: np.ndarray, pairs: Sequence[tuple[int, int]], mode: str = "zeros") -
     >>> fold(np.ones((1, 1, 6)), [(2, 1)], "reflect")[0, 0]
     array([1., 3., 2.])
     """
-    np_mode = _mode("fold", mode)
+    np_mode = _mode("padmodes.fold", mode)
     nd = len(pairs)
     for ax, (lo, hi) in enumerate(pairs):
         axis = g.ndim - nd + ax
