@@ -8,7 +8,9 @@ array([[1., 0., 1., 0.],
        [2., 1., 0., 0.]])
 """
 
+from . import checkerboard
 from .algorithms import ALGORITHMS
+from .converter import Conversion, convert
 from .errors import TconvError
 from .geometry import (
     Explanation,
@@ -19,12 +21,15 @@ from .geometry import (
     solve_padding,
 )
 from .grad import conv_backward, conv_transpose_backward
+from .interpolate import upsample
 from .ops import conv, conv_matrix, conv_transpose
+from .referee import disagreements
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ALGORITHMS",
+    "Conversion",
     "Explanation",
     "TconvError",
     "conv",
@@ -34,7 +39,10 @@ __all__ = [
     "conv_output_size",
     "conv_transpose",
     "conv_transpose_backward",
+    "convert",
+    "disagreements",
     "explain",
     "output_size",
     "solve_padding",
+    "upsample",
 ]

@@ -23,7 +23,7 @@ from .errors import TconvError
 from .ops import conv_matrix, conv_transpose
 
 #: ``module:function`` names of further subcommand registrations.
-PLUGINS: tuple[str, ...] = ()
+PLUGINS: tuple[str, ...] = ("tconv.checkerboard:register", "tconv.viz.cli:register", "tconv.converter:register", "tconv.inspect:register")
 
 
 class UsageError(Exception):
