@@ -12,7 +12,7 @@ copied once to ``(C_in, N * prod(n))`` so that small spatial layers (DCGAN's
 4x4) still make one wide GEMM per chunk: few large BLAS calls, each a single
 synchronisation of the BLAS threads, which matters on a loaded machine. The column
 buffer is cut into chunks of samples and taps of at most :data:`CHUNK_BYTES`
-(and never more than the output), so the extra memory stays below the input
+(and never more than half the output), so the extra memory stays below the input
 plus the output instead of ``prod(k/s)`` times the output. The tap additions
 go straight into the output window (no full result, no crop copy) and are
 shared between threads by sample or channel range: NumPy's element-wise work is
@@ -22,7 +22,7 @@ tap: the additions become assignments into an uninitialised output (one GEMM
 plus a pixel shuffle).
 
 FLOPs: ``2 * N * C_in * (C_out/g) * prod(n) * prod(k)``, all in GEMMs.
-Extra memory: one column chunk (at most ``min(CHUNK_BYTES, output)``) plus a
+Extra memory: one column chunk (at most ``min(CHUNK_BYTES, output / 2)``) plus a
 copy of the input (none when ``N == 1``).
 
 With one input channel per group (depthwise), the GEMM is a scalar product:
@@ -85,9 +85,9 @@ def plan(
 ) -> tuple[int, int]:
     """Chunk of the column buffer: ``nb`` samples by ``oc`` output channels per group.
 
-    At most ``min(CHUNK_BYTES, out_bytes)`` bytes, whole samples first (wider GEMMs).
+    At most ``min(CHUNK_BYTES, out_bytes / 2)`` bytes, whole samples first (wider GEMMs).
     """
-    budget = max(1, min(CHUNK_BYTES, out_bytes))
+    budget = max(1, min(CHUNK_BYTES, out_bytes // 2))
     channel_bytes = groups * taps * positions * itemsize  # one output channel per group, one sample
     nb = max(1, min(n_batch, budget // (c_out_g * channel_bytes)))
     oc = c_out_g if nb > 1 else max(1, min(c_out_g, budget // channel_bytes))

@@ -18,8 +18,9 @@ FLOPs: ``2 * N * C_in * C_out * prod(U) * prod(Q * |R|)`` with ``U`` the blocks
 the window touches and ``R`` the live phases: the definition's count times
 ``prod(Q * |R| / k)`` (zero taps when ``s`` does not divide ``d*k``) and
 ``prod(U / n)`` (the edges).
-Extra memory: the windowed input, one chunk of ``Y`` (at most half the output,
-or :data:`CHUNK_BYTES`) and the im2col buffer of the correlation.
+Extra memory: one chunk of the windowed input, its channels-last copy and
+im2col buffer, and of ``Y``: together at most half the input plus output, or
+:data:`CHUNK_BYTES`, less the size of the rearranged kernel.
 """
 
 from __future__ import annotations
@@ -57,26 +58,37 @@ def _sub_kernel(weight: np.ndarray, geom: Geometry) -> np.ndarray:
 
     Channels are ordered ``(r, o)`` so that the shuffle reads ``C_out`` adjacent
     values; with groups, ``(o, r)`` keeps each group's channels together.
+    Without groups it is a view of a ``(*Q, C_in, *|R|, C_out)`` array: the
+    layout the correlation's GEMM reads, so no further copy of it is made.
     """
     nd = geom.ndim
-    w_conv = to_conv_layout(weight, geom.groups)  # (C_out, C_in/g, *k)
     phases = [live_phases(a) for a in geom.axes]
     qs = tuple(shifts(a) for a in geom.axes)
-    sub = np.zeros(tuple(len(p) for p in phases) + w_conv.shape[:2] + qs, dtype=w_conv.dtype)
+    n_r = tuple(len(p) for p in phases)
     # per axis and tap: its phase's index and its flipped shift (the correlation reads x[u - q]
     # as x_win[t + Q-1-q])
     where = [
         [(p.index(j * a.dilation % a.stride), q - 1 - j * a.dilation // a.stride) for j in range(a.kernel)]
         for a, p, q in zip(geom.axes, phases, qs)
     ]
+    if geom.groups == 1:
+        c_in, c_out = weight.shape[:2]
+        sub = np.zeros(qs + (c_in,) + n_r + (c_out,), dtype=weight.dtype)
+        for j in np.ndindex(*geom.kernel):
+            places = [where[ax][ji] for ax, ji in enumerate(j)]
+            sub[tuple(q for _, q in places) + (slice(None),) + tuple(r for r, _ in places)] = weight[
+                (slice(None), slice(None)) + j
+            ]
+        flat = sub.reshape(qs + (c_in, -1))
+        return flat.transpose((nd + 1, nd) + tuple(range(nd)))
+    w_conv = to_conv_layout(weight, geom.groups)  # (C_out, C_in/g, *k)
+    sub = np.zeros((w_conv.shape[0],) + n_r + w_conv.shape[1:2] + qs, dtype=w_conv.dtype)
     for j in np.ndindex(*geom.kernel):
         places = [where[ax][ji] for ax, ji in enumerate(j)]
-        sub[tuple(r for r, _ in places) + (slice(None), slice(None)) + tuple(q for _, q in places)] = w_conv[
+        sub[(slice(None),) + tuple(r for r, _ in places) + (slice(None),) + tuple(q for _, q in places)] = w_conv[
             (slice(None), slice(None)) + j
         ]
-    if geom.groups > 1:
-        sub = np.moveaxis(sub, nd, 0)  # (C_out, *|R|, C_in/g, *Q)
-    return sub.reshape((-1,) + sub.shape[-1 - nd :])
+    return sub.reshape((-1,) + sub.shape[1 + nd :])
 
 
 def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
@@ -90,13 +102,19 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
     dead = any(len(p) < a.stride for p, a in zip(phases, geom.axes))
     y = (np.zeros if dead else np.empty)((n_batch, c_out) + geom.out_size, dtype=dtype)
     sub = _sub_kernel(weight, geom)
-    # the input blocks u - q for every block u the window touches, zero outside x
-    x_win = window(x, tuple(f - q + 1 for f, q in zip(firsts, qs)), tuple(c + q - 1 for c, q in zip(counts, qs)))
+    # x_win: the input blocks u - q for every block u the window touches, zero outside x; cut
+    # into chunks of samples and block rows so that the chunk's copies (window, channels-last
+    # input, im2col, blocked result) stay within the budget
+    starts = tuple(f - q + 1 for f, q in zip(firsts, qs))
     n_phases = math.prod(len(p) for p in phases)
-    row_bytes = math.prod(counts[1:]) * c_out * n_phases * dtype.itemsize  # one block row of one sample
-    budget = max(1, min(CHUNK_BYTES, y.nbytes // 2))
-    nb = max(1, min(n_batch, budget // (row_bytes * counts[0])))
-    rows = counts[0] if nb > 1 else max(1, min(counts[0], budget // row_bytes))
+    c_in = x.shape[1]
+    row_values = math.prod(counts[1:]) * (
+        c_out * n_phases + c_in * math.prod(qs) // geom.groups
+        + 2 * c_in * math.prod(c + q - 1 for c, q in zip(counts[1:], qs[1:])) // math.prod(counts[1:])
+    )
+    budget = max(1, (min(CHUNK_BYTES, (x.nbytes + y.nbytes) // 2) - sub.nbytes) // dtype.itemsize)
+    nb = max(1, min(n_batch, budget // (row_values * counts[0])))
+    rows = counts[0] if nb > 1 else max(1, min(counts[0], budget // row_values))
     # per axis and live phase: the blocks (relative to the first) whose phase-r output is in the window
     targets = [
         [(ri, r, range(-(-(a.start - r) // a.stride) - f, (a.start + a.length - 1 - r) // a.stride - f + 1))
@@ -107,7 +125,10 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
         b1 = min(n_batch, b0 + nb)
         for t0 in range(0, counts[0], rows):
             t1 = min(counts[0], t0 + rows)
-            chunk = x_win[b0:b1, :, t0 : t1 + qs[0] - 1]
+            chunk = window(
+                x[b0:b1], (starts[0] + t0,) + starts[1:], (t1 - t0 + qs[0] - 1,) + tuple(
+                    c + q - 1 for c, q in zip(counts[1:], qs[1:]))
+            )
             blocked = np.moveaxis(correlate(chunk, sub, (1,) * nd, (1,) * nd, geom.groups), 1, -1)
             counts_r = tuple(len(p) for p in phases)
             if geom.groups > 1:  # (o, r) -> (r, o)
