@@ -173,3 +173,11 @@ def test_conv_matrix_articles_example():
     expected_first_row = [1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9, 0, 0, 0, 0, 0]
     np.testing.assert_array_equal(c[0], expected_first_row)
     np.testing.assert_array_equal(c[3], np.roll(expected_first_row, 5))
+
+
+def test_numpy_integers_and_1d_arrays_are_accepted_as_per_axis_values():
+    y = tconv.conv_transpose(
+        np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), stride=np.array([2, 2]), padding=(np.int64(1), 0),
+        output_size=np.array([6, 8]),
+    )
+    assert y.shape == (1, 1, 6, 8)

@@ -24,6 +24,8 @@ import numbers
 from dataclasses import dataclass
 from typing import Sequence, Union
 
+import numpy as np
+
 from .errors import TconvError
 
 __all__ = [
@@ -132,7 +134,9 @@ def as_int(func: str, name: str, value: object, minimum: int | None = None, *, w
 
 
 def is_seq(value: object) -> bool:
-    """A per-axis sequence (a list or tuple, not a string)."""
+    """A per-axis sequence: a list, tuple or 1-D array (not a string)."""
+    if isinstance(value, np.ndarray):
+        return value.ndim == 1
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
