@@ -7,7 +7,9 @@ Usage (from the repository root)::
     python benchmarks/run.py --cases dcgan,unet --algorithms auto,phase --peers torch
 
 For every case, in one run and interleaved round by round (so the machine's
-load drifts over all contenders alike), it reports the median time after
+load drifts over all contenders alike; each round starts with the next
+contender, and a short pause precedes each call so that one contender's
+spinning worker threads do not slow the next), it reports the median time after
 warm-up of each implementation, GFLOP/s by ``2 * N * C_in * (C_out/g) *
 prod(n) * prod(k)``, the percentage of this machine's float32 GEMM rate (a
 2048^3 ``numpy.matmul`` measured in the same run), the speed relative to the
@@ -44,6 +46,7 @@ import tconv  # noqa: E402
 from tconv import algorithms  # noqa: E402
 from tconv.algorithms import _threads  # noqa: E402
 
+PAUSE = 0.02  # seconds between timed calls (peers' thread pools spin after a call)
 TOLERANCE = 1e-4  # the project's float32 tolerance: max|y - ref| <= tol * max(1, max|ref|)
 
 #: The long table's columns, in order.
@@ -167,10 +170,14 @@ def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, r
         if elapsed > budget:
             c["times"] = [elapsed]
             c["note"] = (c["note"] + "; " if c["note"] else "") + f"1 run (> {budget:g} s budget)"
-    for _ in range(repeats):
-        for c in contenders.values():
+    order = list(contenders.values())
+    for round_ in range(repeats):
+        # each round starts one contender later, so none always follows the same neighbour,
+        # and a short pause lets the previous contender's spinning worker threads go idle
+        for c in order[round_ % len(order):] + order[: round_ % len(order)]:
             if "refused" in c or (c["times"] and len(c["times"]) == 1 and c["times"][0] > budget):
                 continue
+            time.sleep(PAUSE)
             t0 = time.perf_counter()
             c["run"]()
             c["times"].append(time.perf_counter() - t0)

@@ -42,10 +42,10 @@ _FFT_FLOPS_PER_S = 2e9
 _CALL_S = 1e-5  # one NumPy call on a slice (Python overhead, thread hand-off)
 _PHASE_S = 1e-4  # one phase of `phase`: window, im2col set-up, interleaved assignment
 _COPY_S = 3e-10  # one element of an im2col or layout copy
-_ADD_S = 5e-10  # one element of a strided in-place addition ...
+_ADD_S = 1e-9  # one element of a strided in-place addition (half that for an assignment) ...
 _ADD_ROW_S = 2e-8  # ... plus this per inner loop (NumPy's loop over the input's last axis)
 _ZERO_S = 1e-9  # one element of a zero-filled output, touched first by the additions
-_SHUFFLE_S = 2e-9  # one element of a transposing depth-to-space write
+_SHUFFLE_S = 2.5e-9  # one element of a transposing depth-to-space write
 _MEMORY_BYTES_PER_S = 1e10
 
 
@@ -92,7 +92,7 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
     col2im_s = (
         _gemm_seconds(direct, oc * taps, c_in_g, nb * positions)
         + chunks * taps * _CALL_S
-        + added * (_ADD_S + _ADD_ROW_S / geom.in_size[-1])
+        + added * (_ADD_S * (0.5 if col2im.exact_cover(geom) else 1.0) + _ADD_ROW_S / geom.in_size[-1])
         + (0 if col2im.exact_cover(geom) else out_values * _ZERO_S)
     )
     if c_in_g == 1:  # depthwise: a product and an addition per tap, no GEMM
