@@ -75,7 +75,6 @@ def correlate(
     (prod(k) * C_in, C_out)``: few large BLAS calls. With groups: one batched
     product per kernel tap, accumulated in place.
     """
-    nd = w.ndim - 2
     n_batch, c_in = x.shape[:2]
     c_out, c_in_g = w.shape[:2]
     k = w.shape[2:]
