@@ -9,8 +9,8 @@ pool. The pool follows the BLAS thread limit, so one setting pins both::
     with threadpool_limits(1):          # one core for BLAS and for tconv
         y = tconv.conv_transpose(x, w, stride=2)
 
-Without threadpoolctl installed, the limit is the number of CPUs this process
-may run on; the environment variable ``TCONV_NUM_THREADS`` overrides both.
+The limit is at most the number of CPUs this process may run on; the
+environment variable ``TCONV_NUM_THREADS`` overrides it.
 """
 
 from __future__ import annotations
@@ -42,12 +42,9 @@ def num_threads() -> int:
             raise ValueError(f"tconv: TCONV_NUM_THREADS must be a positive int; got {env!r}") from None
     global _blas
     if _blas is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            _blas = []
-        else:
-            _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController().select(user_api="blas").lib_controllers
     cpus = _cpus()
     limits = [lib.num_threads for lib in _blas]
     return max(1, min([cpus] + limits))
