@@ -7,30 +7,34 @@ Per group ``g``, with ``W_g`` the group's ``(C_in/g, C_out/g * prod(k))`` weight
 
 keeping only the positions inside the window ``0 <= i*s + j*d - lo < L``.
 
-The GEMM runs on as many columns as the memory budget allows, on an input
-copied once to ``(C_in, N * prod(n))`` so that small spatial layers (DCGAN's
-4x4) still make one wide GEMM per chunk: few large BLAS calls, each a single
-synchronisation of the BLAS threads, which matters on a loaded machine. The column
+The GEMM runs on as many columns as the memory budget allows: one per sample
+straight from the input when a sample has at least :data:`DIRECT_POSITIONS`
+positions, else on an input copied once to ``(C_in, N * prod(n))`` so that small
+spatial layers (DCGAN's 4x4) still make one wide GEMM per chunk: few large BLAS
+calls, each a single synchronisation of the BLAS threads. The column
 buffer is cut into chunks of samples and taps of at most :data:`CHUNK_BYTES`
 (and never more than half the output), so the extra memory stays below the input
 plus the output instead of ``prod(k/s)`` times the output. The tap additions
 go straight into the output window (no full result, no crop copy) and are
 shared between threads by sample or channel range: NumPy's element-wise work is
-single-threaded, the GEMM already uses every BLAS thread. When ``k == s`` with
-``d == 1`` and the window inside the full result, each output has exactly one
-tap: the additions become assignments into an uninitialised output (one GEMM
-plus a pixel shuffle).
+single-threaded, the GEMM already uses every BLAS thread. A tap that lands on
+every output of its phase (``t = r (mod s)``) assigns instead of adding; when
+each phase of the window has such a tap (``k >= s`` with ``d == 1`` and the
+window inside the full result, as in DCGAN's ``k4 s2 p1``), the output needs no
+zeros. With ``k == s`` every tap assigns: one GEMM plus a pixel shuffle.
 
 FLOPs: ``2 * N * C_in * (C_out/g) * prod(n) * prod(k)``, all in GEMMs.
 Extra memory: one column chunk (at most ``min(CHUNK_BYTES, output / 2)``) plus a
-copy of the input (none when ``N == 1``).
+copy of the input (none when ``N == 1`` or with wide samples).
 
 With one input channel per group (depthwise), the GEMM is a scalar product:
-each tap is multiplied and added in place instead.
+each tap is multiplied and added in place instead (the assigning taps multiply
+straight into the output).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Sequence
 
@@ -39,6 +43,9 @@ import numpy as np
 from ..geometry import Axis, Geometry
 from ._threads import num_threads, parallel_for
 
+#: Least input positions per sample for one GEMM per sample (no copy of the input): below
+#: it the samples go side by side in a copy, for wider GEMMs.
+DIRECT_POSITIONS = 256
 #: Largest column chunk (bytes): about an L3 cache, so the additions read it warm.
 CHUNK_BYTES = 16 * 2**20
 #: Output bytes of one depthwise block: well inside the L2/L3 caches.
@@ -59,14 +66,32 @@ def _tap_ranges(a: Axis, j: int) -> tuple[slice, slice] | None:
     return slice(i0, i1), slice(o0, o0 + (i1 - i0 - 1) * a.stride + 1, a.stride)
 
 
-def _placements(geom: Geometry) -> list[tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]]:
-    """(tap, input slices, output slices) of every tap that reaches the window."""
-    out = []
+Placement = tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...], bool]
+
+
+@functools.lru_cache(maxsize=64)
+def _placements(geom: Geometry) -> tuple[tuple[Placement, ...], bool]:
+    """(tap, input slices, output slices, assign) of every tap that reaches the window, and
+    whether they cover it (cached: a layer repeats).
+
+    A tap *covers* its phase (the outputs ``t = r (mod s)`` on every axis) when it
+    lands on all of them; the first covering tap of each phase assigns instead of
+    adding, and comes first. When every phase of the window has one, the output
+    needs no zeros.
+    """
+    taps, phases = [], set()
     for j in np.ndindex(*geom.kernel):
         ranges = [_tap_ranges(a, ji) for a, ji in zip(geom.axes, j)]
         if all(r is not None for r in ranges):
-            out.append((j, tuple(r[0] for r in ranges), tuple(r[1] for r in ranges)))
-    return out
+            dst = tuple(r[1] for r in ranges)
+            phase = tuple(d.start for d in dst)
+            covers = all(d.start < a.stride and d.stop - 1 >= a.length - a.stride for d, a in zip(dst, geom.axes))
+            assign = covers and phase not in phases
+            if assign:
+                phases.add(phase)
+            taps.append((j, tuple(r[0] for r in ranges), dst, assign))
+    taps.sort(key=lambda tap: not tap[3])  # stable: the assignments first
+    return tuple(taps), len(phases) == math.prod(min(a.stride, a.length) for a in geom.axes)
 
 
 def exact_cover(geom: Geometry) -> bool:
@@ -103,34 +128,45 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
     n, k, taps = geom.in_size, geom.kernel, math.prod(geom.kernel)
     positions = math.prod(n)
     dtype = np.result_type(x, weight)
-    assign = exact_cover(geom)
-    y = (np.empty if assign else np.zeros)((n_batch, g * c_out_g) + geom.out_size, dtype=dtype)
+    placements, covered = _placements(geom)
+    y = (np.empty if covered else np.zeros)((n_batch, g * c_out_g) + geom.out_size, dtype=dtype)
     yv = y.reshape((n_batch, g, c_out_g) + geom.out_size)
     if c_in_g == 1 and n_batch * c_out_g > 1:
-        _depthwise(yv, x, weight, geom, assign)
+        _depthwise(yv, x, weight, geom, placements)
         return y
     nb, oc = plan(n_batch, g, c_out_g, taps, positions, y.nbytes, dtype.itemsize)
     buffer = np.empty(nb * g * oc * taps * positions, dtype=dtype)  # reused: no page faults per chunk
     # W^T per group with rows (o, tap): a transposed view of the weight, no copy. The GEMMs
     # are 2-D calls (BLAS takes the transposed view as is; a stacked matmul would not).
     w_mat = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)
-    # (G, C_in/g, N, prod(n)): samples side by side, one wide GEMM per chunk and group
-    xs = np.ascontiguousarray(x.reshape(n_batch, g, c_in_g, positions).transpose(1, 2, 0, 3))
-    placements = _placements(geom)
+    # wide samples: one GEMM per sample, straight from the input; small ones side by side in a
+    # (G, C_in/g, N, prod(n)) copy, one wide GEMM per chunk and group
+    direct = positions >= DIRECT_POSITIONS
+    xg = x.reshape(n_batch, g, c_in_g, positions)
+    xs = xg if direct else np.ascontiguousarray(xg.transpose(1, 2, 0, 3))
     for b0, b1 in _split(n_batch, -(-n_batch // nb)):
         for o0, o1 in _split(c_out_g, -(-c_out_g // oc)):
             width, count = (o1 - o0) * taps, (b1 - b0) * positions
             target = yv[b0:b1, :, o0:o1]
-            cols = buffer[: g * width * count].reshape(g, width, count)
-            for gi in range(g):
-                np.matmul(w_mat[gi, o0 * taps : o1 * taps], xs[gi, :, b0:b1].reshape(c_in_g, -1), out=cols[gi])
-            cols = np.moveaxis(cols.reshape((g, o1 - o0) + k + (b1 - b0,) + n), 2 + geom.ndim, 0)
+            rows = slice(o0 * taps, o1 * taps)
+            if direct:
+                cols = buffer[: g * width * count].reshape(b1 - b0, g, width, positions)
+                for b in range(b0, b1):
+                    for gi in range(g):
+                        np.matmul(w_mat[gi, rows], xs[b, gi], out=cols[b - b0, gi])
+                cols = cols.reshape((b1 - b0, g, o1 - o0) + k + n)
+            else:
+                cols = buffer[: g * width * count].reshape(g, width, count)
+                for gi in range(g):
+                    np.matmul(w_mat[gi, rows], xs[gi, :, b0:b1].reshape(c_in_g, -1), out=cols[gi])
+                cols = np.moveaxis(cols.reshape((g, o1 - o0) + k + (b1 - b0,) + n), 2 + geom.ndim, 0)
             # cols: (nb, G, oc, *k, *n); each tap's columns go into the output window
-            _add_taps(target, cols, placements, assign)
+            _add_taps(target, cols, placements)
     return y
 
 
-def _depthwise(yv: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Geometry, assign: bool) -> None:
+def _depthwise(yv: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Geometry,
+               placements: Sequence[Placement]) -> None:
     """One input channel per group: the GEMM is a scalar product, so multiply-add each tap in place.
 
     ``y[b, g, o, i*s + j*d - lo] += x[b, g, i] * w[g, o, j]``, block by block: one sample
@@ -141,7 +177,6 @@ def _depthwise(yv: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Geometry
     n_batch, g, c_out_g = yv.shape[:3]
     xg = x.reshape((n_batch, g, 1) + geom.in_size)
     wg = weight.reshape((g, c_out_g) + geom.kernel)
-    placements = _placements(geom)
     nd = geom.ndim
     group_bytes = c_out_g * math.prod(geom.out_size) * yv.itemsize
     per_block = max(1, min(g, BLOCK_BYTES // group_bytes))
@@ -150,14 +185,14 @@ def _depthwise(yv: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Geometry
     def work(part: tuple[slice, slice]) -> None:
         out = yv[part]
         buffer = np.empty(out.shape[:3] + geom.in_size, dtype=yv.dtype)
-        for j, src, dst in placements:
+        for j, src, dst, assign in placements:
             w_j = wg[(part[1], slice(None)) + j].reshape(out.shape[1:3] + (1,) * nd)
+            if assign:  # the product goes straight into the output
+                np.multiply(xg[part + (slice(None),) + src], w_j, out=out[(Ellipsis,) + dst])
+                continue
             prod = buffer[(Ellipsis,) + tuple(slice(0, sl.stop - sl.start) for sl in src)]
             np.multiply(xg[part + (slice(None),) + src], w_j, out=prod)
-            if assign:
-                out[(Ellipsis,) + dst] = prod
-            else:
-                out[(Ellipsis,) + dst] += prod
+            out[(Ellipsis,) + dst] += prod
 
     parallel_for(work, parts)
 
@@ -174,8 +209,7 @@ def _parts(nb: int, g: int, oc: int, threads: int) -> list[tuple[slice, slice, s
 def _add_taps(
     target: np.ndarray,
     cols: np.ndarray,
-    placements: Sequence[tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]],
-    assign: bool,
+    placements: Sequence[Placement],
 ) -> None:
     """``target[..., dst] (+)= cols[..., j, src]`` for each tap ``j``, split by sample or channel over threads."""
     nb, g, oc = target.shape[:3]
@@ -183,7 +217,7 @@ def _add_taps(
     parts = _parts(nb, g, oc, threads)
 
     def work(part: tuple[slice, slice, slice]) -> None:
-        for j, src, dst in placements:
+        for j, src, dst, assign in placements:
             out = target[part + dst]
             val = cols[part + j + src]
             if assign:

@@ -62,6 +62,15 @@ def _sub_kernel(weight: np.ndarray, geom: Geometry) -> np.ndarray:
     layout the correlation's GEMM reads, so no further copy of it is made.
     """
     nd = geom.ndim
+    if geom.groups == 1 and all(a.dilation == 1 and a.kernel % a.stride == 0 for a in geom.axes):
+        # tap j = s*(Q-1-q) + r on each axis: a reshape, a flip and one transposing copy
+        c_in, c_out = weight.shape[:2]
+        split = weight.reshape((c_in, c_out) + sum(((a.kernel // a.stride, a.stride) for a in geom.axes), ()))
+        split = split[(slice(None), slice(None)) + (slice(None, None, -1), slice(None)) * nd]
+        order = tuple(range(2, 2 + 2 * nd, 2)) + (0,) + tuple(range(3, 3 + 2 * nd, 2)) + (1,)
+        flat = np.ascontiguousarray(split.transpose(order)).reshape(
+            tuple(a.kernel // a.stride for a in geom.axes) + (c_in, -1))
+        return flat.transpose((nd + 1, nd) + tuple(range(nd)))
     phases = [live_phases(a) for a in geom.axes]
     qs = tuple(shifts(a) for a in geom.axes)
     n_r = tuple(len(p) for p in phases)
@@ -71,23 +80,24 @@ def _sub_kernel(weight: np.ndarray, geom: Geometry) -> np.ndarray:
         [(p.index(j * a.dilation % a.stride), q - 1 - j * a.dilation // a.stride) for j in range(a.kernel)]
         for a, p, q in zip(geom.axes, phases, qs)
     ]
+    # per axis, the phase index and shift of every tap, shaped to broadcast over the kernel's axes
+    r_index = tuple(
+        np.array([r for r, _ in w]).reshape((1,) * ax + (-1,) + (1,) * (nd - ax - 1)) for ax, w in enumerate(where)
+    )
+    q_index = tuple(
+        np.array([q for _, q in w]).reshape((1,) * ax + (-1,) + (1,) * (nd - ax - 1)) for ax, w in enumerate(where)
+    )
     if geom.groups == 1:
         c_in, c_out = weight.shape[:2]
         sub = np.zeros(qs + (c_in,) + n_r + (c_out,), dtype=weight.dtype)
-        for j in np.ndindex(*geom.kernel):
-            places = [where[ax][ji] for ax, ji in enumerate(j)]
-            sub[tuple(q for _, q in places) + (slice(None),) + tuple(r for r, _ in places)] = weight[
-                (slice(None), slice(None)) + j
-            ]
+        # every tap at once: the advanced indices broadcast to the kernel's shape, which NumPy
+        # puts first (they are separated by a slice), so the value is the weight taps first
+        sub[q_index + (slice(None),) + r_index] = np.moveaxis(weight, (0, 1), (nd, nd + 1))
         flat = sub.reshape(qs + (c_in, -1))
         return flat.transpose((nd + 1, nd) + tuple(range(nd)))
     w_conv = to_conv_layout(weight, geom.groups)  # (C_out, C_in/g, *k)
     sub = np.zeros((w_conv.shape[0],) + n_r + w_conv.shape[1:2] + qs, dtype=w_conv.dtype)
-    for j in np.ndindex(*geom.kernel):
-        places = [where[ax][ji] for ax, ji in enumerate(j)]
-        sub[(slice(None),) + tuple(r for r, _ in places) + (slice(None),) + tuple(q for _, q in places)] = w_conv[
-            (slice(None), slice(None)) + j
-        ]
+    sub[(slice(None),) + r_index + (slice(None),) + q_index] = np.moveaxis(w_conv, (0, 1), (nd, nd + 1))
     return sub.reshape((-1,) + sub.shape[1 + nd :])
 
 
