@@ -83,7 +83,7 @@ def correlate(
     c_out_g = c_out // groups
     dtype = np.result_type(x, w)
     # channels last, grouped: (N, *m, G, C_in/g) and w as (G, *k, C_in/g, C_out/g)
-    xl = np.moveaxis(x, 1, -1).reshape((n_batch,) + m + (groups, c_in_g))
+    xl = np.ascontiguousarray(np.moveaxis(x, 1, -1)).reshape((n_batch,) + m + (groups, c_in_g))
     wl = np.moveaxis(w.reshape((groups, c_out_g, c_in_g) + k), 1, -1)
     wl = np.moveaxis(wl, 1, -2)
     taps = list(np.ndindex(*k))
