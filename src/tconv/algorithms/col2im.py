@@ -48,8 +48,8 @@ from ._threads import num_threads, parallel_for
 DIRECT_POSITIONS = 256
 #: Largest column chunk (bytes): about an L3 cache, so the additions read it warm.
 CHUNK_BYTES = 16 * 2**20
-#: Output bytes of one depthwise block: well inside the L2/L3 caches.
-BLOCK_BYTES = 2**20
+#: Output bytes of one depthwise block: inside the L3 cache, yet few NumPy calls per output.
+BLOCK_BYTES = 2 * 2**20
 #: Least additions per tap (elements) worth splitting over threads: below it the
 #: threads mostly wait for each other's Python overhead.
 MIN_PARALLEL = 2**15
@@ -167,12 +167,15 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
 
 def _depthwise(yv: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Geometry,
                placements: Sequence[Placement]) -> None:
-    """One input channel per group: the GEMM is a scalar product, so multiply-add each tap in place.
+    """One input channel per group: the GEMM is a scalar product, so multiply-add each tap.
 
     ``y[b, g, o, i*s + j*d - lo] += x[b, g, i] * w[g, o, j]``, block by block: one sample
     and as many groups as fit :data:`BLOCK_BYTES` of output, so that every tap of a block
     works in cache (memory is read and written about once, not once per tap); the blocks
-    are shared between threads, each with its own product buffer.
+    are shared between threads, each with its own buffers. Within a block, the taps of
+    one phase (outputs ``t = r (mod s)``) add up in a contiguous accumulator that goes
+    into the output in one strided assignment: the products and additions run on
+    contiguous rows.
     """
     n_batch, g, c_out_g = yv.shape[:3]
     xg = x.reshape((n_batch, g, 1) + geom.in_size)
@@ -182,19 +185,51 @@ def _depthwise(yv: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Geometry
     per_block = max(1, min(g, BLOCK_BYTES // group_bytes))
     parts = [(slice(b, b + 1), slice(lo, hi)) for b in range(n_batch) for lo, hi in _split(g, -(-g // per_block))]
 
+    phases = _phases(geom)
+    largest = tuple(max(sizes) for sizes in zip(*(size for _, size, _ in phases))) if phases else ()
+
     def work(part: tuple[slice, slice]) -> None:
         out = yv[part]
         buffer = np.empty(out.shape[:3] + geom.in_size, dtype=yv.dtype)
-        for j, src, dst, assign in placements:
-            w_j = wg[(part[1], slice(None)) + j].reshape(out.shape[1:3] + (1,) * nd)
-            if assign:  # the product goes straight into the output
-                np.multiply(xg[part + (slice(None),) + src], w_j, out=out[(Ellipsis,) + dst])
-                continue
-            prod = buffer[(Ellipsis,) + tuple(slice(0, sl.stop - sl.start) for sl in src)]
-            np.multiply(xg[part + (slice(None),) + src], w_j, out=prod)
-            out[(Ellipsis,) + dst] += prod
+        accumulator = np.empty(out.shape[:3] + largest, dtype=yv.dtype)
+        for dst, size, taps in phases:
+            acc = accumulator[(Ellipsis,) + tuple(slice(0, m) for m in size)]
+            for t, (j, src, rel, assign) in enumerate(taps):
+                w_j = wg[(part[1], slice(None)) + j].reshape(out.shape[1:3] + (1,) * nd)
+                if assign:  # covers the phase: the product is the accumulator's first value
+                    np.multiply(xg[part + (slice(None),) + src], w_j, out=acc)
+                    continue
+                if t == 0:
+                    acc[...] = 0
+                prod = buffer[(Ellipsis,) + tuple(slice(0, sl.stop - sl.start) for sl in src)]
+                np.multiply(xg[part + (slice(None),) + src], w_j, out=prod)
+                acc[(Ellipsis,) + rel] += prod
+            out[(Ellipsis,) + dst] = acc
 
     parallel_for(work, parts)
+
+
+@functools.lru_cache(maxsize=64)
+def _phases(geom: Geometry) -> tuple[tuple[tuple[slice, ...], tuple[int, ...], tuple], ...]:
+    """The taps grouped by the phase of the window they land on.
+
+    Per phase: its outputs (strided slices of the window), their count per axis,
+    and its taps as (tap, input slices, slices of the phase's outputs, assign),
+    the assigning tap first.
+    """
+    placements, _ = _placements(geom)
+    groups: dict[tuple[int, ...], list] = {}
+    for j, src, dst, assign in placements:  # the assignments come first
+        phase = tuple(d.start % a.stride for d, a in zip(dst, geom.axes))
+        rel = tuple(slice((d.start - r) // a.stride, (d.start - r) // a.stride + (sl.stop - sl.start))
+                    for d, r, sl, a in zip(dst, phase, src, geom.axes))
+        groups.setdefault(phase, []).append((j, src, rel, assign))
+    out = []
+    for phase, taps in groups.items():
+        size = tuple((a.length - 1 - r) // a.stride + 1 for r, a in zip(phase, geom.axes))
+        dst = tuple(slice(r, r + (m - 1) * a.stride + 1, a.stride) for r, m, a in zip(phase, size, geom.axes))
+        out.append((dst, size, tuple(taps)))
+    return tuple(out)
 
 
 def _parts(nb: int, g: int, oc: int, threads: int) -> list[tuple[slice, slice, slice]]:
