@@ -17,8 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import geometry as geo
-from .algorithms import ALGORITHMS
-from .algorithms._common import window, zero_insert
+from .algorithms.zero_insert import padded_input
 from .errors import TconvError
 from .ops import conv_matrix, conv_transpose
 
@@ -123,11 +122,7 @@ def grid(a: np.ndarray, blank: np.ndarray | None = None) -> str:
 
 def _zero_insertion_view(x: np.ndarray, geom: geo.Geometry) -> tuple[np.ndarray, np.ndarray]:
     """The dilated, padded input of the zero-insertion view and a mask of its non-input cells."""
-    starts = tuple(-(a.k_eff - 1 - a.start) for a in geom.axes)
-    lengths = tuple(a.length + a.k_eff - 1 for a in geom.axes)
-    view = window(zero_insert(x, geom.stride), starts, lengths)
-    is_input = window(zero_insert(np.ones_like(x, dtype=bool), geom.stride), starts, lengths)
-    return view, ~is_input
+    return padded_input(x, geom), ~padded_input(np.ones_like(x, dtype=bool), geom)
 
 
 # --------------------------------------------------------------------------

@@ -74,6 +74,16 @@ class Axis:
         """Elements of ``y_full`` dropped after the window (negative: zeros appended)."""
         return self.full - self.start - self.length
 
+    @property
+    def pad_before(self) -> int:
+        """Zero-insertion view: padding before the zero-inserted input (negative: crop)."""
+        return self.k_eff - 1 - self.start
+
+    @property
+    def pad_after(self) -> int:
+        """Zero-insertion view: padding after the zero-inserted input (negative: crop)."""
+        return self.length + self.start - self.full + self.k_eff - 1
+
 
 @dataclass(frozen=True)
 class Geometry:
@@ -531,14 +541,11 @@ class AxisExplanation:
 
     @property
     def pad_before(self) -> int:
-        """Zero-insertion view: padding before the dilated input (negative: crop)."""
-        return self.axis.k_eff - 1 - self.axis.start
+        return self.axis.pad_before
 
     @property
     def pad_after(self) -> int:
-        """Zero-insertion view: padding after the dilated input (negative: crop)."""
-        a = self.axis
-        return a.length + a.start - a.full + a.k_eff - 1
+        return self.axis.pad_after
 
     def text(self, index: int) -> str:
         a = self.axis

@@ -23,10 +23,14 @@ from ..geometry import Geometry
 from ._common import correlate, flip, to_conv_layout, window, zero_insert
 
 
-def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
-    x_z = zero_insert(x, geom.stride)
-    starts = tuple(-(a.k_eff - 1 - a.start) for a in geom.axes)
+def padded_input(x: np.ndarray, geom: Geometry) -> np.ndarray:
+    """``x`` zero-inserted and padded (or cropped) per axis: the input of the stride-1 correlation."""
+    starts = tuple(-a.pad_before for a in geom.axes)
     lengths = tuple(a.length + a.k_eff - 1 for a in geom.axes)
-    x_p = window(x_z, starts, lengths)
+    return window(zero_insert(x, geom.stride), starts, lengths)
+
+
+def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
+    x_p = padded_input(x, geom)
     w_flip = flip(to_conv_layout(weight, geom.groups), geom.ndim)
     return correlate(x_p, w_flip, (1,) * geom.ndim, geom.dilation, geom.groups)

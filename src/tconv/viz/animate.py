@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import geometry as geo
+from ..algorithms.zero_insert import padded_input
 from ..errors import TconvError
 from ..geometry import Geometry, IntOrSeq, Padding
 from . import _canvas as cv
@@ -117,16 +118,11 @@ def zero_insertion_frames(
     func = "zero_insertion_frames"
     geom, xs, ws = _setup(func, in_size, kernel_size, stride, padding, output_padding, dilation, x, weight)
     axes = geom.axes
-    before = [a.k_eff - 1 - a.start for a in axes]
     view_shape = tuple(a.length + a.k_eff - 1 for a in axes)
     cv.check_size(func, "the padded input", view_shape)
     _check_frames(func, int(np.prod(geom.out_size)))
-    view = np.zeros(view_shape)
-    is_input = np.zeros(view_shape, dtype=bool)
-    for i in np.ndindex(*geom.in_size):
-        v = tuple(ii * a.stride + b for ii, a, b in zip(i, axes, before))
-        if all(0 <= vi < m for vi, m in zip(v, view_shape)):
-            view[v], is_input[v] = xs[i], True
+    view = padded_input(np.asarray(xs, dtype=float)[None, None], geom)[0, 0]
+    is_input = padded_input(np.ones((1, 1) + geom.in_size, dtype=bool), geom)[0, 0]
     flipped = ws[(slice(None, None, -1),) * geom.ndim]
     out = np.zeros(geom.out_size)
     for o in np.ndindex(*geom.out_size):
