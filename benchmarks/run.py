@@ -44,9 +44,12 @@ from peers import PEERS, Refused  # noqa: E402
 
 import tconv  # noqa: E402
 from tconv import algorithms  # noqa: E402
-from tconv.algorithms import _threads  # noqa: E402
+from tconv.algorithms import _kernels, _threads, col2im  # noqa: E402
 
-PAUSE = 0.02  # seconds between timed calls (peers' thread pools spin after a call)
+#: Seconds of idle before each timed call. OpenBLAS's and ONNX Runtime's worker threads spin
+#: for a while after a call; measured here, a contender started 0.05 s after another ran up to
+#: twice as slow, and after 0.2 s not measurably. ``--pause`` changes it.
+PAUSE = 0.25
 TOLERANCE = 1e-4  # the project's float32 tolerance: max|y - ref| <= tol * max(1, max|ref|)
 
 #: The long table's columns, in order.
@@ -80,6 +83,8 @@ def machine_description(threads: int) -> dict:
         "blas": ", ".join(blas),
         "tconv": tconv.__version__,
         "element-wise threads (tconv)": _threads.num_threads(),
+        "tconv kernels (col2im passes, depthwise)": _kernels.backend(),
+        "pause before each timed call (s)": PAUSE,
     }
 
 
@@ -139,6 +144,8 @@ def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, r
             geom = transpose_geometry("bench", case.size, case.kernel, **{k: v for k, v in kw.items() if k != "groups"},
                                       groups=case.groups)
             note = algorithms.choose(case.x_shape, case.w_shape, geom)
+            if note == "col2im":  # which path ran: the compiled passes or pure NumPy
+                note += " (numba)" if col2im.compiled_kernels(geom) is not None else " (numpy)"
         contenders[f"tconv.{name}"] = dict(run=run, convert=lambda y: y, note=note, tconv=name)
     for peer in peers:
         try:
@@ -298,7 +305,10 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where to write table.md, "
                         "results.json and speed.png")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG")
+    parser.add_argument("--pause", type=float, default=PAUSE,
+                        help=f"seconds idle before each timed call, so no thread pool is still spinning (default {PAUSE})")
     args = parser.parse_args(argv)
+    globals()["PAUSE"] = 0.0 if args.quick else args.pause
     from threadpoolctl import threadpool_limits
 
     names = [a.strip() for a in args.algorithms.split(",") if a.strip()]

@@ -47,6 +47,14 @@ _ADD_ROW_S = 2e-8  # ... plus this per inner loop (NumPy's loop over the input's
 _ZERO_S = 1e-9  # one element of a zero-filled output, touched first by the additions
 _SHUFFLE_S = 2.5e-9  # one element of a transposing depth-to-space write
 _MEMORY_BYTES_PER_S = 1e10
+# the compiled col2im (tconv[fast]): per chunk (a GEMM call, a hand-off to the threads), per
+# column element added, per inner loop (a run along the input's last axis), per depthwise product
+_CHUNK_S = 1e-4
+_KERNEL_S = 4e-10
+_KERNEL_ROW_S = 1e-8
+_DEPTHWISE_S = 2e-10
+# its GEMMs, chunked for width, ran at this fraction of the modelled time on the suite
+_COMPILED_GEMM = 0.65
 
 
 def _gemm_seconds(flops: float, m: int, k: int, n: int) -> float:
@@ -86,17 +94,33 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
     out_values = n_batch * c_out * math.prod(geom.out_size)
     weight_bytes = 4.0 * c_in * c_out_g * taps
 
-    nb, oc = col2im.plan(n_batch, g, c_out_g, taps, positions, 4 * out_values, 4)
-    chunks = -(-n_batch // nb) * -(-c_out_g // oc)
     added = n_batch * c_out * positions * taps
-    col2im_s = (
-        _gemm_seconds(direct, oc * taps, c_in_g, nb * positions)
-        + chunks * taps * _CALL_S
-        + added * (_ADD_S * (0.5 if col2im.exact_cover(geom) else 1.0) + _ADD_ROW_S / geom.in_size[-1])
-        + (0 if col2im.exact_cover(geom) else out_values * _ZERO_S)
-    )
+    compiled = col2im.compiled_kernels(geom) is not None
+    if compiled:  # one GEMM per chunk, then one compiled pass adding every tap of a plane
+        in_bytes = 4 * n_batch * c_in * positions
+        limit = max(1, min(col2im.CHUNK_BYTES, (in_bytes + 4 * out_values) * 3 // 4))
+        nb, oc = col2im.compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, 4)
+        chunks = -(-n_batch // nb) * -(-c_out_g // oc)
+        col2im_s = (
+            _COMPILED_GEMM * _gemm_seconds(direct, oc * taps, c_in_g, nb * positions)
+            + (n_batch * c_in * positions * _COPY_S if nb > 1 else 0.0)
+            + chunks * g * _CHUNK_S
+            + added * (_KERNEL_S + _KERNEL_ROW_S / geom.in_size[-1])
+        )
+    else:
+        nb, oc = col2im.plan(n_batch, g, c_out_g, taps, positions, 4 * out_values, 4)
+        chunks = -(-n_batch // nb) * -(-c_out_g // oc)
+        col2im_s = (
+            _gemm_seconds(direct, oc * taps, c_in_g, nb * positions)
+            + chunks * taps * _CALL_S
+            + added * (_ADD_S * (0.5 if col2im.exact_cover(geom) else 1.0) + _ADD_ROW_S / geom.in_size[-1])
+            + (0 if col2im.exact_cover(geom) else out_values * _ZERO_S)
+        )
     if c_in_g == 1:  # depthwise: a product and an addition per tap, no GEMM
-        col2im_s = added * (2 * _ADD_S + _ADD_ROW_S / geom.in_size[-1]) + taps * _CALL_S
+        col2im_s = (
+            added * _DEPTHWISE_S + out_values * _KERNEL_S if compiled
+            else added * (2 * _ADD_S + _ADD_ROW_S / geom.in_size[-1]) + taps * _CALL_S
+        )
 
     phases = [len(subpixel.live_phases(a)) for a in geom.axes]
     shifts = [subpixel.shifts(a) for a in geom.axes]
@@ -109,6 +133,7 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
         + (sub_rows * sub_k * g + n_batch * c_in * math.prod(b + q - 1 for b, q in zip(blocks, shifts))) * _COPY_S
         + out_values * _SHUFFLE_S
         + sub_chunks * (weight_bytes / _MEMORY_BYTES_PER_S + math.prod(phases[:-1]) * 2 * _CALL_S)
+        + weight_bytes / 4 * _SHUFFLE_S  # the kernel rearranged into (Q, C_in, R, C_out), once per call
     )
 
     live = math.prod(phases)

@@ -41,6 +41,7 @@ from typing import Sequence
 import numpy as np
 
 from ..geometry import Axis, Geometry
+from . import _kernels
 from ._threads import num_threads, parallel_for
 
 #: Least input positions per sample for one GEMM per sample (no copy of the input): below
@@ -55,7 +56,7 @@ BLOCK_BYTES = 2 * 2**20
 MIN_PARALLEL = 2**15
 
 
-def _tap_ranges(a: Axis, j: int) -> tuple[slice, slice] | None:
+def tap_ranges(a: Axis, j: int) -> tuple[slice, slice] | None:
     """Inputs ``i`` whose tap ``j`` lands in the window, and where they land (per axis)."""
     offset = j * a.dilation - a.start  # output index of input 0
     i0 = max(0, -(offset // a.stride))  # first i with i*s + offset >= 0
@@ -70,7 +71,7 @@ Placement = tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...], bool]
 
 
 @functools.lru_cache(maxsize=64)
-def _placements(geom: Geometry) -> tuple[tuple[Placement, ...], bool]:
+def placements(geom: Geometry) -> tuple[tuple[Placement, ...], bool]:
     """(tap, input slices, output slices, assign) of every tap that reaches the window, and
     whether they cover it (cached: a layer repeats).
 
@@ -81,7 +82,7 @@ def _placements(geom: Geometry) -> tuple[tuple[Placement, ...], bool]:
     """
     taps, phases = [], set()
     for j in np.ndindex(*geom.kernel):
-        ranges = [_tap_ranges(a, ji) for a, ji in zip(geom.axes, j)]
+        ranges = [tap_ranges(a, ji) for a, ji in zip(geom.axes, j)]
         if all(r is not None for r in ranges):
             dst = tuple(r[1] for r in ranges)
             phase = tuple(d.start for d in dst)
@@ -122,17 +123,136 @@ def plan(
 
 
 def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
+    kernels = compiled_kernels(geom)
+    if kernels is not None:
+        return _compiled(x, weight, geom, kernels)
+    return _numpy(x, weight, geom)
+
+
+def compiled_kernels(geom: Geometry):
+    """The compiled kernels when they serve this geometry, else ``None`` (the NumPy path).
+
+    With ``k == s`` (:func:`exact_cover`) every tap assigns a whole phase: NumPy's
+    strided assignments are as fast as a compiled pass there, so that case keeps them.
+    """
+    kernels = _kernels.kernels()  # first: a bad TCONV_KERNELS is reported whatever the geometry
+    if kernels is None or exact_cover(geom) or not _kernels.supported(geom):
+        return None
+    return kernels
+
+
+#: Seconds per element of the copy that puts samples side by side (a transposing copy,
+#: measured on the benchmark machine), against the GEMM's :data:`GEMM_FLOPS_PER_S`.
+COPY_S = 6e-10
+GEMM_FLOPS_PER_S = 1.5e11
+
+
+def gemm_efficiency(m: int, n: int) -> float:
+    """Fraction of the GEMM rate OpenBLAS reaches on ``m x K @ K x n`` (measured: a 48-row
+    product runs at 0.6, ``... @ 256 x 256`` at two thirds of ``... @ 256 x 2048``)."""
+    return m / (m + 32) * n / (n + 256)
+
+
+def compiled_plan(
+    n_batch: int, c_in_g: int, c_out_g: int, taps: int, positions: int, limit: int, itemsize: int
+) -> tuple[int, int]:
+    """Chunk of the compiled path: ``nb`` samples by ``oc`` output channels (per group).
+
+    The GEMM is ``(oc * taps, C_in/g) @ (C_in/g, nb * prod(n))``; among the chunks
+    whose column buffer (plus the copy that puts ``nb > 1`` samples side by side) fits
+    ``limit`` bytes, the one with the least estimated time: the GEMM at
+    :func:`gemm_efficiency` of its shape, plus the copy.
+    """
+    def halvings(n: int) -> list[int]:
+        out = [n]
+        while n > 1:
+            n = -(-n // 2)
+            out.append(n)
+        return out
+
+    flops = 2.0 * n_batch * c_in_g * c_out_g * taps * positions
+    best, best_s = (1, 1), math.inf
+    for nb in halvings(n_batch):
+        copy = c_in_g * nb * positions if nb > 1 else 0
+        for oc in halvings(c_out_g):
+            if (oc * taps * nb * positions + copy) * itemsize > limit:
+                continue
+            chunks = -(-n_batch // nb) * -(-c_out_g // oc)
+            seconds = (
+                flops / (GEMM_FLOPS_PER_S * gemm_efficiency(oc * taps, nb * positions))
+                + (n_batch * c_in_g * positions * COPY_S if nb > 1 else 0.0)
+                + chunks * 1e-4  # a GEMM call and a hand-off to the threads
+            )
+            if seconds < best_s:
+                best, best_s = (nb, oc), seconds
+    return best
+
+
+def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.ndarray:
+    """The GEMMs as in :func:`_numpy`, every tap's columns added by one compiled pass per chunk.
+
+    The compiled pass adds all taps into one output plane while it is in cache (and
+    zeroes it there when the taps leave gaps), so the chunk shape can serve the GEMM:
+    wide column blocks of whole samples side by side, all output channels when they fit.
+    """
+    g, nd = geom.groups, geom.ndim
+    n_batch, c_in = x.shape[:2]
+    c_in_g, c_out_g = c_in // g, weight.shape[1]
+    n, taps = geom.in_size, math.prod(geom.kernel)
+    positions = math.prod(n)
+    dtype = np.result_type(x, weight)
+    tab, covered = _kernels.table(geom)
+    y = np.empty((n_batch, g * c_out_g) + geom.out_size, dtype=dtype)
+    threads = num_threads()
+    if c_in_g == 1 and n_batch * c_out_g > 1:
+        x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
+        y6 = _kernels.as_3d(y.reshape((n_batch, g, c_out_g) + geom.out_size), nd, 3)
+        yf, ys = _kernels.flat(y6, y)
+        xf, xs = _kernels.flat(_kernels.as_3d(x.reshape((n_batch, g) + n), nd, 2), x)
+        wf, ws = _kernels.flat(weight.reshape(g, c_out_g, taps), weight)
+        shape = np.array(y6.shape, dtype=np.int64)
+        rows_a, rows_b, last, kernel = _kernels.depthwise_tables(geom)
+        parallel_for(lambda r: kernels.depthwise(yf, ys, xf, xs, wf, ws, shape, rows_a, rows_b, last, kernel, r[0], r[1]),
+                     _kernels.planes(n_batch * g * c_out_g, threads))
+        return y
+    limit = max(1, min(CHUNK_BYTES, (x.nbytes + y.nbytes) * 3 // 4))
+    nb, oc = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, dtype.itemsize)
+    buffer = np.empty(nb * oc * taps * positions, dtype=dtype)
+    w_mat = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)  # W^T per group: a view
+    xg = x.reshape(n_batch, g, c_in_g, positions)
+    in3 = (1,) * (3 - nd) + n
+    y5 = _kernels.as_3d(y, nd, 2)
+    for gi in range(g):
+        for b0, b1 in _split(n_batch, -(-n_batch // nb)):
+            # the chunk's samples side by side: (C_in/g, nb * prod(n)); one sample is a view
+            xs = xg[b0, gi] if b1 - b0 == 1 else np.ascontiguousarray(
+                xg[b0:b1, gi].transpose(1, 0, 2)).reshape(c_in_g, -1)
+            for o0, o1 in _split(c_out_g, -(-c_out_g // oc)):
+                cols = buffer[: (o1 - o0) * taps * (b1 - b0) * positions].reshape((o1 - o0) * taps, -1)
+                np.matmul(w_mat[gi, o0 * taps : o1 * taps], xs, out=cols)
+                c6 = cols.reshape((o1 - o0, taps, b1 - b0) + in3).transpose(2, 0, 1, 3, 4, 5)
+                target = y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1]
+                yf, ys = _kernels.flat(target, y)
+                cf, cs = _kernels.flat(c6, buffer)
+                shape = np.array(target.shape + (geom.stride[-1],), dtype=np.int64)
+                parallel_for(lambda r: kernels.col2im(yf, ys, cf, cs, shape, tab, not covered, r[0], r[1]),
+                             _kernels.planes((b1 - b0) * (o1 - o0), threads))
+    return y
+
+
+def _numpy(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
+    """The pure NumPy path: strided additions, one NumPy call per tap and part."""
     g = geom.groups
     n_batch, c_in = x.shape[:2]
     c_in_g, c_out_g = c_in // g, weight.shape[1]
     n, k, taps = geom.in_size, geom.kernel, math.prod(geom.kernel)
     positions = math.prod(n)
     dtype = np.result_type(x, weight)
-    placements, covered = _placements(geom)
+    taps_placed, covered = placements(geom)
     y = (np.empty if covered else np.zeros)((n_batch, g * c_out_g) + geom.out_size, dtype=dtype)
     yv = y.reshape((n_batch, g, c_out_g) + geom.out_size)
     if c_in_g == 1 and n_batch * c_out_g > 1:
-        _depthwise(yv, x, weight, geom, placements)
+        _depthwise(yv, x, weight, geom, taps_placed)
         return y
     nb, oc = plan(n_batch, g, c_out_g, taps, positions, y.nbytes, dtype.itemsize)
     buffer = np.empty(nb * g * oc * taps * positions, dtype=dtype)  # reused: no page faults per chunk
@@ -161,7 +281,7 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
                     np.matmul(w_mat[gi, rows], xs[gi, :, b0:b1].reshape(c_in_g, -1), out=cols[gi])
                 cols = np.moveaxis(cols.reshape((g, o1 - o0) + k + (b1 - b0,) + n), 2 + geom.ndim, 0)
             # cols: (nb, G, oc, *k, *n); each tap's columns go into the output window
-            _add_taps(target, cols, placements)
+            _add_taps(target, cols, taps_placed)
     return y
 
 
@@ -217,9 +337,9 @@ def _phases(geom: Geometry) -> tuple[tuple[tuple[slice, ...], tuple[int, ...], t
     and its taps as (tap, input slices, slices of the phase's outputs, assign),
     the assigning tap first.
     """
-    placements, _ = _placements(geom)
+    taps_placed, _ = placements(geom)
     groups: dict[tuple[int, ...], list] = {}
-    for j, src, dst, assign in placements:  # the assignments come first
+    for j, src, dst, assign in taps_placed:  # the assignments come first
         phase = tuple(d.start % a.stride for d, a in zip(dst, geom.axes))
         rel = tuple(slice((d.start - r) // a.stride, (d.start - r) // a.stride + (sl.stop - sl.start))
                     for d, r, sl, a in zip(dst, phase, src, geom.axes))

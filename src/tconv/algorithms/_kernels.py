@@ -1,0 +1,264 @@
+"""Compiled loops for the memory-bound passes around the GEMMs (the ``tconv[fast]`` extra).
+
+NumPy does the col2im additions as one strided pass over the output per tap,
+each pass's inner loop as short as the input's last axis (4 on DCGAN's 4x4
+layers), on one core. The loops here do all taps of one output plane while the
+plane sits in cache, in one compiled pass, on every thread of
+:func:`tconv.algorithms._threads.parallel_for` (the functions release the GIL).
+
+They are compiled by numba when it is installed (``pip install "tconv[fast]"``)
+and cached on disk; without numba, or with ``TCONV_KERNELS=numpy`` in the
+environment, :func:`backend` says ``"numpy"`` and the algorithms run their pure
+NumPy path, which the test suite checks as well. Arrays reach the kernels as
+3-D spatial views (1-D and 2-D layers get leading axes of size one).
+
+Tap tables: one row per tap that reaches the window,
+``(tap, (first input, end input, first output, stride) per axis, assign)`` with
+the assigning taps (those covering their phase) first: see :func:`table`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+
+import numpy as np
+
+from ..errors import TconvError
+from ..geometry import Geometry
+
+_COMPILED = None  # the compiled kernels once built, or False when numba is missing
+
+
+#: What ``TCONV_KERNELS`` may say: ``auto`` (numba when installed), ``numba`` (required), ``numpy``.
+CHOICES = ("auto", "numba", "numpy")
+
+
+def backend() -> str:
+    """``"numba <version>"`` when the compiled loops run, else ``"numpy"``.
+
+    ``TCONV_KERNELS=numpy`` in the environment selects the pure NumPy path even
+    with numba installed (the test suite runs both); ``TCONV_KERNELS=numba``
+    makes a missing numba an error instead of a quiet fallback.
+
+    >>> backend() in ("numpy",) or backend().startswith("numba ")
+    True
+    """
+    if kernels() is None:
+        return "numpy"
+    import numba
+
+    return f"numba {numba.__version__}"
+
+
+def kernels():
+    """The compiled kernels (``.col2im``, ``.depthwise``), or ``None``: run the NumPy path.
+
+    Reads ``TCONV_KERNELS`` on every call, so a test or a user can switch paths at run time.
+    """
+    global _COMPILED
+    choice = os.environ.get("TCONV_KERNELS", "").strip().lower() or "auto"
+    if choice not in CHOICES:
+        raise TconvError(
+            f"tconv: environment variable TCONV_KERNELS must be one of {', '.join(CHOICES)}; got {choice!r}"
+        )
+    if choice == "numpy":
+        return None
+    if _COMPILED is None:
+        try:
+            _COMPILED = _compile()
+        except ImportError:
+            _COMPILED = False
+    if not _COMPILED and choice == "numba":
+        raise TconvError(
+            "tconv: TCONV_KERNELS=numba needs numba, which is not installed; "
+            'install the extra: pip install "tconv[fast]"'
+        )
+    return _COMPILED or None
+
+
+def _compile():
+    import numba
+
+    # Indices typed unsigned: a signed index makes numba test it for Python's negative
+    # wrap-around on every access, which keeps LLVM from vectorising (10x slower here).
+    u64 = numba.uint64
+    jit = functools.partial(numba.njit, nogil=True, cache=True, fastmath=False)
+
+    # The arrays come flat, with their strides in elements: inside these loops a slice
+    # would make a view (whose reference count numba updates atomically, and both
+    # threads would fight over it), and 6-D indexing recomputes every address.
+    @jit
+    def col2im(y, ys, cols, cs, shape, tab, zero, lo, hi):  # pragma: no cover - compiled
+        # y[b, o, f0, f1, f2] = y[b*ys[0] + o*ys[1] + ...]; cols[b, o, t, i0, i1, i2] likewise,
+        # contiguous along i2; shape = (nb, oc, L0, L1, L2, s2); planes lo..hi of nb*oc.
+        # Each plane is summed in `acc`, its last axis split by phase (f2 = s2*u + r): every
+        # tap adds a contiguous run there (vectorised), and the phases interleave into the
+        # output once.
+        oc, n0, n1, length, s2 = shape[1], shape[2], shape[3], shape[4], shape[5]
+        blocks = (length + s2 - 1) // s2
+        acc = np.empty(n0 * n1 * s2 * blocks, dtype=y.dtype)
+        for plane in range(lo, hi):
+            b = plane // oc
+            o = plane - b * oc
+            ybase = b * ys[0] + o * ys[1]
+            cbase = b * cs[0] + o * cs[1]
+            if zero:
+                acc[:] = 0
+            for p in range(tab.shape[0]):
+                a0, a1, fa0, sa = tab[p, 1], tab[p, 2], tab[p, 3], tab[p, 4]
+                b0, b1, fb0, sb = tab[p, 5], tab[p, 6], tab[p, 7], tab[p, 8]
+                c0, c1, fc0 = tab[p, 9], tab[p, 10], tab[p, 11]
+                run = (fc0 % s2) * blocks + fc0 // s2
+                n = c1 - c0
+                for ia in range(a0, a1):
+                    for ib in range(b0, b1):
+                        dst = ((fa0 + (ia - a0) * sa) * n1 + fb0 + (ib - b0) * sb) * s2 * blocks + run
+                        src = cbase + tab[p, 0] * cs[2] + ia * cs[3] + ib * cs[4] + c0
+                        if tab[p, 13]:
+                            for m in range(n):
+                                acc[u64(dst + m)] = cols[u64(src + m)]
+                        else:
+                            for m in range(n):
+                                acc[u64(dst + m)] += cols[u64(src + m)]
+            for fa in range(n0):
+                for fb in range(n1):
+                    row = ybase + fa * ys[2] + fb * ys[3]
+                    first = (fa * n1 + fb) * s2 * blocks
+                    for r in range(s2):
+                        for u in range((length - r + s2 - 1) // s2):
+                            y[u64(row + (u * s2 + r) * ys[4])] = acc[u64(first + r * blocks + u)]
+
+    @jit
+    def depthwise(y, ys, x, xs, w, ws, shape, rows_a, rows_b, last, kernel, lo, hi):  # pragma: no cover
+        # y[b, g, o, f0, f1, f2], x[b, g, i0, i1, i2], w[g, o, t] flat with element strides;
+        # shape = (N, G, O, L0, L1, L2); rows_a/rows_b: per output index of axes 0/1 the
+        # (tap, input) pairs that reach it, CSR (start per index, then pairs); last: per tap of
+        # axis 2, (first input, end input, first output); kernel = (k0, k1, k2, s2);
+        # planes lo..hi of N*G*O
+        n_g, n_o = shape[1], shape[2]
+        k1, k2, s2 = kernel[1], kernel[2], kernel[3]
+        length = shape[5]
+        blocks = (length + s2 - 1) // s2
+        # one output row per phase of the last axis, contiguous: every tap adds a contiguous
+        # run (vectorised), and the phases interleave into the output row once
+        acc = np.empty(s2 * blocks, dtype=y.dtype)
+        na = shape[3]
+        nb_ = shape[4]
+        for plane in range(lo, hi):
+            b = plane // (n_g * n_o)
+            g = (plane // n_o) % n_g
+            o = plane % n_o
+            ybase = b * ys[0] + g * ys[1] + o * ys[2]
+            xbase = b * xs[0] + g * xs[1]
+            wbase = g * ws[0] + o * ws[1]
+            for fa in range(na):
+                for fb in range(nb_):
+                    acc[:] = 0
+                    for pa in range(rows_a[fa], rows_a[fa + 1]):
+                        ja, ia = rows_a[na + 1 + 2 * pa], rows_a[na + 2 + 2 * pa]
+                        for pb in range(rows_b[fb], rows_b[fb + 1]):
+                            jb, ib = rows_b[nb_ + 1 + 2 * pb], rows_b[nb_ + 2 + 2 * pb]
+                            xrow = xbase + ia * xs[2] + ib * xs[3]
+                            for jc in range(k2):
+                                i0, i1, f0 = last[3 * jc], last[3 * jc + 1], last[3 * jc + 2]
+                                if i1 <= i0:
+                                    continue
+                                wt = w[wbase + ((ja * k1 + jb) * k2 + jc) * ws[2]]
+                                dst = (f0 % s2) * blocks + f0 // s2 - i0
+                                for i in range(i0, i1):  # x is contiguous: xs[4] == 1
+                                        acc[u64(dst + i)] += wt * x[u64(xrow + i)]
+                    row = ybase + fa * ys[3] + fb * ys[4]
+                    for r in range(s2):
+                        for u in range((length - r + s2 - 1) // s2):
+                            y[u64(row + (u * s2 + r) * ys[5])] = acc[u64(r * blocks + u)]
+
+    class Kernels:
+        pass
+
+    kernels = Kernels()
+    kernels.col2im = col2im
+    kernels.depthwise = depthwise
+    return kernels
+
+
+def as_3d(a: np.ndarray, nd: int, lead: int) -> np.ndarray:
+    """``a`` with ``3 - nd`` spatial axes of size one inserted after its first ``lead`` axes (a view)."""
+    return a.reshape(a.shape[:lead] + (1,) * (3 - nd) + a.shape[lead:])
+
+
+def flat(view: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``view`` as the kernels take it: ``base`` (a contiguous array it views) flat, from the view's
+    first element, and the view's strides in elements."""
+    item = view.itemsize
+    offset = (view.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // item
+    return base.reshape(-1)[offset:], np.array([st // item for st in view.strides], dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=64)
+def table(geom: Geometry) -> tuple[np.ndarray, bool]:
+    """The tap table of ``geom`` (padded to three spatial axes) and whether the taps cover the window.
+
+    Row ``(t, (i0, i1, f0, s) x 3, assign)``: tap ``t`` (flat index in the kernel
+    padded to 3-D) adds input ``i0 <= i < i1`` to output ``f0 + (i - i0) * s``;
+    ``assign`` marks the first tap covering its phase (it writes instead of
+    adding). When the taps cover the window, the output needs no zeroing.
+    """
+    from .col2im import placements  # col2im owns the tap placement rules
+
+    taps, covered = placements(geom)
+    nd = geom.ndim
+    kernel = (1,) * (3 - nd) + geom.kernel
+    rows = []
+    for j, src, dst, assign in taps:
+        row = [int(np.ravel_multi_index((0,) * (3 - nd) + j, kernel))]
+        for s, d in zip((slice(0, 1),) * (3 - nd) + src, (slice(0, 1, 1),) * (3 - nd) + dst):
+            row += [s.start, s.stop, d.start, d.step or 1]
+        rows.append(row + [int(assign)])
+    tab = np.array(rows, dtype=np.int64).reshape(-1, 14)
+    tab.setflags(write=False)
+    return tab, covered
+
+
+@functools.lru_cache(maxsize=64)
+def depthwise_tables(geom: Geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-axis tables of :func:`depthwise`: the (tap, input) pairs reaching each output of
+    the first two (padded) axes in CSR form, the last axis' tap ranges, and ``(k0, k1, k2, s2)``."""
+    from .col2im import tap_ranges
+
+    axes = (None,) * (3 - geom.ndim) + geom.axes
+
+    def csr(a) -> np.ndarray:
+        if a is None:
+            return np.array([0, 1, 0, 0], dtype=np.int64)
+        reach: list[list[int]] = [[] for _ in range(a.length)]
+        for j in range(a.kernel):
+            ranges = tap_ranges(a, j)
+            if ranges is not None:
+                for i, f in zip(range(ranges[0].start, ranges[0].stop), range(ranges[1].start, ranges[1].stop, a.stride)):
+                    reach[f] += [j, i]
+        starts = np.cumsum([0] + [len(r) // 2 for r in reach])
+        return np.concatenate([starts, np.array(sum(reach, []), dtype=np.int64)]).astype(np.int64)
+
+    last_axis = axes[2]
+    last = []
+    for j in range(last_axis.kernel):
+        ranges = tap_ranges(last_axis, j)
+        last += [ranges[0].start, ranges[0].stop, ranges[1].start] if ranges is not None else [0, 0, 0]
+    kernel = [1 if a is None else a.kernel for a in axes] + [last_axis.stride]
+    out = (csr(axes[0]), csr(axes[1]), np.array(last, dtype=np.int64), np.array(kernel, dtype=np.int64))
+    for a in out:
+        a.setflags(write=False)
+    return out
+
+
+def planes(count: int, parts: int) -> list[tuple[int, int]]:
+    """``count`` output planes in ``parts`` contiguous ranges (one per thread)."""
+    bounds = [count * p // parts for p in range(parts + 1)]
+    return [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+
+
+def supported(geom: Geometry) -> bool:
+    """The kernels take up to three spatial axes."""
+    return 1 <= geom.ndim <= 3 and math.prod(geom.kernel) > 0

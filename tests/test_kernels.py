@@ -1,0 +1,130 @@
+"""The compiled loops (``tconv[fast]``, numba) and the pure NumPy path they replace: both exact.
+
+``TCONV_KERNELS`` selects the path at run time; every test here runs the same
+geometries through both and against PyTorch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import tconv
+from support import assert_close, random_case
+from tconv.algorithms import _kernels, col2im, choose, estimate_seconds
+from tconv.geometry import transpose_geometry
+from test_algorithms import torch_reference
+
+PATHS = ["numba", "numpy"]
+
+
+@pytest.fixture(params=PATHS)
+def path(request, monkeypatch):
+    monkeypatch.setenv("TCONV_KERNELS", request.param)
+    return request.param
+
+
+def test_the_test_environment_has_numba():
+    # the test extra pins numba: the compiled path must be the one under test, not a fallback
+    assert _kernels.backend().startswith("numba ")
+
+
+def test_environment_variable_selects_the_path(monkeypatch):
+    monkeypatch.setenv("TCONV_KERNELS", "numpy")
+    assert _kernels.backend() == "numpy" and _kernels.kernels() is None
+    monkeypatch.setenv("TCONV_KERNELS", "numba")
+    assert _kernels.kernels() is not None
+    monkeypatch.setenv("TCONV_KERNELS", "fortran")
+    with pytest.raises(tconv.TconvError, match="TCONV_KERNELS must be one of auto, numba, numpy; got 'fortran'"):
+        tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 2)), stride=2, algorithm="col2im")
+
+
+def test_missing_numba_falls_back_or_names_the_extra(monkeypatch):
+    monkeypatch.setattr(_kernels, "_COMPILED", False)  # as if numba were not installed
+    monkeypatch.setenv("TCONV_KERNELS", "auto")
+    assert _kernels.backend() == "numpy"
+    x, w = np.arange(6.0).reshape(1, 2, 3), np.ones((2, 1, 3))
+    ref = tconv.conv_transpose(x, w, stride=2, algorithm="scatter")
+    assert_close(tconv.conv_transpose(x, w, stride=2, algorithm="col2im"), ref)
+    monkeypatch.setenv("TCONV_KERNELS", "numba")
+    with pytest.raises(tconv.TconvError, match=r'pip install "tconv\[fast\]"'):
+        tconv.conv_transpose(x, w, stride=2, algorithm="col2im")
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_col2im_matches_torch_on_both_paths(path, nd):
+    rng = np.random.default_rng(77 + nd)
+    for _ in range({1: 30, 2: 20, 3: 8}[nd]):
+        case = random_case(rng, nd, max_size={1: 9, 2: 6, 3: 3}[nd])
+        dtype = np.float32 if rng.random() < 0.5 else np.float64
+        x = rng.standard_normal(case["x_shape"]).astype(dtype)
+        w = rng.standard_normal(case["w_shape"]).astype(dtype)
+        y = tconv.conv_transpose(x, w, algorithm="col2im", **case["kwargs"])
+        assert y.dtype == dtype
+        assert_close(y, torch_reference(x.astype(np.float64), w.astype(np.float64), None, **case["kwargs"]), dtype)
+
+
+@pytest.mark.parametrize("groups, c_out_g", [(4, 1), (4, 3), (1, 5)])
+def test_depthwise_and_single_channel_layers_on_both_paths(path, groups, c_out_g):
+    # one input channel per group: the compiled depthwise kernel, no GEMM
+    rng = np.random.default_rng(groups * 10 + c_out_g)
+    x = rng.standard_normal((3, groups, 7, 6))
+    w = rng.standard_normal((groups, c_out_g, 4, 3))
+    kwargs = dict(stride=(2, 3), padding=(1, 2), output_padding=(1, 0), dilation=(1, 2), groups=groups)
+    y = tconv.conv_transpose(x, w, algorithm="col2im", **kwargs)
+    assert_close(y, torch_reference(x, w, None, **kwargs))
+
+
+def test_inputs_that_are_not_contiguous_and_stay_unchanged(path):
+    rng = np.random.default_rng(3)
+    base_x = rng.standard_normal((2, 8, 9, 10))
+    base_w = rng.standard_normal((8, 6, 3, 4))
+    x, w = base_x[:, ::2, :, ::-1], base_w[::2, ::2]  # strided and reversed views
+    before_x, before_w = x.copy(), w.copy()
+    for groups in (1, 4):
+        kwargs = dict(stride=2, padding=1, groups=groups)
+        wg = w[:, : 3 if groups == 1 else 1]
+        y = tconv.conv_transpose(x, wg, algorithm="col2im", **kwargs)
+        assert_close(y, torch_reference(np.ascontiguousarray(x), np.ascontiguousarray(wg), None,
+                                         stride=(2, 2), padding=(1, 1), output_padding=(0, 0),
+                                         dilation=(1, 1), groups=groups))
+    np.testing.assert_array_equal(x, before_x)
+    np.testing.assert_array_equal(w, before_w)
+
+
+def test_layers_larger_than_one_column_chunk(path, monkeypatch):
+    # force many chunks of samples and channels: the chunking must not change the sum
+    monkeypatch.setattr(col2im, "CHUNK_BYTES", 4096)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((5, 6, 5, 4)).astype(np.float32)
+    w = rng.standard_normal((6, 7, 4, 4)).astype(np.float32)
+    kwargs = dict(stride=(2, 2), padding=(1, 1), output_padding=(0, 0), dilation=(1, 1), groups=1)
+    y = tconv.conv_transpose(x, w, algorithm="col2im", **kwargs)
+    assert_close(y, torch_reference(x.astype(np.float64), w.astype(np.float64), None, **kwargs), np.float32)
+
+
+def test_four_spatial_axes_use_the_numpy_path():
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((1, 2, 3, 2, 2, 3)), rng.standard_normal((2, 1, 2, 2, 1, 2))
+    geom = transpose_geometry("test", x.shape[2:], w.shape[2:], stride=2)
+    assert col2im.compiled_kernels(geom) is None
+    ref = tconv.conv_transpose(x, w, stride=2, algorithm="scatter")
+    assert_close(tconv.conv_transpose(x, w, stride=2, algorithm="col2im"), ref)
+
+
+def test_compiled_plan_fits_its_limit_and_prefers_wide_gemms():
+    nb, oc = col2im.compiled_plan(64, 1024, 512, 16, 16, 8 * 2**20, 4)
+    assert (oc * 16 * nb * 16 + (1024 * nb * 16 if nb > 1 else 0)) * 4 <= 8 * 2**20
+    assert nb * 16 >= 256  # DCGAN's 4x4 samples go side by side
+    # a tiny limit still returns one sample by one channel
+    assert col2im.compiled_plan(4, 8, 8, 9, 100, 1, 4) == (1, 1)
+
+
+@pytest.mark.parametrize("path_name", PATHS)
+def test_auto_prices_the_path_that_will_run(monkeypatch, path_name):
+    monkeypatch.setenv("TCONV_KERNELS", path_name)
+    geom = transpose_geometry("test", (4, 4), (4, 4), stride=2, padding=1)
+    costs = estimate_seconds((64, 1024, 4, 4), (1024, 512, 4, 4), geom)
+    assert set(costs) == {"col2im", "subpixel", "phase", "fft"} and all(c > 0 for c in costs.values())
+    assert choose((64, 1024, 4, 4), (1024, 512, 4, 4), geom) == "col2im"
