@@ -9,6 +9,7 @@ FLOPs and the extra memory.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -153,6 +154,16 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
 
 
 def choose(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry) -> str:
-    """The algorithm ``auto`` runs: the cheapest by :func:`estimate_seconds`."""
+    """The algorithm ``auto`` runs: the cheapest by :func:`estimate_seconds`.
+
+    Remembered per layer (shapes, geometry and whether the compiled kernels run): a
+    network calls the same layers again, and on small layers the model's own Python
+    time would be a noticeable share of the call.
+    """
+    return _choose(tuple(x_shape), tuple(weight_shape), geom, col2im.compiled_kernels(geom) is not None)
+
+
+@functools.lru_cache(maxsize=256)
+def _choose(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry, compiled: bool) -> str:
     costs = estimate_seconds(x_shape, weight_shape, geom)
     return min(costs, key=costs.__getitem__)

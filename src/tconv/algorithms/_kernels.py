@@ -92,43 +92,54 @@ def _compile():
     @jit
     def col2im(y, ys, cols, cs, shape, tab, zero, lo, hi):  # pragma: no cover - compiled
         # y[b, o, f0, f1, f2] = y[b*ys[0] + o*ys[1] + ...]; cols[b, o, t, i0, i1, i2] likewise,
-        # contiguous along i2; shape = (nb, oc, L0, L1, L2, s2); planes lo..hi of nb*oc.
-        # Each plane is summed in `acc`, its last axis split by phase (f2 = s2*u + r): every
-        # tap adds a contiguous run there (vectorised), and the phases interleave into the
-        # output once.
-        oc, n0, n1, length, s2 = shape[1], shape[2], shape[3], shape[4], shape[5]
-        blocks = (length + s2 - 1) // s2
-        acc = np.empty(n0 * n1 * s2 * blocks, dtype=y.dtype)
+        # contiguous along i2; shape = (nb, oc, L0, L1, L2, s1, s2); planes lo..hi of oc*nb.
+        # Each plane is summed in `acc`, its last two axes split by phase (f = s*u + r):
+        # acc[f0, r1, r2, u1, u2]. There every tap adds contiguous runs (vectorised), a whole
+        # (i1, i2) block at once when its rows fill the phase's rows, and the phases
+        # interleave into the output once.
+        nb, n0, n1, n2, s1, s2 = shape[0], shape[2], shape[3], shape[4], shape[5], shape[6]
+        m1 = (n1 + s1 - 1) // s1
+        m2 = (n2 + s2 - 1) // s2
+        acc = np.empty(n0 * s1 * s2 * m1 * m2, dtype=y.dtype)
         for plane in range(lo, hi):
-            b = plane // oc
-            o = plane - b * oc
+            # samples fastest: the GEMM wrote a tap's columns of all samples side by side,
+            # so consecutive planes read consecutive memory
+            o = plane // nb
+            b = plane - o * nb
             ybase = b * ys[0] + o * ys[1]
             cbase = b * cs[0] + o * cs[1]
             if zero:
                 acc[:] = 0
             for p in range(tab.shape[0]):
                 a0, a1, fa0, sa = tab[p, 1], tab[p, 2], tab[p, 3], tab[p, 4]
-                b0, b1, fb0, sb = tab[p, 5], tab[p, 6], tab[p, 7], tab[p, 8]
+                b0, b1, fb0 = tab[p, 5], tab[p, 6], tab[p, 7]
                 c0, c1, fc0 = tab[p, 9], tab[p, 10], tab[p, 11]
-                run = (fc0 % s2) * blocks + fc0 // s2
+                phase = (fb0 % s1) * s2 + fc0 % s2
+                first = (fb0 // s1) * m2 + fc0 // s2
                 n = c1 - c0
+                rows = b1 - b0
+                if n == m2 and cs[4] == n:  # the block is one contiguous run on both sides
+                    n, rows = n * rows, 1
                 for ia in range(a0, a1):
-                    for ib in range(b0, b1):
-                        dst = ((fa0 + (ia - a0) * sa) * n1 + fb0 + (ib - b0) * sb) * s2 * blocks + run
-                        src = cbase + tab[p, 0] * cs[2] + ia * cs[3] + ib * cs[4] + c0
+                    dst = ((fa0 + (ia - a0) * sa) * s1 * s2 + phase) * m1 * m2 + first
+                    src = cbase + tab[p, 0] * cs[2] + ia * cs[3] + b0 * cs[4] + c0
+                    for row in range(rows):
+                        d = dst + row * m2
+                        q = src + row * cs[4]
                         if tab[p, 13]:
                             for m in range(n):
-                                acc[u64(dst + m)] = cols[u64(src + m)]
+                                acc[u64(d + m)] = cols[u64(q + m)]
                         else:
                             for m in range(n):
-                                acc[u64(dst + m)] += cols[u64(src + m)]
+                                acc[u64(d + m)] += cols[u64(q + m)]
             for fa in range(n0):
-                for fb in range(n1):
-                    row = ybase + fa * ys[2] + fb * ys[3]
-                    first = (fa * n1 + fb) * s2 * blocks
-                    for r in range(s2):
-                        for u in range((length - r + s2 - 1) // s2):
-                            y[u64(row + (u * s2 + r) * ys[4])] = acc[u64(first + r * blocks + u)]
+                for r1 in range(s1):
+                    for u1 in range((n1 - r1 + s1 - 1) // s1):
+                        row = ybase + fa * ys[2] + (u1 * s1 + r1) * ys[3]
+                        for r2 in range(s2):
+                            src = ((fa * s1 + r1) * s2 + r2) * m1 * m2 + u1 * m2
+                            for u2 in range((n2 - r2 + s2 - 1) // s2):
+                                y[u64(row + (u2 * s2 + r2) * ys[4])] = acc[u64(src + u2)]
 
     @jit
     def depthwise(y, ys, x, xs, w, ws, shape, rows_a, rows_b, last, kernel, lo, hi):  # pragma: no cover
