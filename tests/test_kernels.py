@@ -128,3 +128,14 @@ def test_auto_prices_the_path_that_will_run(monkeypatch, path_name):
     costs = estimate_seconds((64, 1024, 4, 4), (1024, 512, 4, 4), geom)
     assert set(costs) == {"col2im", "subpixel", "phase", "fft"} and all(c > 0 for c in costs.values())
     assert choose((64, 1024, 4, 4), (1024, 512, 4, 4), geom) == "col2im"
+
+
+def test_taps_in_parts_when_one_channel_exceeds_the_chunk(monkeypatch):
+    # one sample, one output channel, many taps: the columns come a few taps at a time
+    monkeypatch.setenv("TCONV_KERNELS", "numba")
+    monkeypatch.setattr(col2im, "CHUNK_BYTES", 3 * 40 * 8)  # three taps of a 5x8 float64 input
+    rng = np.random.default_rng(12)
+    x, w = rng.standard_normal((1, 4, 5, 8)), rng.standard_normal((4, 1, 5, 4))
+    kwargs = dict(stride=(3, 2), padding=(2, 1), output_padding=(2, 1), dilation=(1, 1), groups=1)
+    y = tconv.conv_transpose(x, w, algorithm="col2im", **kwargs)
+    assert_close(y, torch_reference(x, w, None, **kwargs))

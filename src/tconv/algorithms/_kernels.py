@@ -90,13 +90,13 @@ def _compile():
     # would make a view (whose reference count numba updates atomically, and both
     # threads would fight over it), and 6-D indexing recomputes every address.
     @jit
-    def col2im(y, ys, cols, cs, shape, tab, zero, lo, hi):  # pragma: no cover - compiled
+    def col2im(y, ys, cols, cs, shape, tab, zero, add, lo, hi):  # pragma: no cover - compiled
         # y[b, o, f0, f1, f2] = y[b*ys[0] + o*ys[1] + ...]; cols[b, o, t, i0, i1, i2] likewise,
         # contiguous along i2; shape = (nb, oc, L0, L1, L2, s1, s2); planes lo..hi of oc*nb.
         # Each plane is summed in `acc`, its last two axes split by phase (f = s*u + r):
         # acc[f0, r1, r2, u1, u2]. There every tap adds contiguous runs (vectorised), a whole
         # (i1, i2) block at once when its rows fill the phase's rows, and the phases
-        # interleave into the output once.
+        # interleave into the output once (added to it with `add`: the taps came in parts).
         nb, n0, n1, n2, s1, s2 = shape[0], shape[2], shape[3], shape[4], shape[5], shape[6]
         m1 = (n1 + s1 - 1) // s1
         m2 = (n2 + s2 - 1) // s2
@@ -138,8 +138,12 @@ def _compile():
                         row = ybase + fa * ys[2] + (u1 * s1 + r1) * ys[3]
                         for r2 in range(s2):
                             src = ((fa * s1 + r1) * s2 + r2) * m1 * m2 + u1 * m2
-                            for u2 in range((n2 - r2 + s2 - 1) // s2):
-                                y[u64(row + (u2 * s2 + r2) * ys[4])] = acc[u64(src + u2)]
+                            if add:
+                                for u2 in range((n2 - r2 + s2 - 1) // s2):
+                                    y[u64(row + (u2 * s2 + r2) * ys[4])] += acc[u64(src + u2)]
+                            else:
+                                for u2 in range((n2 - r2 + s2 - 1) // s2):
+                                    y[u64(row + (u2 * s2 + r2) * ys[4])] = acc[u64(src + u2)]
 
     @jit
     def depthwise(y, ys, x, xs, w, ws, shape, rows_a, rows_b, last, kernel, lo, hi):  # pragma: no cover
@@ -230,6 +234,18 @@ def table(geom: Geometry) -> tuple[np.ndarray, bool]:
     tab = np.array(rows, dtype=np.int64).reshape(-1, 14)
     tab.setflags(write=False)
     return tab, covered
+
+
+@functools.lru_cache(maxsize=64)
+def tap_slice(geom: Geometry, t0: int, t1: int) -> np.ndarray:
+    """The rows of :func:`table` for taps ``t0 <= t < t1``, renumbered from ``t0``, all adding
+    (the taps of a plane come in parts, so no tap may assume it comes first)."""
+    tab, _ = table(geom)
+    part = tab[(tab[:, 0] >= t0) & (tab[:, 0] < t1)].copy()
+    part[:, 0] -= t0
+    part[:, 13] = 0
+    part.setflags(write=False)
+    return part
 
 
 @functools.lru_cache(maxsize=64)

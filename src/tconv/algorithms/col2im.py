@@ -217,26 +217,36 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
         return y
     limit = max(1, min(CHUNK_BYTES, (x.nbytes + y.nbytes) * 3 // 4))
     nb, oc = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, dtype.itemsize)
-    chunks = [(gi, b0, b1, o0, o1) for gi in range(g) for b0, b1 in _split(n_batch, -(-n_batch // nb))
-              for o0, o1 in _split(c_out_g, -(-c_out_g // oc))]
+    # one sample's taps of one channel beyond the limit (FSRCNN: 81 taps of a 64x64 input,
+    # one channel): the taps go in parts, each part's sum added to the output
+    tc = taps if oc * taps * nb * positions * dtype.itemsize <= limit else max(1, limit // (positions * dtype.itemsize))
+    chunks = [(gi, b0, b1, o0, o1, t0, t1) for gi in range(g) for b0, b1 in _split(n_batch, -(-n_batch // nb))
+              for o0, o1 in _split(c_out_g, -(-c_out_g // oc)) for t0, t1 in _split(taps, -(-taps // tc))]
     w_mat = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)  # W^T per group: a view
     xg = x.reshape(n_batch, g, c_in_g, positions)
     in3 = (1,) * (3 - nd) + n
     y5 = _kernels.as_3d(y, nd, 2)
     strides = ((1,) * (3 - nd) + geom.stride)[1:]  # of the last two (padded) axes
 
-    buffer = np.empty(nb * oc * taps * positions, dtype=dtype)  # reused: no page faults per chunk
-    for gi, b0, b1, o0, o1 in chunks:
-        # the chunk's samples side by side: (C_in/g, nb * prod(n)); one sample is a view
-        xs = xg[b0, gi] if b1 - b0 == 1 else np.ascontiguousarray(xg[b0:b1, gi].transpose(1, 0, 2)).reshape(c_in_g, -1)
-        cols = buffer[: (o1 - o0) * taps * (b1 - b0) * positions].reshape((o1 - o0) * taps, -1)
-        np.matmul(w_mat[gi, o0 * taps : o1 * taps], xs, out=cols)
-        c6 = cols.reshape((o1 - o0, taps, b1 - b0) + in3).transpose(2, 0, 1, 3, 4, 5)
+    buffer = np.empty(nb * oc * tc * positions, dtype=dtype)  # reused: no page faults per chunk
+    xs, samples = None, None
+    for gi, b0, b1, o0, o1, t0, t1 in chunks:
+        if samples != (gi, b0, b1):  # once per block of samples, the old copy freed first
+            # the samples side by side: (C_in/g, nb * prod(n)); one sample is a view
+            xs, samples = None, (gi, b0, b1)
+            xs = xg[b0, gi] if b1 - b0 == 1 else np.ascontiguousarray(
+                xg[b0:b1, gi].transpose(1, 0, 2)).reshape(c_in_g, -1)
+        rows = slice(o0 * taps + t0, o0 * taps + t1) if tc < taps else slice(o0 * taps, o1 * taps)
+        cols = buffer[: (o1 - o0) * (t1 - t0) * (b1 - b0) * positions].reshape((o1 - o0) * (t1 - t0), -1)
+        np.matmul(w_mat[gi, rows], xs, out=cols)
+        c6 = cols.reshape((o1 - o0, t1 - t0, b1 - b0) + in3).transpose(2, 0, 1, 3, 4, 5)
         target = y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1]
         yf, ys = _kernels.flat(target, y)
         cf, cs = _kernels.flat(c6, buffer)
         shape = np.array(target.shape + strides, dtype=np.int64)
-        parallel_for(lambda r: kernels.col2im(yf, ys, cf, cs, shape, tab, not covered, r[0], r[1]),
+        part_tab = tab if tc == taps else _kernels.tap_slice(geom, t0, t1)
+        zero, add = (not covered, False) if tc == taps else (True, t0 > 0)
+        parallel_for(lambda r: kernels.col2im(yf, ys, cf, cs, shape, part_tab, zero, add, r[0], r[1]),
                      _kernels.planes((b1 - b0) * (o1 - o0), threads))
     return y
 
