@@ -139,3 +139,19 @@ def test_taps_in_parts_when_one_channel_exceeds_the_chunk(monkeypatch):
     kwargs = dict(stride=(3, 2), padding=(2, 1), output_padding=(2, 1), dilation=(1, 1), groups=1)
     y = tconv.conv_transpose(x, w, algorithm="col2im", **kwargs)
     assert_close(y, torch_reference(x, w, None, **kwargs))
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_subpixel_shuffle_matches_torch_on_both_paths(path, nd, monkeypatch):
+    from tconv.algorithms import subpixel
+
+    rng = np.random.default_rng(300 + nd)
+    for trial in range({1: 20, 2: 14, 3: 6}[nd]):
+        # every other case in small chunks of block rows: the compiled shuffle writes one chunk at a time
+        monkeypatch.setattr(subpixel, "CHUNK_BYTES", 16 * 2**20 if trial % 2 else 256)
+        case = random_case(rng, nd, max_size={1: 9, 2: 6, 3: 3}[nd])
+        x = rng.standard_normal(case["x_shape"]).astype(np.float32)
+        w = rng.standard_normal(case["w_shape"]).astype(np.float32)
+        y = tconv.conv_transpose(x, w, algorithm="subpixel", **case["kwargs"])
+        ref = torch_reference(x.astype(np.float64), w.astype(np.float64), None, **case["kwargs"])
+        assert_close(y, ref, np.float32)

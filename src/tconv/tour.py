@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import geometry as geo
-from .algorithms import ALGORITHMS
+from .algorithms import ALGORITHMS, backend
 from .ops import conv_matrix, conv_transpose
 
 
@@ -78,6 +78,12 @@ def tour() -> str:
     by_matrix = (c.T @ x.ravel()).reshape(4, 4)
     diff = np.abs(by_matrix - conv_transpose(x, w)[0, 0]).max()
     out.append(f"  C has shape {c.shape}; C^T x equals conv_transpose(x) to {diff:.0e} (`tconv matrix` prints C)")
+    out += ["", "6. Speed: `auto` picks a formulation by a cost model (docs/performance.md); the passes around its GEMMs"]
+    kernels = backend()
+    out.append(
+        f"  run compiled here ({kernels}; TCONV_KERNELS=numpy selects pure NumPy)" if kernels != "numpy"
+        else '  run in pure NumPy here (pip install "tconv[fast]" adds compiled loops for them)'
+    )
     out.append("")
     out.append("Next: `tconv explain -i 2,2 -k 3 -s 2 -p 1 --output-padding 1`, `tconv solve -i 7 -k 5 -s 2 --target 14`.")
     return "\n".join(out)

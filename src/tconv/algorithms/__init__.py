@@ -17,8 +17,9 @@ import numpy as np
 
 from ..geometry import Geometry
 from . import col2im, fft, matrix, phase, scatter, subpixel, zero_insert
+from ._kernels import backend
 
-__all__ = ["ALGORITHMS", "IMPLEMENTATIONS", "choose", "estimate_seconds"]
+__all__ = ["ALGORITHMS", "IMPLEMENTATIONS", "backend", "choose", "estimate_seconds"]
 
 Implementation = Callable[[np.ndarray, np.ndarray, Geometry], np.ndarray]
 
@@ -54,6 +55,7 @@ _CHUNK_S = 1e-4
 _KERNEL_S = 4e-10
 _KERNEL_ROW_S = 1e-8
 _DEPTHWISE_S = 2e-10
+_SHUFFLE_COMPILED_S = 2.5e-9  # one element of subpixel's compiled depth-to-space (saves the NumPy calls)
 # its GEMMs, chunked for width, ran at this fraction of the modelled time on the suite
 _COMPILED_GEMM = 0.65
 
@@ -132,9 +134,12 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
     subpixel_s = (
         _gemm_seconds(2.0 * sub_rows * sub_k * sub_n * g, sub_rows / sub_chunks, sub_k, sub_n)
         + (sub_rows * sub_k * g + n_batch * c_in * math.prod(b + q - 1 for b, q in zip(blocks, shifts))) * _COPY_S
-        + out_values * _SHUFFLE_S
-        + sub_chunks * (weight_bytes / _MEMORY_BYTES_PER_S + math.prod(phases[:-1]) * 2 * _CALL_S)
+        + sub_chunks * weight_bytes / _MEMORY_BYTES_PER_S
         + weight_bytes / 4 * _SHUFFLE_S  # the kernel rearranged into (Q, C_in, R, C_out), once per call
+        + (  # the depth-to-space: one compiled pass, or NumPy assignments per phase combination
+            out_values * _SHUFFLE_COMPILED_S if subpixel.compiled_shuffle(geom)
+            else out_values * _SHUFFLE_S + sub_chunks * math.prod(phases[:-1]) * 2 * _CALL_S
+        )
     )
 
     live = math.prod(phases)

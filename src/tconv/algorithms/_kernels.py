@@ -189,12 +189,49 @@ def _compile():
                         for u in range((length - r + s2 - 1) // s2):
                             y[u64(row + (u * s2 + r) * ys[5])] = acc[u64(r * blocks + u)]
 
+    @jit
+    def shuffle(y, ys, blocked, dims, maps, lengths, limits, lo, hi):  # pragma: no cover - compiled
+        # Depth-to-space: y[b, o, f0, f1, f2] = blocked[b, u0, u1, u2, r0, r1, r2, o], where
+        # (u, r) = maps[axis][f] (u relative to the chunk's first block; r < 0: a phase no
+        # tap reaches, left as it is); blocked is contiguous with dims (U0, U1, U2, R0, R1,
+        # R2, C); on axis a only blocks limits[2a] <= u < limits[2a + 1] are in this chunk. Rows
+        # lo..hi of nb*L0. Output runs of up to 32 along f2 per channel: the writes stay
+        # contiguous while the reads gather across the channels.
+        n0, n1, n2 = lengths[0], lengths[1], lengths[2]
+        u0n, u1n, u2n, r0n, r1n, r2n, c = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6]
+        src = np.empty(32, dtype=np.int64)
+        dst = np.empty(32, dtype=np.int64)
+        for row in range(lo, hi):
+            b = row // n0
+            f0 = row - b * n0
+            u0, r0 = maps[0, f0, 0] - limits[0], maps[0, f0, 1]
+            if r0 < 0 or u0 < 0 or u0 >= limits[1] - limits[0]:
+                continue
+            for f1 in range(n1):
+                u1, r1 = maps[1, f1, 0] - limits[2], maps[1, f1, 1]
+                if r1 < 0 or u1 < 0 or u1 >= limits[3] - limits[2]:
+                    continue
+                for t in range(0, n2, 32):
+                    count = 0
+                    for f2 in range(t, min(t + 32, n2)):
+                        u2, r2 = maps[2, f2, 0] - limits[4], maps[2, f2, 1]
+                        if r2 < 0 or u2 < 0 or u2 >= limits[5] - limits[4]:
+                            continue
+                        src[count] = ((((((b * u0n + u0) * u1n + u1) * u2n + u2) * r0n + r0) * r1n + r1)
+                                      * r2n + r2) * c
+                        dst[count] = b * ys[0] + f0 * ys[2] + f1 * ys[3] + f2 * ys[4]
+                        count += 1
+                    for o in range(c):
+                        for m in range(count):
+                            y[u64(dst[m] + o * ys[1])] = blocked[u64(src[m] + o)]
+
     class Kernels:
         pass
 
     kernels = Kernels()
     kernels.col2im = col2im
     kernels.depthwise = depthwise
+    kernels.shuffle = shuffle
     return kernels
 
 

@@ -25,13 +25,16 @@ im2col buffer, and of ``Y``: together at most half the input plus output, or
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
 import numpy as np
 
 from ..geometry import Axis, Geometry
+from . import _kernels
 from ._common import correlate, to_conv_layout, window
+from ._threads import num_threads, parallel_for
 
 #: Largest chunk of the blocked result ``Y`` (bytes).
 CHUNK_BYTES = 16 * 2**20
@@ -125,12 +128,9 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
     budget = max(1, (min(CHUNK_BYTES, (x.nbytes + y.nbytes) // 2) - sub.nbytes) // dtype.itemsize)
     nb = max(1, min(n_batch, budget // (row_values * counts[0])))
     rows = counts[0] if nb > 1 else max(1, min(counts[0], budget // row_values))
-    # per axis and live phase: the blocks (relative to the first) whose phase-r output is in the window
-    targets = [
-        [(ri, r, range(-(-(a.start - r) // a.stride) - f, (a.start + a.length - 1 - r) // a.stride - f + 1))
-         for ri, r in enumerate(p)]
-        for a, p, f in zip(geom.axes, phases, firsts)
-    ]
+    targets = _targets(geom)
+    kernels = _kernels.kernels() if compiled_shuffle(geom) else None
+    maps = _maps(geom) if kernels is not None else None
     for b0 in range(0, n_batch, nb):
         b1 = min(n_batch, b0 + nb)
         for t0 in range(0, counts[0], rows):
@@ -145,8 +145,63 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
                 blocked = np.moveaxis(blocked.reshape(blocked.shape[:-1] + (c_out,) + counts_r), nd + 1, -1)
             else:
                 blocked = blocked.reshape(blocked.shape[:-1] + counts_r + (c_out,))
-            _shuffle(y[b0:b1], blocked, targets, t0, t1, geom)
+            if kernels is not None:
+                _shuffle_compiled(kernels, y, b0, b1, blocked, maps, t0, t1, geom)
+            else:
+                _shuffle(y[b0:b1], blocked, targets, t0, t1, geom)
     return y
+
+
+def compiled_shuffle(geom: Geometry) -> bool:
+    """Whether the depth-to-space runs compiled (``tconv[fast]``): up to 3-D, without groups."""
+    return geom.groups == 1 and geom.ndim <= 3 and _kernels.kernels() is not None
+
+
+def _targets(geom: Geometry) -> list[list[tuple[int, int, range]]]:
+    """Per axis and live phase ``(index, r, blocks)``: the blocks (relative to the window's
+    first) whose phase-``r`` output is in the window."""
+    return [
+        [(ri, r, range(-(-(a.start - r) // a.stride) - f, (a.start + a.length - 1 - r) // a.stride - f + 1))
+         for ri, r in enumerate(live_phases(a))]
+        for a, f in zip(geom.axes, (a.start // a.stride for a in geom.axes))
+    ]
+
+
+@functools.lru_cache(maxsize=64)
+def _maps(geom: Geometry) -> np.ndarray:
+    """Per (padded) axis and output index: its block (from the window's first) and live phase
+    index, ``-1`` for a phase no tap reaches; shape ``(3, max L, 2)`` (cached: a layer repeats)."""
+    targets = _targets(geom)
+    lengths = (1,) * (3 - geom.ndim) + geom.out_size
+    maps = np.zeros((3, max(lengths), 2), dtype=np.int64)
+    maps[:, :, 1] = -1
+    maps[: 3 - geom.ndim, 0, 1] = 0  # padded axes: one output, block 0, phase 0
+    for ax, (a, axis_targets) in enumerate(zip(geom.axes, targets)):
+        first = a.start // a.stride
+        for ri, r, blocks in axis_targets:
+            for u in blocks:
+                f = (u + first) * a.stride + r - a.start
+                maps[3 - geom.ndim + ax, f] = (u, ri)
+    maps.setflags(write=False)
+    return maps
+
+
+def _shuffle_compiled(kernels, y: np.ndarray, b0: int, b1: int, blocked: np.ndarray, maps: np.ndarray,
+                      t0: int, t1: int, geom: Geometry) -> None:
+    """:func:`_shuffle` into samples ``b0:b1`` of ``y`` by the compiled kernel (``tconv[fast]``),
+    rows split over threads."""
+    nd = geom.ndim
+    pad = 3 - nd
+    dims = (1,) * pad + blocked.shape[1 : 1 + nd] + (1,) * pad + blocked.shape[1 + nd :]
+    lengths = (1,) * pad + geom.out_size
+    limits = np.array([0, 1] * pad + [t0, t1] + [0, 1 << 40] * (nd - 1), dtype=np.int64)
+    yf, ys = _kernels.flat(_kernels.as_3d(y[b0:b1], nd, 2), y)
+    bf = blocked.reshape(-1)
+    dims_a = np.array(dims, dtype=np.int64)
+    lengths_a = np.array(lengths, dtype=np.int64)
+    rows = (b1 - b0) * lengths[0]
+    parallel_for(lambda r: kernels.shuffle(yf, ys, bf, dims_a, maps, lengths_a, limits, r[0], r[1]),
+                 _kernels.planes(rows, num_threads()))
 
 
 def _shuffle(y: np.ndarray, blocked: np.ndarray, targets, t0: int, t1: int, geom: Geometry) -> None:
