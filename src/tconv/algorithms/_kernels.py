@@ -317,12 +317,6 @@ def depthwise_tables(geom: Geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return out
 
 
-def planes(count: int, parts: int) -> list[tuple[int, int]]:
-    """``count`` output planes in ``parts`` contiguous ranges (one per thread)."""
-    bounds = [count * p // parts for p in range(parts + 1)]
-    return [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
-
-
 def supported(geom: Geometry) -> bool:
     """The kernels take up to three spatial axes."""
     return 1 <= geom.ndim <= 3 and math.prod(geom.kernel) > 0

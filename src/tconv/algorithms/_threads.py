@@ -50,6 +50,12 @@ def num_threads() -> int:
     return max(1, min([cpus] + limits))
 
 
+def split(count: int, parts: int) -> list[tuple[int, int]]:
+    """``range(count)`` as up to ``parts`` contiguous, non-empty ``(lo, hi)`` ranges of near-equal size."""
+    bounds = [count * p // parts for p in range(parts + 1)]
+    return [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+
+
 def parallel_for(fn: Callable[[T], None], parts: Iterable[T]) -> None:
     """``fn(part)`` for every part, on up to :func:`num_threads` threads; exceptions propagate."""
     parts = list(parts)

@@ -30,6 +30,12 @@ copy of the input (none when ``N == 1`` or with wide samples).
 With one input channel per group (depthwise), the GEMM is a scalar product:
 each tap is multiplied and added in place instead (the assigning taps multiply
 straight into the output).
+
+With ``tconv[fast]`` (numba), the additions are one compiled pass per output
+plane (:mod:`._kernels`): every tap of the plane summed in cache, then written
+once. The chunks are then planned for the GEMM alone (:func:`compiled_plan`),
+and depthwise layers run a compiled loop too. Layers with ``k == s`` and layers
+of more than three spatial axes keep the NumPy path described above.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ import numpy as np
 
 from ..geometry import Axis, Geometry
 from . import _kernels
-from ._threads import num_threads, parallel_for
+from ._threads import num_threads, parallel_for, split
 
 #: Least input positions per sample for one GEMM per sample (no copy of the input): below
 #: it the samples go side by side in a copy, for wider GEMMs.
@@ -101,11 +107,6 @@ def exact_cover(geom: Geometry) -> bool:
         a.kernel == a.stride and a.dilation == 1 and 0 <= a.start and a.start + a.length <= a.full
         for a in geom.axes
     )
-
-
-def _split(n: int, parts: int) -> list[tuple[int, int]]:
-    bounds = [n * p // parts for p in range(parts + 1)]
-    return [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
 
 
 def plan(
@@ -213,15 +214,15 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
         shape = np.array(y6.shape, dtype=np.int64)
         rows_a, rows_b, last, kernel = _kernels.depthwise_tables(geom)
         parallel_for(lambda r: kernels.depthwise(yf, ys, xf, xs, wf, ws, shape, rows_a, rows_b, last, kernel, r[0], r[1]),
-                     _kernels.planes(n_batch * g * c_out_g, threads))
+                     split(n_batch * g * c_out_g, threads))
         return y
     limit = max(1, min(CHUNK_BYTES, (x.nbytes + y.nbytes) * 3 // 4))
     nb, oc = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, dtype.itemsize)
     # one sample's taps of one channel beyond the limit (FSRCNN: 81 taps of a 64x64 input,
     # one channel): the taps go in parts, each part's sum added to the output
     tc = taps if oc * taps * nb * positions * dtype.itemsize <= limit else max(1, limit // (positions * dtype.itemsize))
-    chunks = [(gi, b0, b1, o0, o1, t0, t1) for gi in range(g) for b0, b1 in _split(n_batch, -(-n_batch // nb))
-              for o0, o1 in _split(c_out_g, -(-c_out_g // oc)) for t0, t1 in _split(taps, -(-taps // tc))]
+    chunks = [(gi, b0, b1, o0, o1, t0, t1) for gi in range(g) for b0, b1 in split(n_batch, -(-n_batch // nb))
+              for o0, o1 in split(c_out_g, -(-c_out_g // oc)) for t0, t1 in split(taps, -(-taps // tc))]
     w_mat = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)  # W^T per group: a view
     xg = x.reshape(n_batch, g, c_in_g, positions)
     in3 = (1,) * (3 - nd) + n
@@ -247,7 +248,7 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
         part_tab = tab if tc == taps else _kernels.tap_slice(geom, t0, t1)
         zero, add = (not covered, False) if tc == taps else (True, t0 > 0)
         parallel_for(lambda r: kernels.col2im(yf, ys, cf, cs, shape, part_tab, zero, add, r[0], r[1]),
-                     _kernels.planes((b1 - b0) * (o1 - o0), threads))
+                     split((b1 - b0) * (o1 - o0), threads))
     return y
 
 
@@ -275,8 +276,8 @@ def _numpy(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
     direct = positions >= DIRECT_POSITIONS
     xg = x.reshape(n_batch, g, c_in_g, positions)
     xs = xg if direct else np.ascontiguousarray(xg.transpose(1, 2, 0, 3))
-    for b0, b1 in _split(n_batch, -(-n_batch // nb)):
-        for o0, o1 in _split(c_out_g, -(-c_out_g // oc)):
+    for b0, b1 in split(n_batch, -(-n_batch // nb)):
+        for o0, o1 in split(c_out_g, -(-c_out_g // oc)):
             width, count = (o1 - o0) * taps, (b1 - b0) * positions
             target = yv[b0:b1, :, o0:o1]
             rows = slice(o0 * taps, o1 * taps)
@@ -314,7 +315,7 @@ def _depthwise(yv: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Geometry
     nd = geom.ndim
     group_bytes = c_out_g * math.prod(geom.out_size) * yv.itemsize
     per_block = max(1, min(g, BLOCK_BYTES // group_bytes))
-    parts = [(slice(b, b + 1), slice(lo, hi)) for b in range(n_batch) for lo, hi in _split(g, -(-g // per_block))]
+    parts = [(slice(b, b + 1), slice(lo, hi)) for b in range(n_batch) for lo, hi in split(g, -(-g // per_block))]
 
     phases = _phases(geom)
     largest = tuple(max(sizes) for sizes in zip(*(size for _, size, _ in phases))) if phases else ()
@@ -366,10 +367,10 @@ def _phases(geom: Geometry) -> tuple[tuple[tuple[slice, ...], tuple[int, ...], t
 def _parts(nb: int, g: int, oc: int, threads: int) -> list[tuple[slice, slice, slice]]:
     """Split ``(samples, groups, channels)`` into ``threads`` disjoint parts: samples first."""
     if nb > 1:
-        return [(slice(lo, hi), slice(None), slice(None)) for lo, hi in _split(nb, threads)]
+        return [(slice(lo, hi), slice(None), slice(None)) for lo, hi in split(nb, threads)]
     if g > 1:
-        return [(slice(None), slice(lo, hi), slice(None)) for lo, hi in _split(g, threads)]
-    return [(slice(None), slice(None), slice(lo, hi)) for lo, hi in _split(oc, threads)]
+        return [(slice(None), slice(lo, hi), slice(None)) for lo, hi in split(g, threads)]
+    return [(slice(None), slice(None), slice(lo, hi)) for lo, hi in split(oc, threads)]
 
 
 def _add_taps(

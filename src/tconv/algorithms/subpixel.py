@@ -34,7 +34,7 @@ import numpy as np
 from ..geometry import Axis, Geometry
 from . import _kernels
 from ._common import correlate, to_conv_layout, window
-from ._threads import num_threads, parallel_for
+from ._threads import num_threads, parallel_for, split
 
 #: Largest chunk of the blocked result ``Y`` (bytes).
 CHUNK_BYTES = 16 * 2**20
@@ -201,7 +201,7 @@ def _shuffle_compiled(kernels, y: np.ndarray, b0: int, b1: int, blocked: np.ndar
     lengths_a = np.array(lengths, dtype=np.int64)
     rows = (b1 - b0) * lengths[0]
     parallel_for(lambda r: kernels.shuffle(yf, ys, bf, dims_a, maps, lengths_a, limits, r[0], r[1]),
-                 _kernels.planes(rows, num_threads()))
+                 split(rows, num_threads()))
 
 
 def _shuffle(y: np.ndarray, blocked: np.ndarray, targets, t0: int, t1: int, geom: Geometry) -> None:
