@@ -7,9 +7,9 @@ Usage (from the repository root)::
     python benchmarks/run.py --cases dcgan,unet --algorithms auto,phase --peers torch
 
 For every case, in one run and interleaved round by round (so the machine's
-load drifts over all contenders alike; each round starts with the next
-contender, and a short pause precedes each call so that one contender's
-spinning worker threads do not slow the next), it reports the median time after
+load drifts over all contenders alike; each round in a new seeded order, and a
+pause precedes each call so that one contender's spinning worker threads do not
+slow the next), it reports the median time after
 warm-up of each implementation, GFLOP/s by ``2 * N * C_in * (C_out/g) *
 prod(n) * prod(k)``, the percentage of this machine's float32 GEMM rate (a
 2048^3 ``numpy.matmul`` measured in the same run), the speed relative to the
@@ -28,6 +28,7 @@ import json
 import math
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -182,10 +183,13 @@ def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, r
             c["times"] = [elapsed]
             c["note"] = (c["note"] + "; " if c["note"] else "") + f"1 run (> {budget:g} s budget)"
     order = list(contenders.values())
-    for round_ in range(repeats):
-        # each round starts one contender later, so none always follows the same neighbour,
-        # and a short pause lets the previous contender's spinning worker threads go idle
-        for c in order[round_ % len(order):] + order[: round_ % len(order)]:
+    shuffle = random.Random(seed)
+    for _ in range(repeats):
+        # a new order every round (seeded), so no contender always follows the same neighbour
+        # (rotating the order kept the neighbours: `auto` always ran after JAX and was slower
+        # than the very algorithm it ran), and a pause lets spinning worker threads go idle
+        shuffle.shuffle(order)
+        for c in order:
             if "refused" in c or (c["times"] and len(c["times"]) == 1 and c["times"][0] > budget):
                 continue
             time.sleep(PAUSE)
