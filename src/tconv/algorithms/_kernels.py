@@ -5,6 +5,8 @@ each pass's inner loop as short as the input's last axis (4 on DCGAN's 4x4
 layers), on one core. The loops here do all taps of one output plane while the
 plane sits in cache, in one compiled pass, on every thread of
 :func:`tconv.algorithms._threads.parallel_for` (the functions release the GIL).
+Two more serve layers with one input channel per group (``depthwise``, no GEMM)
+and ``subpixel``'s depth-to-space (``shuffle``).
 
 They are compiled by numba when it is installed (``pip install "tconv[fast]"``)
 and cached on disk; without numba, or with ``TCONV_KERNELS=numpy`` in the
@@ -20,8 +22,8 @@ the assigning taps (those covering their phase) first: see :func:`table`.
 from __future__ import annotations
 
 import functools
-import math
 import os
+import types
 
 import numpy as np
 
@@ -53,7 +55,7 @@ def backend() -> str:
 
 
 def kernels():
-    """The compiled kernels (``.col2im``, ``.depthwise``), or ``None``: run the NumPy path.
+    """The compiled kernels (``.col2im``, ``.depthwise``, ``.shuffle``), or ``None``: run the NumPy path.
 
     Reads ``TCONV_KERNELS`` on every call, so a test or a user can switch paths at run time.
     """
@@ -225,14 +227,7 @@ def _compile():
                         for m in range(count):
                             y[u64(dst[m] + o * ys[1])] = blocked[u64(src[m] + o)]
 
-    class Kernels:
-        pass
-
-    kernels = Kernels()
-    kernels.col2im = col2im
-    kernels.depthwise = depthwise
-    kernels.shuffle = shuffle
-    return kernels
+    return types.SimpleNamespace(col2im=col2im, depthwise=depthwise, shuffle=shuffle)
 
 
 def as_3d(a: np.ndarray, nd: int, lead: int) -> np.ndarray:
@@ -319,4 +314,4 @@ def depthwise_tables(geom: Geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 def supported(geom: Geometry) -> bool:
     """The kernels take up to three spatial axes."""
-    return 1 <= geom.ndim <= 3 and math.prod(geom.kernel) > 0
+    return 1 <= geom.ndim <= 3
