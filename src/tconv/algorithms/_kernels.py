@@ -103,6 +103,28 @@ def _compile():
         m1 = (n1 + s1 - 1) // s1
         m2 = (n2 + s2 - 1) // s2
         acc = np.empty(n0 * s1 * s2 * m1 * m2, dtype=y.dtype)
+        # per tap, what does not depend on the plane (integer divisions cost more than the
+        # additions on small planes): where its runs start in `acc` and in the columns, their
+        # length and count (one run when the block's rows fill the phase's rows)
+        taps = tab.shape[0]
+        first = np.empty(taps, dtype=np.int64)
+        start = np.empty(taps, dtype=np.int64)
+        length = np.empty(taps, dtype=np.int64)
+        runs = np.empty(taps, dtype=np.int64)
+        for p in range(taps):
+            fb0, fc0 = tab[p, 7], tab[p, 11]
+            first[p] = ((fb0 % s1) * s2 + fc0 % s2) * m1 * m2 + (fb0 // s1) * m2 + fc0 // s2
+            start[p] = tab[p, 0] * cs[2] + tab[p, 5] * cs[4] + tab[p, 9]
+            length[p] = tab[p, 10] - tab[p, 9]
+            runs[p] = tab[p, 6] - tab[p, 5]
+            if length[p] == m2 and cs[4] == length[p]:
+                length[p], runs[p] = length[p] * runs[p], 1
+        count1 = np.empty(s1, dtype=np.int64)
+        count2 = np.empty(s2, dtype=np.int64)
+        for r in range(s1):
+            count1[r] = (n1 - r + s1 - 1) // s1
+        for r in range(s2):
+            count2[r] = (n2 - r + s2 - 1) // s2
         for plane in range(lo, hi):
             # samples fastest: the GEMM wrote a tap's columns of all samples side by side,
             # so consecutive planes read consecutive memory
@@ -112,20 +134,13 @@ def _compile():
             cbase = b * cs[0] + o * cs[1]
             if zero:
                 acc[:] = 0
-            for p in range(tab.shape[0]):
-                a0, a1, fa0, sa = tab[p, 1], tab[p, 2], tab[p, 3], tab[p, 4]
-                b0, b1, fb0 = tab[p, 5], tab[p, 6], tab[p, 7]
-                c0, c1, fc0 = tab[p, 9], tab[p, 10], tab[p, 11]
-                phase = (fb0 % s1) * s2 + fc0 % s2
-                first = (fb0 // s1) * m2 + fc0 // s2
-                n = c1 - c0
-                rows = b1 - b0
-                if n == m2 and cs[4] == n:  # the block is one contiguous run on both sides
-                    n, rows = n * rows, 1
-                for ia in range(a0, a1):
-                    dst = ((fa0 + (ia - a0) * sa) * s1 * s2 + phase) * m1 * m2 + first
-                    src = cbase + tab[p, 0] * cs[2] + ia * cs[3] + b0 * cs[4] + c0
-                    for row in range(rows):
+            for p in range(taps):
+                a0, fa0, sa = tab[p, 1], tab[p, 3], tab[p, 4]
+                n = length[p]
+                for ia in range(a0, tab[p, 2]):
+                    dst = (fa0 + (ia - a0) * sa) * s1 * s2 * m1 * m2 + first[p]
+                    src = cbase + start[p] + ia * cs[3]
+                    for row in range(runs[p]):
                         d = dst + row * m2
                         q = src + row * cs[4]
                         if tab[p, 13]:
@@ -136,15 +151,15 @@ def _compile():
                                 acc[u64(d + m)] += cols[u64(q + m)]
             for fa in range(n0):
                 for r1 in range(s1):
-                    for u1 in range((n1 - r1 + s1 - 1) // s1):
+                    for u1 in range(count1[r1]):
                         row = ybase + fa * ys[2] + (u1 * s1 + r1) * ys[3]
                         for r2 in range(s2):
                             src = ((fa * s1 + r1) * s2 + r2) * m1 * m2 + u1 * m2
                             if add:
-                                for u2 in range((n2 - r2 + s2 - 1) // s2):
+                                for u2 in range(count2[r2]):
                                     y[u64(row + (u2 * s2 + r2) * ys[4])] += acc[u64(src + u2)]
                             else:
-                                for u2 in range((n2 - r2 + s2 - 1) // s2):
+                                for u2 in range(count2[r2]):
                                     y[u64(row + (u2 * s2 + r2) * ys[4])] = acc[u64(src + u2)]
 
     @jit
