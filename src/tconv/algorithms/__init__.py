@@ -100,8 +100,7 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
     added = n_batch * c_out * positions * taps
     compiled = col2im.compiled_kernels(geom) is not None
     if compiled:  # one GEMM per chunk, then one compiled pass adding every tap of a plane
-        in_bytes = 4 * n_batch * c_in * positions
-        limit = max(1, min(col2im.CHUNK_BYTES, (in_bytes + 4 * out_values) * 3 // 4))
+        limit = col2im.compiled_limit(4 * n_batch * c_in * positions, 4 * out_values)
         nb, oc = col2im.compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, 4)
         chunks = -(-n_batch // nb) * -(-c_out_g // oc)
         col2im_s = (

@@ -154,6 +154,13 @@ def gemm_efficiency(m: int, n: int) -> float:
     return m / (m + 32) * n / (n + 256)
 
 
+def compiled_limit(in_bytes: int, out_bytes: int) -> int:
+    """Bytes one chunk of the compiled path may hold (column buffer plus input copy): at most
+    :data:`CHUNK_BYTES` and three quarters of input plus output, so the call's extra memory
+    stays below the size of its input and output."""
+    return max(1, min(CHUNK_BYTES, (in_bytes + out_bytes) * 3 // 4))
+
+
 def compiled_plan(
     n_batch: int, c_in_g: int, c_out_g: int, taps: int, positions: int, limit: int, itemsize: int
 ) -> tuple[int, int]:
@@ -216,7 +223,7 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
         parallel_for(lambda r: kernels.depthwise(yf, ys, xf, xs, wf, ws, shape, rows_a, rows_b, last, kernel, r[0], r[1]),
                      split(n_batch * g * c_out_g, threads))
         return y
-    limit = max(1, min(CHUNK_BYTES, (x.nbytes + y.nbytes) * 3 // 4))
+    limit = compiled_limit(x.nbytes, y.nbytes)
     nb, oc = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, dtype.itemsize)
     # one sample's taps of one channel beyond the limit (FSRCNN: 81 taps of a 64x64 input,
     # one channel): the taps go in parts, each part's sum added to the output
