@@ -101,13 +101,17 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
     compiled = col2im.compiled_kernels(geom) is not None
     if compiled:  # one GEMM per chunk, then one compiled pass adding every tap of a plane
         limit = col2im.compiled_limit(4 * n_batch * c_in * positions, 4 * out_values)
-        nb, oc = col2im.compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, 4)
+        last = col2im.last_plan(geom, n_batch, c_in_g, c_out_g, limit, 4)
+        nb, oc = last or col2im.compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, 4)
         chunks = -(-n_batch // nb) * -(-c_out_g // oc)
         col2im_s = (
             _COMPILED_GEMM * _gemm_seconds(direct, oc * taps, c_in_g, nb * positions)
             + (n_batch * c_in * positions * _COPY_S if nb > 1 else 0.0)
             + chunks * g * _CHUNK_S
-            + added * (_KERNEL_S + _KERNEL_ROW_S / geom.in_size[-1])
+            # runs along the input's rows, or along `oc` channels with channels-last columns
+            + added * (_KERNEL_S + _KERNEL_ROW_S / (oc if last else geom.in_size[-1]))
+            # channels-last: the weight reordered once, the input copied once per chunk of channels
+            + ((weight_bytes / 4 + n_batch * c_in * positions * (-(-c_out_g // oc) - 1)) * _COPY_S if last else 0.0)
         )
     else:
         nb, oc = col2im.plan(n_batch, g, c_out_g, taps, positions, 4 * out_values, 4)

@@ -55,7 +55,7 @@ def backend() -> str:
 
 
 def kernels():
-    """The compiled kernels (``.col2im``, ``.depthwise``, ``.shuffle``), or ``None``: run the NumPy path.
+    """The compiled kernels (``.col2im``, ``.col2im_last``, ``.depthwise``, ``.shuffle``), or ``None``: run the NumPy path.
 
     Reads ``TCONV_KERNELS`` on every call, so a test or a user can switch paths at run time.
     """
@@ -242,7 +242,48 @@ def _compile():
                         for m in range(count):
                             y[u64(dst[m] + o * ys[1])] = blocked[u64(src[m] + o)]
 
-    return types.SimpleNamespace(col2im=col2im, depthwise=depthwise, shuffle=shuffle)
+    @jit
+    def col2im_last(y, ys, cols, dims, pairs0, pairs1, pairs2, slab, lo, hi):  # pragma: no cover - compiled
+        # Channels-last columns: cols[b, i0, i1, i2, t, o] contiguous, t = (j0*k1 + j1)*k2 + j2;
+        # dims = (nb, n0, n1, n2, taps, oc, L0, L1, L2, k1, k2). pairsA: per axis the (input,
+        # tap, output) triples that land in the window, inputs ascending. Work items lo..hi of
+        # nb * ceil(L0*L1 / slab): one sample and `slab` output rows (f0, f1). The rows add up
+        # in `acc[row, f2, o]`, every addition a contiguous run of `oc` channels (vectorised,
+        # however short the input's rows), then go to y[b, o, f0, f1, f2] channel by channel.
+        nb, n0, n1, n2, taps, oc = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
+        l0, l1, l2, k1, k2 = dims[6], dims[7], dims[8], dims[9], dims[10]
+        slabs = (l0 * l1 + slab - 1) // slab
+        acc = np.empty(slab * l2 * oc, dtype=y.dtype)
+        for item in range(lo, hi):
+            b = item // slabs
+            ra = (item - b * slabs) * slab
+            rb = min(l0 * l1, ra + slab)
+            acc[: (rb - ra) * l2 * oc] = 0
+            for q0 in range(pairs0.shape[0]):
+                i0, j0, f0 = pairs0[q0, 0], pairs0[q0, 1], pairs0[q0, 2]
+                if (f0 + 1) * l1 <= ra or f0 * l1 >= rb:
+                    continue
+                for q1 in range(pairs1.shape[0]):
+                    i1, j1, f1 = pairs1[q1, 0], pairs1[q1, 1], pairs1[q1, 2]
+                    row = f0 * l1 + f1
+                    if row < ra or row >= rb:
+                        continue
+                    src_row = ((b * n0 + i0) * n1 + i1) * n2 * taps + (j0 * k1 + j1) * k2
+                    dst_row = (row - ra) * l2
+                    for q2 in range(pairs2.shape[0]):
+                        src = (src_row + pairs2[q2, 0] * taps + pairs2[q2, 1]) * oc
+                        dst = (dst_row + pairs2[q2, 2]) * oc
+                        for o in range(oc):
+                            acc[u64(dst + o)] += cols[u64(src + o)]
+            for o in range(oc):
+                for row in range(ra, rb):
+                    f0 = row // l1
+                    out = b * ys[0] + o * ys[1] + f0 * ys[2] + (row - f0 * l1) * ys[3]
+                    a = (row - ra) * l2 * oc + o
+                    for f2 in range(l2):
+                        y[u64(out + f2 * ys[4])] = acc[u64(a + f2 * oc)]
+
+    return types.SimpleNamespace(col2im=col2im, col2im_last=col2im_last, depthwise=depthwise, shuffle=shuffle)
 
 
 def as_3d(a: np.ndarray, nd: int, lead: int) -> np.ndarray:
@@ -281,6 +322,23 @@ def table(geom: Geometry) -> tuple[np.ndarray, bool]:
     tab = np.array(rows, dtype=np.int64).reshape(-1, 14)
     tab.setflags(write=False)
     return tab, covered
+
+
+@functools.lru_cache(maxsize=64)
+def landings(geom: Geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per axis (padded to three), the ``(input, tap, output)`` triples of :func:`col2im_last`:
+    every input and tap whose output ``i*s + j*d - lo`` lies in the window, inputs ascending."""
+    out = []
+    for a in (None,) * (3 - geom.ndim) + geom.axes:
+        if a is None:
+            rows = [(0, 0, 0)]
+        else:
+            rows = [(i, j, i * a.stride + j * a.dilation - a.start) for i in range(a.size) for j in range(a.kernel)
+                    if 0 <= i * a.stride + j * a.dilation - a.start < a.length]
+        table_ = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        table_.setflags(write=False)
+        out.append(table_)
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=64)

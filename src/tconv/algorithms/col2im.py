@@ -224,6 +224,10 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
                      split(n_batch * g * c_out_g, threads))
         return y
     limit = compiled_limit(x.nbytes, y.nbytes)
+    last = last_plan(geom, n_batch, c_in_g, c_out_g, limit, dtype.itemsize)
+    if last is not None:
+        _channels_last(x, weight, geom, kernels, y, *last)
+        return y
     nb, oc = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, dtype.itemsize)
     # one sample's taps of one channel beyond the limit (FSRCNN: 81 taps of a 64x64 input,
     # one channel): the taps go in parts, each part's sum added to the output
@@ -257,6 +261,77 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
         parallel_for(lambda r: kernels.col2im(yf, ys, cf, cs, shape, part_tab, zero, add, r[0], r[1]),
                      split((b1 - b0) * (o1 - o0), threads))
     return y
+
+
+#: The input rows below which the compiled path takes channels-last columns (:func:`last_plan`).
+SHORT_ROWS = 8
+#: Bytes of one work item's accumulator in :func:`_channels_last`: inside a core's L2 cache.
+SLAB_BYTES = 128 * 2**10
+
+
+def last_plan(geom: Geometry, n_batch: int, c_in_g: int, c_out_g: int, limit: int,
+              itemsize: int) -> tuple[int, int] | None:
+    """Chunk ``(nb, oc)`` of channels-last columns (:func:`_channels_last`), or ``None`` when the
+    planar columns serve better.
+
+    Planar columns add runs as long as the input's rows: a few elements on small
+    inputs (the Keras generator's 7x7). Channels-last columns add runs of ``oc``
+    channels, so they serve layers whose input rows are shorter than
+    :data:`SHORT_ROWS`, with at least 16 output channels per group. ``oc`` is as many
+    channels as keep one output row of the accumulator within :data:`SLAB_BYTES`
+    (fewer, down to 16, until a sample fits), ``nb`` as many samples as fit ``limit``
+    together with their channels-last input copy and the chunk's reordered weight.
+    """
+    if geom.in_size[-1] >= SHORT_ROWS or c_out_g < 16:
+        return None
+    taps, positions = math.prod(geom.kernel), math.prod(geom.in_size)
+    oc = max(16, min(c_out_g, SLAB_BYTES // (geom.out_size[-1] * itemsize)))
+    while True:  # fewer channels per chunk until one sample fits
+        nb = min(n_batch, (limit // itemsize - c_in_g * taps * oc) // (positions * (taps * oc + c_in_g)))
+        if nb >= 1:
+            return nb, oc
+        if oc == 16:
+            return None
+        oc = max(16, oc // 2)
+
+
+def _channels_last(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels, y: np.ndarray,
+                   nb: int, oc: int) -> None:
+    """The compiled path with channels-last columns: ``cols[(b, i), (t, o)] = X^T W``.
+
+    Per group and chunk of ``oc`` output channels, the weight is reordered once to
+    ``(C_in/g, taps, oc)``; per block of ``nb`` samples the input is copied
+    channels-last, ``(nb * prod(n), C_in/g)`` (a view for one sample), and one GEMM
+    makes the block's columns. :func:`._kernels.col2im_last` adds them up, a slab
+    of output rows per work item, and writes ``y``.
+    """
+    g, nd = geom.groups, geom.ndim
+    n_batch, c_in = x.shape[:2]
+    c_in_g, c_out_g = c_in // g, weight.shape[1]
+    taps, positions = math.prod(geom.kernel), math.prod(geom.in_size)
+    padded = (1,) * (3 - nd)
+    n3, out3, k3 = padded + geom.in_size, padded + geom.out_size, padded + geom.kernel
+    pairs = _kernels.landings(geom)
+    rows = out3[0] * out3[1]
+    slab = max(1, min(rows, SLAB_BYTES // (out3[2] * oc * y.itemsize)))
+    slabs = -(-rows // slab)
+    buffer = np.empty(nb * positions * taps * oc, dtype=y.dtype)
+    xg = x.reshape(n_batch, g, c_in_g, positions)
+    wg = weight.reshape(g, c_in_g, c_out_g, taps)
+    y5 = _kernels.as_3d(y, nd, 2)
+    threads = num_threads()
+    for gi in range(g):
+        for o0, o1 in split(c_out_g, -(-c_out_g // oc)):
+            w_last = np.ascontiguousarray(wg[gi, :, o0:o1].transpose(0, 2, 1)).reshape(c_in_g, -1)
+            for b0, b1 in split(n_batch, -(-n_batch // nb)):
+                xs = xg[b0:b1, gi].transpose(0, 2, 1)  # (nb, prod(n), C_in/g)
+                xs = xs[0] if b1 - b0 == 1 else np.ascontiguousarray(xs).reshape(-1, c_in_g)
+                cols = buffer[: (b1 - b0) * positions * taps * (o1 - o0)].reshape(xs.shape[0], -1)
+                np.matmul(xs, w_last, out=cols)
+                yf, ys = _kernels.flat(y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1], y)
+                dims = np.array((b1 - b0,) + n3 + (taps, o1 - o0) + out3 + k3[1:], dtype=np.int64)
+                parallel_for(lambda r: kernels.col2im_last(yf, ys, buffer, dims, *pairs, slab, r[0], r[1]),
+                             split((b1 - b0) * slabs, threads))
 
 
 def _numpy(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
