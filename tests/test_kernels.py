@@ -162,6 +162,7 @@ def test_channels_last_columns_match_torch(monkeypatch):
     # half the cases with an accumulator of a single output row
     monkeypatch.setenv("TCONV_KERNELS", "numba")
     monkeypatch.setattr(col2im, "SHORT_ROWS", 100)
+    monkeypatch.setattr(col2im, "POSITIONS_PER_CHANNEL", 0)
     rng = np.random.default_rng(21)
     for trial in range(30):
         monkeypatch.setattr(col2im, "SLAB_BYTES", 256 if trial % 2 else 128 * 2**10)
@@ -170,6 +171,7 @@ def test_channels_last_columns_match_torch(monkeypatch):
         case = random_case(rng, nd, max_size=5)
         kwargs = dict(case["kwargs"], groups=groups)
         x = rng.standard_normal((int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))) + case["x_shape"][2:])
+        monkeypatch.setattr(col2im, "SHORT_ROWS", 100)
         w = rng.standard_normal((x.shape[1], int(rng.integers(16, 40))) + case["w_shape"][2:])
         geom = transpose_geometry("test", x.shape[2:], w.shape[2:], **kwargs)
         assert col2im.last_plan(geom, x.shape[0], x.shape[1] // groups, w.shape[1], 2**20, 8) is not None
@@ -183,5 +185,7 @@ def test_channels_last_columns_serve_short_rows_only():
     wide = transpose_geometry("test", (32, 32), (3, 3), stride=2, padding=2, output_padding=1, dilation=2)
     assert col2im.last_plan(wide, 8, 64, 64, 16 * 2**20, 4) is None
     assert col2im.last_plan(keras, 256, 128, 3, 16 * 2**20, 4) is None  # too few channels for the runs
+    dcgan = transpose_geometry("test", (4, 4), (4, 4), stride=2, padding=1)
+    assert col2im.last_plan(dcgan, 64, 1024, 512, 16 * 2**20, 4) is None  # a large weight to reorder
     nb, oc = col2im.last_plan(keras, 256, 128, 64, 2**20, 4)
     assert (nb * 49 * (25 * oc + 128) + 128 * 25 * oc) * 4 <= 2**20

@@ -265,6 +265,8 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
 
 #: The input rows below which the compiled path takes channels-last columns (:func:`last_plan`).
 SHORT_ROWS = 8
+#: ... and at least this many input positions (over the batch) per input channel.
+POSITIONS_PER_CHANNEL = 16
 #: Bytes of one work item's accumulator in :func:`_channels_last`: inside a core's L2 cache.
 SLAB_BYTES = 128 * 2**10
 
@@ -277,14 +279,17 @@ def last_plan(geom: Geometry, n_batch: int, c_in_g: int, c_out_g: int, limit: in
     Planar columns add runs as long as the input's rows: a few elements on small
     inputs (the Keras generator's 7x7). Channels-last columns add runs of ``oc``
     channels, so they serve layers whose input rows are shorter than
-    :data:`SHORT_ROWS`, with at least 16 output channels per group. ``oc`` is as many
+    :data:`SHORT_ROWS`, with at least 16 output channels per group and
+    :data:`POSITIONS_PER_CHANNEL` input positions (over the batch) per input channel:
+    the weight they reorder is then small next to the columns (DCGAN's 1024->512
+    4x4 layer is not, and measured slower this way). ``oc`` is as many
     channels as keep one output row of the accumulator within :data:`SLAB_BYTES`
     (fewer, down to 16, until a sample fits), ``nb`` as many samples as fit ``limit``
     together with their channels-last input copy and the chunk's reordered weight.
     """
-    if geom.in_size[-1] >= SHORT_ROWS or c_out_g < 16:
-        return None
     taps, positions = math.prod(geom.kernel), math.prod(geom.in_size)
+    if geom.in_size[-1] >= SHORT_ROWS or c_out_g < 16 or n_batch * positions < POSITIONS_PER_CHANNEL * c_in_g:
+        return None
     oc = max(16, min(c_out_g, SLAB_BYTES // (geom.out_size[-1] * itemsize)))
     while True:  # fewer channels per chunk until one sample fits
         nb = min(n_batch, (limit // itemsize - c_in_g * taps * oc) // (positions * (taps * oc + c_in_g)))
@@ -322,7 +327,11 @@ def _channels_last(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels, y
     threads = num_threads()
     for gi in range(g):
         for o0, o1 in split(c_out_g, -(-c_out_g // oc)):
-            w_last = np.ascontiguousarray(wg[gi, :, o0:o1].transpose(0, 2, 1)).reshape(c_in_g, -1)
+            # (C_in/g, taps, oc): a transposing copy, its rows shared between the threads
+            w_last = np.empty((c_in_g, taps, o1 - o0), dtype=y.dtype)
+            parallel_for(lambda r: np.copyto(w_last[r[0]:r[1]], wg[gi, r[0]:r[1], o0:o1].transpose(0, 2, 1)),
+                         split(c_in_g, threads))
+            w_last = w_last.reshape(c_in_g, -1)
             for b0, b1 in split(n_batch, -(-n_batch // nb)):
                 xs = xg[b0:b1, gi].transpose(0, 2, 1)  # (nb, prod(n), C_in/g)
                 xs = xs[0] if b1 - b0 == 1 else np.ascontiguousarray(xs).reshape(-1, c_in_g)
