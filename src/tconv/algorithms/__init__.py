@@ -133,7 +133,8 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
     blocks = [(a.start + a.length - 1) // a.stride - a.start // a.stride + 1 for a in geom.axes]
     sub_rows = n_batch * math.prod(blocks)
     sub_k, sub_n = math.prod(shifts) * c_in_g, math.prod(phases) * c_out_g
-    sub_chunks = max(1, math.ceil(sub_rows * sub_n * g * 4 / min(subpixel.CHUNK_BYTES, 2.0 * out_values)))
+    sub_budget = min(subpixel.CHUNK_BYTES, subpixel.SHARE * 4 * (n_batch * c_in * positions + out_values))
+    sub_chunks = max(1, math.ceil(sub_rows * sub_n * g * 4 / sub_budget))
     subpixel_s = (
         _gemm_seconds(2.0 * sub_rows * sub_k * sub_n * g, sub_rows / sub_chunks, sub_k, sub_n)
         + (sub_rows * sub_k * g + n_batch * c_in * math.prod(b + q - 1 for b, q in zip(blocks, shifts))) * _COPY_S

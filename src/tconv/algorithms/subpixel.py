@@ -19,8 +19,8 @@ the window touches and ``R`` the live phases: the definition's count times
 ``prod(Q * |R| / k)`` (zero taps when ``s`` does not divide ``d*k``) and
 ``prod(U / n)`` (the edges).
 Extra memory: one chunk of the windowed input, its channels-last copy and
-im2col buffer, and of ``Y``: together at most half the input plus output, or
-:data:`CHUNK_BYTES`, less the size of the rearranged kernel.
+im2col buffer, and of ``Y``: together at most :data:`SHARE` of the input plus
+output, or :data:`CHUNK_BYTES`, less the size of the rearranged kernel.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from ._threads import num_threads, parallel_for, split
 
 #: Largest chunk of the blocked result ``Y`` (bytes).
 CHUNK_BYTES = 16 * 2**20
+#: Share of input plus output bytes one chunk's copies may take (with the rearranged kernel).
+SHARE = 0.75
 
 
 def live_phases(a: Axis) -> list[int]:
@@ -125,7 +127,7 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
         c_out * n_phases + c_in * math.prod(qs) // geom.groups
         + 2 * c_in * math.prod(c + q - 1 for c, q in zip(counts[1:], qs[1:])) // math.prod(counts[1:])
     )
-    budget = max(1, (min(CHUNK_BYTES, (x.nbytes + y.nbytes) // 2) - sub.nbytes) // dtype.itemsize)
+    budget = max(1, (min(CHUNK_BYTES, int((x.nbytes + y.nbytes) * SHARE)) - sub.nbytes) // dtype.itemsize)
     nb = max(1, min(n_batch, budget // (row_values * counts[0])))
     rows = counts[0] if nb > 1 else max(1, min(counts[0], budget // row_values))
     targets = _targets(geom)
@@ -149,6 +151,7 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
                 _shuffle_compiled(kernels, y, b0, b1, blocked, maps, t0, t1, geom)
             else:
                 _shuffle(y[b0:b1], blocked, targets, t0, t1, geom)
+            del chunk, blocked  # freed before the next chunk's copies, not after them
     return y
 
 
