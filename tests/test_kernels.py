@@ -189,3 +189,20 @@ def test_channels_last_columns_serve_short_rows_only():
     assert col2im.last_plan(dcgan, 64, 1024, 512, 16 * 2**20, 4) is None  # a large weight to reorder
     nb, oc = col2im.last_plan(keras, 256, 128, 64, 2**20, 4)
     assert (nb * 49 * (25 * oc + 128) + 128 * 25 * oc) * 4 <= 2**20
+
+
+def test_batch_last_columns_match_torch(monkeypatch):
+    # samples side by side with short rows take batch-last columns; force them on every geometry,
+    # half the cases with an accumulator of a single output row
+    monkeypatch.setenv("TCONV_KERNELS", "numba")
+    monkeypatch.setattr(col2im, "SHORT_ROWS", 100)
+    monkeypatch.setattr(col2im, "BATCH_RUNS", 1)
+    monkeypatch.setattr(col2im, "last_plan", lambda *args: None)
+    rng = np.random.default_rng(22)
+    for trial in range(30):
+        monkeypatch.setattr(col2im, "SLAB_BYTES", 256 if trial % 2 else 128 * 2**10)
+        case = random_case(rng, int(rng.integers(1, 4)), max_size=5)
+        x = rng.standard_normal((int(rng.integers(1, 20)),) + case["x_shape"][1:])
+        w = rng.standard_normal(case["w_shape"])
+        y = tconv.conv_transpose(x, w, algorithm="col2im", **case["kwargs"])
+        assert_close(y, torch_reference(x, w, None, **case["kwargs"]))

@@ -108,8 +108,9 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
             _COMPILED_GEMM * _gemm_seconds(direct, oc * taps, c_in_g, nb * positions)
             + (n_batch * c_in * positions * _COPY_S if nb > 1 else 0.0)
             + chunks * g * _CHUNK_S
-            # runs along the input's rows, or along `oc` channels with channels-last columns
-            + added * (_KERNEL_S + _KERNEL_ROW_S / (oc if last else geom.in_size[-1]))
+            # runs along the input's rows, or along `oc` channels (channels-last columns), or
+            # along `nb` samples (batch-last columns)
+            + added * (_KERNEL_S + _KERNEL_ROW_S / col2im.compiled_run(geom, nb, oc, last is not None))
             # channels-last: the weight reordered once, the input copied once per chunk of channels
             + ((weight_bytes / 4 + n_batch * c_in * positions * (-(-c_out_g // oc) - 1)) * _COPY_S if last else 0.0)
         )

@@ -55,7 +55,7 @@ def backend() -> str:
 
 
 def kernels():
-    """The compiled kernels (``.col2im``, ``.col2im_last``, ``.depthwise``, ``.shuffle``), or ``None``: run the NumPy path.
+    """The compiled kernels (``.col2im``, ``.col2im_runs``, ``.depthwise``, ``.shuffle``), or ``None``: run the NumPy path.
 
     Reads ``TCONV_KERNELS`` on every call, so a test or a user can switch paths at run time.
     """
@@ -243,22 +243,24 @@ def _compile():
                             y[u64(dst[m] + o * ys[1])] = blocked[u64(src[m] + o)]
 
     @jit
-    def col2im_last(y, ys, cols, dims, pairs0, pairs1, pairs2, slab, lo, hi):  # pragma: no cover - compiled
-        # Channels-last columns: cols[b, i0, i1, i2, t, o] contiguous, t = (j0*k1 + j1)*k2 + j2;
-        # dims = (nb, n0, n1, n2, taps, oc, L0, L1, L2, k1, k2). pairsA: per axis the (input,
-        # tap, output) triples that land in the window, inputs ascending. Work items lo..hi of
-        # nb * ceil(L0*L1 / slab): one sample and `slab` output rows (f0, f1). The rows add up
-        # in `acc[row, f2, o]`, every addition a contiguous run of `oc` channels (vectorised,
-        # however short the input's rows), then go to y[b, o, f0, f1, f2] channel by channel.
-        nb, n0, n1, n2, taps, oc = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
-        l0, l1, l2, k1, k2 = dims[6], dims[7], dims[8], dims[9], dims[10]
+    def col2im_runs(y, ys, cols, cs, dims, pairs0, pairs1, pairs2, slab, lo, hi):  # pragma: no cover
+        # Columns whose innermost axis is a run of outputs' channels or samples: column element
+        # (item, i0, i1, i2, t, m) at item*cs[0] + i0*cs[1] + i1*cs[2] + i2*cs[3] + t*cs[4] + m,
+        # t = (j0*k1 + j1)*k2 + j2, and it adds to y[item*ys[0] + m*ys[1] + f0*ys[2] + f1*ys[3] +
+        # f2*ys[4]]. Channels-last columns have items = samples and runs = channels; batch-last
+        # columns the reverse. dims = (run length, L0, L1, L2, k1, k2). pairsA: per axis the
+        # (input, tap, output) triples that land in the window. Work items lo..hi of
+        # items * ceil(L0*L1 / slab): one item and `slab` output rows (f0, f1), summed in
+        # acc[row, f2, m] (every addition a contiguous run, however short the input's rows),
+        # then written to y run element by run element.
+        runs, l0, l1, l2, k1, k2 = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
         slabs = (l0 * l1 + slab - 1) // slab
-        acc = np.empty(slab * l2 * oc, dtype=y.dtype)
-        for item in range(lo, hi):
-            b = item // slabs
-            ra = (item - b * slabs) * slab
+        acc = np.empty(slab * l2 * runs, dtype=y.dtype)
+        for work in range(lo, hi):
+            item = work // slabs
+            ra = (work - item * slabs) * slab
             rb = min(l0 * l1, ra + slab)
-            acc[: (rb - ra) * l2 * oc] = 0
+            acc[: (rb - ra) * l2 * runs] = 0
             for q0 in range(pairs0.shape[0]):
                 i0, j0, f0 = pairs0[q0, 0], pairs0[q0, 1], pairs0[q0, 2]
                 if (f0 + 1) * l1 <= ra or f0 * l1 >= rb:
@@ -268,22 +270,22 @@ def _compile():
                     row = f0 * l1 + f1
                     if row < ra or row >= rb:
                         continue
-                    src_row = ((b * n0 + i0) * n1 + i1) * n2 * taps + (j0 * k1 + j1) * k2
+                    src_row = item * cs[0] + i0 * cs[1] + i1 * cs[2] + (j0 * k1 + j1) * k2 * cs[4]
                     dst_row = (row - ra) * l2
                     for q2 in range(pairs2.shape[0]):
-                        src = (src_row + pairs2[q2, 0] * taps + pairs2[q2, 1]) * oc
-                        dst = (dst_row + pairs2[q2, 2]) * oc
-                        for o in range(oc):
-                            acc[u64(dst + o)] += cols[u64(src + o)]
-            for o in range(oc):
+                        src = src_row + pairs2[q2, 0] * cs[3] + pairs2[q2, 1] * cs[4]
+                        dst = (dst_row + pairs2[q2, 2]) * runs
+                        for m in range(runs):
+                            acc[u64(dst + m)] += cols[u64(src + m)]
+            for m in range(runs):
                 for row in range(ra, rb):
                     f0 = row // l1
-                    out = b * ys[0] + o * ys[1] + f0 * ys[2] + (row - f0 * l1) * ys[3]
-                    a = (row - ra) * l2 * oc + o
+                    out = item * ys[0] + m * ys[1] + f0 * ys[2] + (row - f0 * l1) * ys[3]
+                    a = (row - ra) * l2 * runs + m
                     for f2 in range(l2):
-                        y[u64(out + f2 * ys[4])] = acc[u64(a + f2 * oc)]
+                        y[u64(out + f2 * ys[4])] = acc[u64(a + f2 * runs)]
 
-    return types.SimpleNamespace(col2im=col2im, col2im_last=col2im_last, depthwise=depthwise, shuffle=shuffle)
+    return types.SimpleNamespace(col2im=col2im, col2im_runs=col2im_runs, depthwise=depthwise, shuffle=shuffle)
 
 
 def as_3d(a: np.ndarray, nd: int, lead: int) -> np.ndarray:
@@ -326,7 +328,7 @@ def table(geom: Geometry) -> tuple[np.ndarray, bool]:
 
 @functools.lru_cache(maxsize=64)
 def landings(geom: Geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per axis (padded to three), the ``(input, tap, output)`` triples of :func:`col2im_last`:
+    """Per axis (padded to three), the ``(input, tap, output)`` triples of ``col2im_runs``:
     every input and tap whose output ``i*s + j*d - lo`` lies in the window, inputs ascending."""
     out = []
     for a in (None,) * (3 - geom.ndim) + geom.axes:

@@ -232,6 +232,12 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
     # one sample's taps of one channel beyond the limit (FSRCNN: 81 taps of a 64x64 input,
     # one channel): the taps go in parts, each part's sum added to the output
     tc = taps if oc * taps * nb * positions * dtype.itemsize <= limit else max(1, limit // (positions * dtype.itemsize))
+    batch_last = tc == taps and batch_runs(geom, nb)
+    if batch_last:
+        pairs = _kernels.landings(geom)
+        out3, k3 = (1,) * (3 - nd) + geom.out_size, (1,) * (3 - nd) + geom.kernel
+        slab = max(1, min(out3[0] * out3[1], SLAB_BYTES // (out3[2] * nb * dtype.itemsize)))
+        slabs = -(-out3[0] * out3[1] // slab)
     chunks = [(gi, b0, b1, o0, o1, t0, t1) for gi in range(g) for b0, b1 in split(n_batch, -(-n_batch // nb))
               for o0, o1 in split(c_out_g, -(-c_out_g // oc)) for t0, t1 in split(taps, -(-taps // tc))]
     w_mat = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)  # W^T per group: a view
@@ -247,10 +253,19 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
             # the samples side by side: (C_in/g, nb * prod(n)); one sample is a view
             xs, samples = None, (gi, b0, b1)
             xs = xg[b0, gi] if b1 - b0 == 1 else np.ascontiguousarray(
-                xg[b0:b1, gi].transpose(1, 0, 2)).reshape(c_in_g, -1)
+                xg[b0:b1, gi].transpose(1, 2, 0) if batch_last else xg[b0:b1, gi].transpose(1, 0, 2)
+            ).reshape(c_in_g, -1)
         rows = slice(o0 * taps + t0, o0 * taps + t1) if tc < taps else slice(o0 * taps, o1 * taps)
         cols = buffer[: (o1 - o0) * (t1 - t0) * (b1 - b0) * positions].reshape((o1 - o0) * (t1 - t0), -1)
         np.matmul(w_mat[gi, rows], xs, out=cols)
+        if batch_last:  # cols[(o, t), i, b]: items are channels, runs are samples
+            yf, ys = _kernels.flat(y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1], y)
+            ys = ys[[1, 0, 2, 3, 4]]
+            cs = np.array(_run_strides(in3, taps, b1 - b0, item_first=False), dtype=np.int64)
+            dims = np.array((b1 - b0,) + out3 + k3[1:], dtype=np.int64)
+            parallel_for(lambda r: kernels.col2im_runs(yf, ys, buffer, cs, dims, *pairs, slab, r[0], r[1]),
+                         split((o1 - o0) * slabs, threads))
+            continue
         c6 = cols.reshape((o1 - o0, t1 - t0, b1 - b0) + in3).transpose(2, 0, 1, 3, 4, 5)
         target = y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1]
         yf, ys = _kernels.flat(target, y)
@@ -267,6 +282,8 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
 SHORT_ROWS = 8
 #: ... and at least this many input positions (over the batch) per input channel.
 POSITIONS_PER_CHANNEL = 16
+#: Least samples side by side for batch-last columns (runs of samples) on short input rows.
+BATCH_RUNS = 16
 #: Bytes of one work item's accumulator in :func:`_channels_last`: inside a core's L2 cache.
 SLAB_BYTES = 128 * 2**10
 
@@ -307,7 +324,7 @@ def _channels_last(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels, y
     Per group and chunk of ``oc`` output channels, the weight is reordered once to
     ``(C_in/g, taps, oc)``; per block of ``nb`` samples the input is copied
     channels-last, ``(nb * prod(n), C_in/g)`` (a view for one sample), and one GEMM
-    makes the block's columns. :func:`._kernels.col2im_last` adds them up, a slab
+    makes the block's columns. ``_kernels.col2im_runs`` adds them up, a slab
     of output rows per work item, and writes ``y``.
     """
     g, nd = geom.groups, geom.ndim
@@ -338,9 +355,36 @@ def _channels_last(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels, y
                 cols = buffer[: (b1 - b0) * positions * taps * (o1 - o0)].reshape(xs.shape[0], -1)
                 np.matmul(xs, w_last, out=cols)
                 yf, ys = _kernels.flat(y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1], y)
-                dims = np.array((b1 - b0,) + n3 + (taps, o1 - o0) + out3 + k3[1:], dtype=np.int64)
-                parallel_for(lambda r: kernels.col2im_last(yf, ys, buffer, dims, *pairs, slab, r[0], r[1]),
+                # items: samples; runs: channels
+                cs = np.array(_run_strides(n3, taps, o1 - o0, item_first=True), dtype=np.int64)
+                dims = np.array((o1 - o0,) + out3 + k3[1:], dtype=np.int64)
+                parallel_for(lambda r: kernels.col2im_runs(yf, ys, buffer, cs, dims, *pairs, slab, r[0], r[1]),
                              split((b1 - b0) * slabs, threads))
+
+
+def batch_runs(geom: Geometry, nb: int) -> bool:
+    """Whether a chunk of ``nb`` samples takes batch-last columns: short input rows (below
+    :data:`SHORT_ROWS`) and at least :data:`BATCH_RUNS` samples side by side, so the
+    compiled pass adds runs of samples (DCGAN's 4x4 layers, 64 samples)."""
+    return nb >= BATCH_RUNS and geom.in_size[-1] < SHORT_ROWS
+
+
+def compiled_run(geom: Geometry, nb: int, oc: int, channels_last: bool) -> int:
+    """Length of the runs the compiled pass adds for a chunk of ``nb`` samples by ``oc`` channels:
+    channels (channels-last columns), samples (batch-last) or the input's rows."""
+    if channels_last:
+        return oc
+    return nb if batch_runs(geom, nb) else geom.in_size[-1]
+
+
+def _run_strides(n3: tuple[int, ...], taps: int, runs: int, item_first: bool) -> tuple[int, ...]:
+    """Element strides ``(item, i0, i1, i2, tap)`` of columns with runs innermost: channels-last
+    ``(item, i0, i1, i2, tap, run)`` or batch-last ``(item, tap, i0, i1, i2, run)``."""
+    positions = math.prod(n3)
+    inner = (n3[1] * n3[2] * runs, n3[2] * runs, runs)
+    if item_first:
+        return (positions * taps * runs,) + tuple(s * taps for s in inner) + (runs,)
+    return (taps * positions * runs,) + inner + (positions * runs,)
 
 
 def _numpy(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
