@@ -34,7 +34,9 @@ straight into the output).
 With ``tconv[fast]`` (numba), the additions are one compiled pass per output
 plane (:mod:`._kernels`): every tap of the plane summed in cache, then written
 once. The chunks are then planned for the GEMM alone (:func:`compiled_plan`),
-and depthwise layers run a compiled loop too. Layers with ``k == s`` and layers
+and depthwise layers run a compiled loop too. On short input rows the columns
+are ordered so that the pass adds runs of channels (:func:`last_plan`,
+:func:`_channels_last`) or of samples (:func:`batch_runs`) instead. Layers with ``k == s`` and layers
 of more than three spatial axes keep the NumPy path described above.
 """
 
