@@ -214,12 +214,15 @@ def _compile():
         # (u, r) = maps[axis][f] (u relative to the chunk's first block; r < 0: a phase no
         # tap reaches, left as it is); blocked is contiguous with dims (U0, U1, U2, R0, R1,
         # R2, C); on axis a only blocks limits[2a] <= u < limits[2a + 1] are in this chunk. Rows
-        # lo..hi of nb*L0. Output runs of up to 32 along f2 per channel: the writes stay
-        # contiguous while the reads gather across the channels.
+        # lo..hi of nb*L0. Along f2 the source offset within a row is the same for every row:
+        # computed once. Per output row, tiles of 64 along f2, channel by channel: the writes
+        # are contiguous runs and the tile's reads (all channels) stay in L1.
         n0, n1, n2 = lengths[0], lengths[1], lengths[2]
         u0n, u1n, u2n, r0n, r1n, r2n, c = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6]
-        src = np.empty(32, dtype=np.int64)
-        dst = np.empty(32, dtype=np.int64)
+        offset = np.empty(n2, dtype=np.int64)  # of (u2, r2) in a row of blocked, -1 outside the chunk
+        for f2 in range(n2):
+            u2, r2 = maps[2, f2, 0] - limits[4], maps[2, f2, 1]
+            offset[f2] = -1 if r2 < 0 or u2 < 0 or u2 >= limits[5] - limits[4] else (u2 * r0n * r1n * r2n + r2) * c
         for row in range(lo, hi):
             b = row // n0
             f0 = row - b * n0
@@ -230,19 +233,14 @@ def _compile():
                 u1, r1 = maps[1, f1, 0] - limits[2], maps[1, f1, 1]
                 if r1 < 0 or u1 < 0 or u1 >= limits[3] - limits[2]:
                     continue
-                for t in range(0, n2, 32):
-                    count = 0
-                    for f2 in range(t, min(t + 32, n2)):
-                        u2, r2 = maps[2, f2, 0] - limits[4], maps[2, f2, 1]
-                        if r2 < 0 or u2 < 0 or u2 >= limits[5] - limits[4]:
-                            continue
-                        src[count] = ((((((b * u0n + u0) * u1n + u1) * u2n + u2) * r0n + r0) * r1n + r1)
-                                      * r2n + r2) * c
-                        dst[count] = b * ys[0] + f0 * ys[2] + f1 * ys[3] + f2 * ys[4]
-                        count += 1
+                src = (((b * u0n + u0) * u1n + u1) * u2n * r0n * r1n * r2n + (r0 * r1n + r1) * r2n) * c
+                dst = b * ys[0] + f0 * ys[2] + f1 * ys[3]
+                for t in range(0, n2, 64):
                     for o in range(c):
-                        for m in range(count):
-                            y[u64(dst[m] + o * ys[1])] = blocked[u64(src[m] + o)]
+                        out = dst + o * ys[1]
+                        for f2 in range(t, min(n2, t + 64)):
+                            if offset[f2] >= 0:
+                                y[u64(out + f2 * ys[4])] = blocked[u64(src + offset[f2] + o)]
 
     @jit
     def col2im_runs(y, ys, cols, cs, dims, pairs0, pairs1, pairs2, slab, lo, hi):  # pragma: no cover
