@@ -206,3 +206,17 @@ def test_batch_last_columns_match_torch(monkeypatch):
         w = rng.standard_normal(case["w_shape"])
         y = tconv.conv_transpose(x, w, algorithm="col2im", **case["kwargs"])
         assert_close(y, torch_reference(x, w, None, **case["kwargs"]))
+
+
+def test_one_gemm_per_sample_into_its_columns(monkeypatch):
+    # wide samples are not copied side by side: each GEMM writes its sample's (strided) columns
+    monkeypatch.setenv("TCONV_KERNELS", "numba")
+    monkeypatch.setattr(col2im, "SAMPLE_POSITIONS", 1)
+    rng = np.random.default_rng(23)
+    for trial in range(20):
+        monkeypatch.setattr(col2im, "CHUNK_BYTES", 2048 if trial % 2 else 16 * 2**20)  # chunks of samples
+        case = random_case(rng, int(rng.integers(1, 4)), max_size=5)
+        x = rng.standard_normal((int(rng.integers(2, 6)),) + case["x_shape"][1:])
+        w = rng.standard_normal(case["w_shape"])
+        y = tconv.conv_transpose(x, w, algorithm="col2im", **case["kwargs"])
+        assert_close(y, torch_reference(x, w, None, **case["kwargs"]))

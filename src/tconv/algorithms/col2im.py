@@ -144,6 +144,10 @@ def compiled_kernels(geom: Geometry):
     return kernels
 
 
+#: Input positions from which a sample makes its own GEMM into its columns of the chunk,
+#: instead of being copied side by side with the others (measured on DCGAN's 128->3 32x32
+#: layer: the copy and one GEMM 2x slower; the same at 1024 positions with wider GEMMs).
+SAMPLE_POSITIONS = 1024
 #: Seconds per element of the copy that puts samples side by side (a transposing copy,
 #: measured on the benchmark machine), against the GEMM's :data:`GEMM_FLOPS_PER_S`.
 COPY_S = 6e-10
@@ -171,7 +175,9 @@ def compiled_plan(
     The GEMM is ``(oc * taps, C_in/g) @ (C_in/g, nb * prod(n))``; among the chunks
     whose column buffer (plus the copy that puts ``nb > 1`` samples side by side) fits
     ``limit`` bytes, the one with the least estimated time: the GEMM at
-    :func:`gemm_efficiency` of its shape, plus the copy.
+    :func:`gemm_efficiency` of its shape, plus the copy. Samples of at least
+    :data:`SAMPLE_POSITIONS` positions are not copied: each makes its own GEMM into its
+    columns of the chunk.
     """
     def halvings(n: int) -> list[int]:
         out = [n]
@@ -181,16 +187,17 @@ def compiled_plan(
         return out
 
     flops = 2.0 * n_batch * c_in_g * c_out_g * taps * positions
+    side = positions < SAMPLE_POSITIONS  # samples side by side in a copy, else one GEMM per sample
     best, best_s = (1, 1), math.inf
     for nb in halvings(n_batch):
-        copy = c_in_g * nb * positions if nb > 1 else 0
+        copy = c_in_g * nb * positions if nb > 1 and side else 0
         for oc in halvings(c_out_g):
             if (oc * taps * nb * positions + copy) * itemsize > limit:
                 continue
             chunks = -(-n_batch // nb) * -(-c_out_g // oc)
             seconds = (
-                flops / (GEMM_FLOPS_PER_S * gemm_efficiency(oc * taps, nb * positions))
-                + (n_batch * c_in_g * positions * COPY_S if nb > 1 else 0.0)
+                flops / (GEMM_FLOPS_PER_S * gemm_efficiency(oc * taps, nb * positions if side else positions))
+                + (n_batch * c_in_g * positions * COPY_S if copy else 0.0)
                 + chunks * 1e-4  # a GEMM call and a hand-off to the threads
             )
             if seconds < best_s:
@@ -254,12 +261,17 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
         if samples != (gi, b0, b1):  # once per block of samples, the old copy freed first
             # the samples side by side: (C_in/g, nb * prod(n)); one sample is a view
             xs, samples = None, (gi, b0, b1)
-            xs = xg[b0, gi] if b1 - b0 == 1 else np.ascontiguousarray(
-                xg[b0:b1, gi].transpose(1, 2, 0) if batch_last else xg[b0:b1, gi].transpose(1, 0, 2)
-            ).reshape(c_in_g, -1)
+            if b1 - b0 == 1 or positions >= SAMPLE_POSITIONS:
+                xs = xg[b0:b1, gi]  # views: one GEMM per sample
+            else:
+                xs = np.ascontiguousarray(
+                    xg[b0:b1, gi].transpose(1, 2, 0) if batch_last else xg[b0:b1, gi].transpose(1, 0, 2)
+                ).reshape(1, c_in_g, -1)
         rows = slice(o0 * taps + t0, o0 * taps + t1) if tc < taps else slice(o0 * taps, o1 * taps)
         cols = buffer[: (o1 - o0) * (t1 - t0) * (b1 - b0) * positions].reshape((o1 - o0) * (t1 - t0), -1)
-        np.matmul(w_mat[gi, rows], xs, out=cols)
+        width = cols.shape[1] // len(xs)
+        for j, xj in enumerate(xs):  # into the sample's columns: a strided output BLAS takes as is
+            np.matmul(w_mat[gi, rows], xj, out=cols[:, j * width : (j + 1) * width])
         if batch_last:  # cols[(o, t), i, b]: items are channels, runs are samples
             yf, ys = _kernels.flat(y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1], y)
             ys = ys[[1, 0, 2, 3, 4]]
@@ -368,7 +380,7 @@ def batch_runs(geom: Geometry, nb: int) -> bool:
     """Whether a chunk of ``nb`` samples takes batch-last columns: short input rows (below
     :data:`SHORT_ROWS`) and at least :data:`BATCH_RUNS` samples side by side, so the
     compiled pass adds runs of samples (DCGAN's 4x4 layers, 64 samples)."""
-    return nb >= BATCH_RUNS and geom.in_size[-1] < SHORT_ROWS
+    return nb >= BATCH_RUNS and geom.in_size[-1] < SHORT_ROWS and math.prod(geom.in_size) < SAMPLE_POSITIONS
 
 
 def compiled_run(geom: Geometry, nb: int, oc: int, channels_last: bool) -> int:
