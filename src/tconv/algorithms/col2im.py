@@ -36,8 +36,10 @@ plane (:mod:`._kernels`): every tap of the plane summed in cache, then written
 once. The chunks are then planned for the GEMM alone (:func:`compiled_plan`),
 and depthwise layers run a compiled loop too. On short input rows the columns
 are ordered so that the pass adds runs of channels (:func:`last_plan`,
-:func:`_channels_last`) or of samples (:func:`batch_runs`) instead. Layers with ``k == s`` and layers
-of more than three spatial axes keep the NumPy path described above.
+:func:`_channels_last`) or of samples (:func:`batch_runs`) instead, and samples
+of :data:`SAMPLE_POSITIONS` or more make one GEMM each, with no copy. Layers with
+``k == s`` and layers of more than three spatial axes keep the NumPy path
+described above.
 """
 
 from __future__ import annotations
@@ -259,7 +261,8 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
     xs, samples = None, None
     for gi, b0, b1, o0, o1, t0, t1 in chunks:
         if samples != (gi, b0, b1):  # once per block of samples, the old copy freed first
-            # the samples side by side: (C_in/g, nb * prod(n)); one sample is a view
+            # the samples side by side in a copy, (C_in/g, nb * prod(n)), or batch-last,
+            # (C_in/g, prod(n), nb); views (one GEMM per sample) for one sample or wide samples
             xs, samples = None, (gi, b0, b1)
             if b1 - b0 == 1 or positions >= SAMPLE_POSITIONS:
                 xs = xg[b0:b1, gi]  # views: one GEMM per sample
