@@ -106,7 +106,7 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
         chunks = -(-n_batch // nb) * -(-c_out_g // oc)
         col2im_s = (
             _COMPILED_GEMM * _gemm_seconds(direct, oc * taps, c_in_g, nb * positions)
-            + (n_batch * c_in * positions * _COPY_S if nb > 1 and positions < col2im.SAMPLE_POSITIONS else 0.0)
+            + (n_batch * c_in * positions * _COPY_S if col2im.side_by_side(nb, positions) else 0.0)
             + chunks * g * _CHUNK_S
             # runs along the input's rows, or along `oc` channels (channels-last columns), or
             # along `nb` samples (batch-last columns)

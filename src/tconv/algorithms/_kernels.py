@@ -329,14 +329,16 @@ def table(geom: Geometry) -> tuple[np.ndarray, bool]:
 @functools.lru_cache(maxsize=64)
 def landings(geom: Geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per axis (padded to three), the ``(input, tap, output)`` triples of ``col2im_runs``:
-    every input and tap whose output ``i*s + j*d - lo`` lies in the window, inputs ascending."""
+    every input and tap whose output ``i*s + j*d - lo`` lies in the window (col2im's
+    :func:`tap_ranges`), inputs ascending."""
+    from .col2im import tap_ranges  # col2im owns the tap placement rules
+
     out = []
     for a in (None,) * (3 - geom.ndim) + geom.axes:
-        if a is None:
-            rows = [(0, 0, 0)]
-        else:
-            rows = [(i, j, i * a.stride + j * a.dilation - a.start) for i in range(a.size) for j in range(a.kernel)
-                    if 0 <= i * a.stride + j * a.dilation - a.start < a.length]
+        rows = [(0, 0, 0)] if a is None else sorted(
+            (i, j, f) for j in range(a.kernel) if (ranges := tap_ranges(a, j)) is not None
+            for i, f in zip(range(ranges[0].start, ranges[0].stop), range(ranges[1].start, ranges[1].stop, a.stride))
+        )
         table_ = np.array(rows, dtype=np.int64).reshape(-1, 3)
         table_.setflags(write=False)
         out.append(table_)

@@ -150,6 +150,14 @@ def compiled_kernels(geom: Geometry):
 #: instead of being copied side by side with the others (measured on DCGAN's 128->3 32x32
 #: layer: the copy and one GEMM 2x slower; the same at 1024 positions with wider GEMMs).
 SAMPLE_POSITIONS = 1024
+
+
+def side_by_side(nb: int, positions: int) -> bool:
+    """Whether a chunk of ``nb`` samples of ``positions`` each is copied side by side for one
+    wide GEMM (below :data:`SAMPLE_POSITIONS`), rather than one GEMM per sample from the input."""
+    return nb > 1 and positions < SAMPLE_POSITIONS
+
+
 #: Seconds per element of the copy that puts samples side by side (a transposing copy,
 #: measured on the benchmark machine), against the GEMM's :data:`GEMM_FLOPS_PER_S`.
 COPY_S = 6e-10
@@ -189,10 +197,10 @@ def compiled_plan(
         return out
 
     flops = 2.0 * n_batch * c_in_g * c_out_g * taps * positions
-    side = positions < SAMPLE_POSITIONS  # samples side by side in a copy, else one GEMM per sample
     best, best_s = (1, 1), math.inf
     for nb in halvings(n_batch):
-        copy = c_in_g * nb * positions if nb > 1 and side else 0
+        side = side_by_side(nb, positions)
+        copy = c_in_g * nb * positions if side else 0
         for oc in halvings(c_out_g):
             if (oc * taps * nb * positions + copy) * itemsize > limit:
                 continue
@@ -244,11 +252,6 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
     # one channel): the taps go in parts, each part's sum added to the output
     tc = taps if oc * taps * nb * positions * dtype.itemsize <= limit else max(1, limit // (positions * dtype.itemsize))
     batch_last = tc == taps and batch_runs(geom, nb)
-    if batch_last:
-        pairs = _kernels.landings(geom)
-        out3, k3 = (1,) * (3 - nd) + geom.out_size, (1,) * (3 - nd) + geom.kernel
-        slab = max(1, min(out3[0] * out3[1], SLAB_BYTES // (out3[2] * nb * dtype.itemsize)))
-        slabs = -(-out3[0] * out3[1] // slab)
     chunks = [(gi, b0, b1, o0, o1, t0, t1) for gi in range(g) for b0, b1 in split(n_batch, -(-n_batch // nb))
               for o0, o1 in split(c_out_g, -(-c_out_g // oc)) for t0, t1 in split(taps, -(-taps // tc))]
     w_mat = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)  # W^T per group: a view
@@ -264,7 +267,7 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
             # the samples side by side in a copy, (C_in/g, nb * prod(n)), or batch-last,
             # (C_in/g, prod(n), nb); views (one GEMM per sample) for one sample or wide samples
             xs, samples = None, (gi, b0, b1)
-            if b1 - b0 == 1 or positions >= SAMPLE_POSITIONS:
+            if not side_by_side(b1 - b0, positions):
                 xs = xg[b0:b1, gi]  # views: one GEMM per sample
             else:
                 xs = np.ascontiguousarray(
@@ -276,12 +279,7 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
         for j, xj in enumerate(xs):  # into the sample's columns: a strided output BLAS takes as is
             np.matmul(w_mat[gi, rows], xj, out=cols[:, j * width : (j + 1) * width])
         if batch_last:  # cols[(o, t), i, b]: items are channels, runs are samples
-            yf, ys = _kernels.flat(y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1], y)
-            ys = ys[[1, 0, 2, 3, 4]]
-            cs = np.array(_run_strides(in3, taps, b1 - b0, item_first=False), dtype=np.int64)
-            dims = np.array((b1 - b0,) + out3 + k3[1:], dtype=np.int64)
-            parallel_for(lambda r: kernels.col2im_runs(yf, ys, buffer, cs, dims, *pairs, slab, r[0], r[1]),
-                         split((o1 - o0) * slabs, threads))
+            _add_runs(kernels, y, y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1], buffer, geom, channels_last=False)
             continue
         c6 = cols.reshape((o1 - o0, t1 - t0, b1 - b0) + in3).transpose(2, 0, 1, 3, 4, 5)
         target = y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1]
@@ -348,12 +346,6 @@ def _channels_last(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels, y
     n_batch, c_in = x.shape[:2]
     c_in_g, c_out_g = c_in // g, weight.shape[1]
     taps, positions = math.prod(geom.kernel), math.prod(geom.in_size)
-    padded = (1,) * (3 - nd)
-    n3, out3, k3 = padded + geom.in_size, padded + geom.out_size, padded + geom.kernel
-    pairs = _kernels.landings(geom)
-    rows = out3[0] * out3[1]
-    slab = max(1, min(rows, SLAB_BYTES // (out3[2] * oc * y.itemsize)))
-    slabs = -(-rows // slab)
     buffer = np.empty(nb * positions * taps * oc, dtype=y.dtype)
     xg = x.reshape(n_batch, g, c_in_g, positions)
     wg = weight.reshape(g, c_in_g, c_out_g, taps)
@@ -371,19 +363,14 @@ def _channels_last(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels, y
                 xs = xs[0] if b1 - b0 == 1 else np.ascontiguousarray(xs).reshape(-1, c_in_g)
                 cols = buffer[: (b1 - b0) * positions * taps * (o1 - o0)].reshape(xs.shape[0], -1)
                 np.matmul(xs, w_last, out=cols)
-                yf, ys = _kernels.flat(y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1], y)
-                # items: samples; runs: channels
-                cs = np.array(_run_strides(n3, taps, o1 - o0, item_first=True), dtype=np.int64)
-                dims = np.array((o1 - o0,) + out3 + k3[1:], dtype=np.int64)
-                parallel_for(lambda r: kernels.col2im_runs(yf, ys, buffer, cs, dims, *pairs, slab, r[0], r[1]),
-                             split((b1 - b0) * slabs, threads))
+                _add_runs(kernels, y, y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1], buffer, geom, channels_last=True)
 
 
 def batch_runs(geom: Geometry, nb: int) -> bool:
     """Whether a chunk of ``nb`` samples takes batch-last columns: short input rows (below
     :data:`SHORT_ROWS`) and at least :data:`BATCH_RUNS` samples side by side, so the
     compiled pass adds runs of samples (DCGAN's 4x4 layers, 64 samples)."""
-    return nb >= BATCH_RUNS and geom.in_size[-1] < SHORT_ROWS and math.prod(geom.in_size) < SAMPLE_POSITIONS
+    return nb >= BATCH_RUNS and geom.in_size[-1] < SHORT_ROWS and side_by_side(nb, math.prod(geom.in_size))
 
 
 def compiled_run(geom: Geometry, nb: int, oc: int, channels_last: bool) -> int:
@@ -394,14 +381,29 @@ def compiled_run(geom: Geometry, nb: int, oc: int, channels_last: bool) -> int:
     return nb if batch_runs(geom, nb) else geom.in_size[-1]
 
 
-def _run_strides(n3: tuple[int, ...], taps: int, runs: int, item_first: bool) -> tuple[int, ...]:
-    """Element strides ``(item, i0, i1, i2, tap)`` of columns with runs innermost: channels-last
-    ``(item, i0, i1, i2, tap, run)`` or batch-last ``(item, tap, i0, i1, i2, run)``."""
-    positions = math.prod(n3)
-    inner = (n3[1] * n3[2] * runs, n3[2] * runs, runs)
-    if item_first:
-        return (positions * taps * runs,) + tuple(s * taps for s in inner) + (runs,)
-    return (taps * positions * runs,) + inner + (positions * runs,)
+def _add_runs(kernels, y: np.ndarray, target: np.ndarray, cols: np.ndarray, geom: Geometry,
+              channels_last: bool) -> None:
+    """``target`` (samples by channels of ``y``, 3-D spatial) from columns with runs innermost,
+    by ``_kernels.col2im_runs``: channels-last ``cols[b, i0, i1, i2, tap, o]`` (items are
+    samples, runs channels) or batch-last ``cols[o, tap, i0, i1, i2, b]`` (the reverse); a
+    work item is one item by a slab of output rows whose accumulator fits :data:`SLAB_BYTES`."""
+    padded = (1,) * (3 - geom.ndim)
+    n3, out3, k3 = padded + geom.in_size, padded + geom.out_size, padded + geom.kernel
+    taps, positions = math.prod(geom.kernel), math.prod(geom.in_size)
+    yf, ys = _kernels.flat(target, y)
+    items, runs = target.shape[:2] if channels_last else target.shape[1::-1]
+    inner = (n3[1] * n3[2] * runs, n3[2] * runs, runs)  # strides of (i0, i1, i2)
+    if channels_last:
+        cs = (positions * taps * runs,) + tuple(s * taps for s in inner) + (runs,)
+    else:
+        ys = ys[[1, 0, 2, 3, 4]]
+        cs = (taps * positions * runs,) + inner + (positions * runs,)
+    rows = out3[0] * out3[1]
+    slab = max(1, min(rows, SLAB_BYTES // (out3[2] * runs * y.itemsize)))
+    dims = np.array((runs,) + out3 + k3[1:], dtype=np.int64)
+    cs, pairs = np.array(cs, dtype=np.int64), _kernels.landings(geom)
+    parallel_for(lambda r: kernels.col2im_runs(yf, ys, cols, cs, dims, *pairs, slab, r[0], r[1]),
+                 split(items * -(-rows // slab), num_threads()))
 
 
 def _numpy(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
