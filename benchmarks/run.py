@@ -57,8 +57,8 @@ TOLERANCE = 1e-4  # the project's float32 tolerance: max|y - ref| <= tol * max(1
 COLUMNS = ("case", "impl", "ms", "GFLOP/s", "% GEMM", "vs best peer", "extra MiB", "rel err", "note")
 #: The summary table's columns (one row per case: what ``auto`` does).
 SUMMARY_COLUMNS = (
-    "case", "layer", "auto runs", "auto ms", "% GEMM", "best peer", "peer ms", "auto vs best peer",
-    "auto extra MiB", "in+out MiB",
+    "case", "layer", "auto runs", "auto ms", "% GEMM", "case GEMM GFLOP/s", "% case GEMM", "best peer", "peer ms",
+    "auto vs best peer", "auto extra MiB", "in+out MiB",
 )
 
 
@@ -251,7 +251,12 @@ def markdown(columns, rows) -> str:
 
 
 def summarise(rows: list[dict], summaries: list[dict], gemm: float) -> tuple[list[dict], dict]:
-    """One row per case for ``auto``, and the targets: geomean, worst case, GEMM share, memory, accuracy."""
+    """One row per case for ``auto``, and the targets: geomean, worst case, GEMM share, memory, accuracy.
+
+    The GEMM share is given against two references: the run's best GEMM median (``% GEMM``,
+    the strict one: the machine at its fastest moment of the run) and the GEMM timed in
+    the case's own rounds (``% case GEMM``: the same minutes, the same load of the shared host).
+    """
     out = []
     ratios = []
     for s in summaries:
@@ -264,6 +269,7 @@ def summarise(rows: list[dict], summaries: list[dict], gemm: float) -> tuple[lis
         row = {
             "case": case.name, "layer": case.describe(), "auto runs": auto["note"].split(";")[0],
             "auto ms": auto["ms"], "% GEMM": 100 * auto["GFLOP/s"] / gemm,
+            "case GEMM GFLOP/s": s["gemm"], "% case GEMM": 100 * auto["GFLOP/s"] / s["gemm"],
             "best peer": s["best_peer"] or "none", "peer ms": peer["ms"] if peer else "",
             "auto vs best peer": auto["vs best peer"], "auto extra MiB": auto["extra MiB"], "in+out MiB": s["in_out"],
             "gemm_bound": case.gemm_bound, "rel err": auto["rel err"],
@@ -274,7 +280,10 @@ def summarise(rows: list[dict], summaries: list[dict], gemm: float) -> tuple[lis
     targets = {
         "geomean auto vs best peer": math.exp(statistics.fmean(math.log(r) for r in ratios)) if ratios else None,
         "worst auto vs best peer": min(ratios) if ratios else None,
-        "GEMM-bound cases >= 70 % of GEMM": all(r["% GEMM"] >= 70 for r in out if r["gemm_bound"]),
+        "GEMM-bound cases >= 70 % of GEMM (the run's best GEMM median)": all(
+            r["% GEMM"] >= 70 for r in out if r["gemm_bound"]),
+        "GEMM-bound cases >= 70 % of GEMM (the GEMM timed in the case's own rounds)": all(
+            r["% case GEMM"] >= 70 for r in out if r["gemm_bound"]),
         "auto extra memory <= in + out": all(r["auto extra MiB"] <= r["in+out MiB"] for r in out),
         "every result within 1e-4 of float64 scatter": all(
             r["rel err"] <= TOLERANCE for r in rows if isinstance(r["rel err"], float)),
@@ -319,7 +328,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--algorithms", default=",".join(algorithms.ALGORITHMS),
                         help="comma-separated tconv algorithms (default: all)")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers (default: all installed)")
-    parser.add_argument("--repeats", type=int, help="timed runs per contender (default 7, quick 3)")
+    parser.add_argument("--repeats", type=int, help="timed runs per contender (default 9, quick 3)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
     parser.add_argument("--budget", type=float, help="seconds: a slower warm-up is reported as one run "
                         "(default 3, quick 1)")
@@ -344,7 +353,7 @@ def main(argv: list[str] | None = None) -> str:
     if args.quick:
         cases = tuple(c.tiny() for c in cases)
         globals()["GEMM_SIZE"] = 512
-    repeats = args.repeats or (3 if args.quick else 7)
+    repeats = args.repeats or (3 if args.quick else 9)
     budget = args.budget or (1.0 if args.quick else 3.0)
     with threadpool_limits(args.threads):
         machine = machine_description(args.threads)
