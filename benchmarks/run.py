@@ -62,7 +62,7 @@ SUMMARY_COLUMNS = (
 )
 
 
-def machine_description(threads: int) -> dict:
+def machine_description(threads: int, pause: float) -> dict:
     from threadpoolctl import threadpool_info
 
     cpu = platform.processor() or platform.machine()
@@ -85,15 +85,16 @@ def machine_description(threads: int) -> dict:
         "tconv": tconv.__version__,
         "element-wise threads (tconv)": _threads.num_threads(),
         "tconv kernels (col2im passes, depthwise)": algorithms.backend(),
-        "pause before each timed call (s)": PAUSE,
+        "pause before each timed call (s)": pause,
     }
 
 
-#: Side of the square float32 GEMM whose rate is the reference (``--quick``: 512).
+#: Side of the square float32 GEMM whose rate is the reference (``--quick``: :data:`QUICK_GEMM_SIZE`).
 GEMM_SIZE = 2048
+QUICK_GEMM_SIZE = 512
 
 
-def gemm_rate(repeats: int, size: int = 2048) -> float:
+def gemm_rate(repeats: int, size: int = GEMM_SIZE) -> float:
     """float32 GFLOP/s of a ``size``^3 ``numpy.matmul``, median after one warm-up."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((size, size), dtype=np.float32)
@@ -131,7 +132,8 @@ def extra_memory(fn) -> float:
 
 
 def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, repeats: int,
-               budget: float, threads: int, seed: int) -> tuple[list[dict], dict]:
+               budget: float, threads: int, seed: int, gemm_size: int = GEMM_SIZE,
+               pause: float = PAUSE) -> tuple[list[dict], dict]:
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(case.x_shape, dtype=np.float32)
     w = (rng.standard_normal(case.w_shape, dtype=np.float32) / math.sqrt(case.c_in // case.groups * math.prod(case.kernel)))
@@ -163,7 +165,7 @@ def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, r
         contenders[peer] = dict(run=run, convert=convert, note=note)
 
     # the machine's GEMM rate, timed in the same rounds: the host's load moves it from minute to minute
-    a = rng.standard_normal((GEMM_SIZE, GEMM_SIZE), dtype=np.float32)
+    a = rng.standard_normal((gemm_size, gemm_size), dtype=np.float32)
     contenders["gemm"] = dict(run=lambda: a @ a, convert=None, note="", reference=True)
 
     # warm-up (and the accuracy check on the first result); a contender slower than the budget runs once
@@ -204,7 +206,7 @@ def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, r
         for c in order:
             if "refused" in c or (c["times"] and len(c["times"]) == 1 and c["times"][0] > budget):
                 continue
-            time.sleep(PAUSE)
+            time.sleep(pause)
             t0 = time.perf_counter()
             c["run"]()
             c["times"].append(time.perf_counter() - t0)
@@ -213,7 +215,7 @@ def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, r
             c["extra"] = extra_memory(c["run"])
 
     gemm = contenders.pop("gemm")
-    gemm_rate_here = 2 * GEMM_SIZE**3 / statistics.median(gemm["times"]) / 1e9
+    gemm_rate_here = 2 * gemm_size**3 / statistics.median(gemm["times"]) / 1e9
     peer_times = {k: statistics.median(c["times"]) for k, c in contenders.items()
                   if "tconv" not in c and c.get("times")}
     best_peer = min(peer_times, key=peer_times.get) if peer_times else None
@@ -339,7 +341,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--pause", type=float, default=PAUSE,
                         help=f"seconds idle before each timed call, so no thread pool is still spinning (default {PAUSE})")
     args = parser.parse_args(argv)
-    globals()["PAUSE"] = 0.0 if args.quick else args.pause
+    pause = 0.0 if args.quick else args.pause
     from threadpoolctl import threadpool_limits
 
     names = [a.strip() for a in args.algorithms.split(",") if a.strip()]
@@ -352,28 +354,28 @@ def main(argv: list[str] | None = None) -> str:
     cases = select(args.cases)
     if args.quick:
         cases = tuple(c.tiny() for c in cases)
-        globals()["GEMM_SIZE"] = 512
+    gemm_size = QUICK_GEMM_SIZE if args.quick else GEMM_SIZE
     repeats = args.repeats or (3 if args.quick else 9)
     budget = args.budget or (1.0 if args.quick else 3.0)
     with threadpool_limits(args.threads):
-        machine = machine_description(args.threads)
-        gemm = gemm_rate(3 if args.quick else 5, 512 if args.quick else 2048)
+        machine = machine_description(args.threads, pause)
+        gemm = gemm_rate(3 if args.quick else 5, gemm_size)
         rows, summaries = [], []
         for i, case in enumerate(cases):
             print(f"[{i + 1}/{len(cases)}] {case.name}: {case.describe()}", file=sys.stderr, flush=True)
             r, s = bench_case(case, names, peers, warmup=1 if args.quick else args.warmup, repeats=repeats,
-                              budget=budget, threads=args.threads, seed=i)
+                              budget=budget, threads=args.threads, seed=i, gemm_size=gemm_size, pause=pause)
             rows += r
             summaries.append(s)
-        gemm_end = gemm_rate(3 if args.quick else 5, 512 if args.quick else 2048)
+        gemm_end = gemm_rate(3 if args.quick else 5, gemm_size)
     # the best of the medians at the start, at the end and within each case's rounds
     gemm = max([gemm, gemm_end] + [s["gemm"] for s in summaries])
     for r in rows:
         if r["GFLOP/s"] != "":
             r["% GEMM"] = 100 * r["GFLOP/s"] / gemm
     summary, targets = summarise(rows, summaries, gemm)
-    machine["float32 GEMM GFLOP/s (2048^3 matmul: best median of start, end and each case's rounds)" if not args.quick
-            else "float32 GEMM GFLOP/s (512^3, quick)"] = round(gemm, 1)
+    machine[f"float32 GEMM GFLOP/s ({gemm_size}^3 matmul: best median of start, end and each case's rounds)"
+            if not args.quick else f"float32 GEMM GFLOP/s ({gemm_size}^3, quick)"] = round(gemm, 1)
     text = "\n".join([
         "## Machine", "", *(f"- {k}: {v}" for k, v in machine.items()), "",
         "## Cases", "", markdown(("case", "layer", "source"), [

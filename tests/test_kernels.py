@@ -171,7 +171,6 @@ def test_channels_last_columns_match_torch(monkeypatch):
         case = random_case(rng, nd, max_size=5)
         kwargs = dict(case["kwargs"], groups=groups)
         x = rng.standard_normal((int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))) + case["x_shape"][2:])
-        monkeypatch.setattr(col2im, "SHORT_ROWS", 100)
         w = rng.standard_normal((x.shape[1], int(rng.integers(16, 40))) + case["w_shape"][2:])
         geom = transpose_geometry("test", x.shape[2:], w.shape[2:], **kwargs)
         assert col2im.last_plan(geom, x.shape[0], x.shape[1] // groups, w.shape[1], 2**20, 8) is not None
