@@ -146,6 +146,45 @@ def test_parallel_for_runs_every_part_and_propagates_errors(monkeypatch):
         _threads.parallel_for(boom, range(2))
 
 
+def test_spread_gives_every_item_to_one_worker_with_blas_on_one_thread(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.setenv("TCONV_NUM_THREADS", "2")
+    blas_before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    seen, workers, inside = [], [], []
+
+    def start():
+        mine = []  # each worker's own state
+        workers.append(mine)
+
+        def work(item):
+            mine.append(item)
+            seen.append(item)
+            inside.append((_threads.num_threads(), [lib.num_threads for lib in _threads._blas_libraries()]))
+
+        return work
+
+    _threads.spread(start, list(range(9)), 2)
+    assert sorted(seen) == list(range(9)) and len(workers) == 2
+    assert sorted(sum(workers, [])) == list(range(9))  # no item done twice
+    assert all(threads == 1 and all(n == 1 for n in blas) for threads, blas in inside)
+    assert [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"] == blas_before
+    assert _threads.num_threads() == 2
+
+    def failing():
+        def work(item):
+            if item == 3:
+                raise RuntimeError("item 3")
+        return work
+
+    with pytest.raises(RuntimeError, match="item 3"):
+        _threads.spread(failing, list(range(6)), 2)
+    assert [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"] == blas_before
+    one = []
+    _threads.spread(lambda: one.append, [1, 2], 1)  # one worker: in the calling thread, in order
+    assert one == [1, 2]
+
+
 def test_inputs_are_not_mutated_and_output_is_contiguous():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 8, 16, 16), dtype=np.float32)

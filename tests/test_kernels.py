@@ -219,3 +219,39 @@ def test_one_gemm_per_sample_into_its_columns(monkeypatch):
         w = rng.standard_normal(case["w_shape"])
         y = tconv.conv_transpose(x, w, algorithm="col2im", **case["kwargs"])
         assert_close(y, torch_reference(x, w, None, **case["kwargs"]))
+
+
+@pytest.mark.parametrize("spread", [True, False])
+@pytest.mark.parametrize("columns", ["planar", "channels-last", "batch-last", "per-sample"])
+def test_chunks_on_their_own_threads_or_shared(path, spread, columns, monkeypatch):
+    # each worker its own chunks (one-thread GEMMs and additions), or each chunk shared by the
+    # threads: the same sums; the calls are counted, so the mode under test is the one that ran
+    from tconv.algorithms import _threads
+
+    monkeypatch.setenv("TCONV_NUM_THREADS", "2")
+    monkeypatch.setattr(col2im, "SPREAD_CHUNKS", 1 if spread else 10**9)
+    monkeypatch.setattr(col2im, "CHUNK_BYTES", 4096)
+    if columns == "channels-last":
+        monkeypatch.setattr(col2im, "SHORT_ROWS", 100)
+        monkeypatch.setattr(col2im, "POSITIONS_PER_CHANNEL", 0)
+    elif columns == "batch-last":
+        monkeypatch.setattr(col2im, "SHORT_ROWS", 100)
+        monkeypatch.setattr(col2im, "BATCH_RUNS", 1)
+        monkeypatch.setattr(col2im, "last_plan", lambda *args: None)
+    elif columns == "per-sample":
+        monkeypatch.setattr(col2im, "SAMPLE_POSITIONS", 1)
+    workers = []
+    real = _threads.spread
+    monkeypatch.setattr(col2im, "spread", lambda start, items, n: (workers.append(n), real(start, items, n)))
+    rng = np.random.default_rng(31)
+    for trial in range(8):
+        nd = int(rng.integers(1, 4))
+        groups = int(rng.choice([1, 2]))
+        case = random_case(rng, nd, max_size=5)
+        kwargs = dict(case["kwargs"], groups=groups)
+        x = rng.standard_normal((int(rng.integers(2, 6)), groups * int(rng.integers(2, 4))) + case["x_shape"][2:])
+        w = rng.standard_normal((x.shape[1], int(rng.integers(16, 24))) + case["w_shape"][2:])
+        y = tconv.conv_transpose(x, w, algorithm="col2im", **kwargs)
+        assert_close(y, torch_reference(x, w, None, **kwargs))
+    assert workers and (max(workers) == 2) == spread
+

@@ -11,18 +11,29 @@ pool. The pool follows the BLAS thread limit, so one setting pins both::
 
 The limit is at most the number of CPUs this process may run on; the
 environment variable ``TCONV_NUM_THREADS`` overrides it.
+
+Layers with many chunks of GEMM plus additions run them with :func:`spread`
+instead: one worker per thread, each taking the next chunk and doing all of it
+(a one-thread GEMM, then its additions) while the other works on another. The
+BLAS limit is one thread meanwhile, and restored after.
 """
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, TypeVar
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Callable, Iterable, Sequence, TypeVar
 
 T = TypeVar("T")
 
+#: Least chunks per thread for an algorithm to give each thread whole chunks (:func:`spread`)
+#: instead of sharing each chunk's GEMM and element-wise work between the threads.
+SPREAD_CHUNKS = 2
+
 _pool: ThreadPoolExecutor | None = None
 _blas = None  # threadpoolctl's BLAS controllers, found once
+_local = threading.local()  # .inside: this thread is a worker of spread()
 
 
 def _cpus() -> int:
@@ -33,21 +44,28 @@ def _cpus() -> int:
 
 
 def num_threads() -> int:
-    """Threads for element-wise work: ``TCONV_NUM_THREADS``, else the BLAS limit, at most the CPUs."""
+    """Threads for element-wise work: ``TCONV_NUM_THREADS``, else the BLAS limit, at most the CPUs
+    (one inside a worker of :func:`spread`)."""
+    if getattr(_local, "inside", False):
+        return 1
     env = os.environ.get("TCONV_NUM_THREADS")
     if env:
         try:
             return max(1, int(env))
         except ValueError:
             raise ValueError(f"tconv: TCONV_NUM_THREADS must be a positive int; got {env!r}") from None
+    cpus = _cpus()
+    limits = [lib.num_threads for lib in _blas_libraries()]
+    return max(1, min([cpus] + limits))
+
+
+def _blas_libraries() -> list:
     global _blas
     if _blas is None:
         from threadpoolctl import ThreadpoolController
 
         _blas = ThreadpoolController().select(user_api="blas").lib_controllers
-    cpus = _cpus()
-    limits = [lib.num_threads for lib in _blas]
-    return max(1, min([cpus] + limits))
+    return _blas
 
 
 def split(count: int, parts: int) -> list[tuple[int, int]]:
@@ -64,8 +82,64 @@ def parallel_for(fn: Callable[[T], None], parts: Iterable[T]) -> None:
         for part in parts:
             fn(part)
         return
+    for future in [_executor(threads).submit(fn, part) for part in parts]:
+        future.result()
+
+
+def _executor(threads: int) -> ThreadPoolExecutor:
     global _pool
     if _pool is None or _pool._max_workers < threads:
         _pool = ThreadPoolExecutor(max_workers=max(threads, _cpus()), thread_name_prefix="tconv")
-    for future in [_pool.submit(fn, part) for part in parts]:
-        future.result()
+    return _pool
+
+
+def spread(start: Callable[[], Callable[[T], None]], items: Sequence[T], threads: int) -> None:
+    """Every item done by one of ``threads`` workers, each taking the next item when it is free.
+
+    ``start()`` runs once per worker and returns its ``work(item)`` (so each worker
+    holds its own buffers). Meanwhile BLAS runs on one thread (each worker's GEMMs
+    on its own core, no BLAS thread spinning against the other worker's
+    additions), and :func:`num_threads` says one inside the workers. Exceptions
+    propagate; the BLAS limit is restored whatever happens.
+    """
+    threads = min(threads, len(items))
+    if threads <= 1 or getattr(_local, "inside", False):
+        work = start()
+        for item in items:
+            work(item)
+        return
+    queue = iter(items)
+    lock = threading.Lock()
+    failed: list[bool] = []  # a worker raised: the others stop taking items
+
+    def worker() -> None:
+        _local.inside = True
+        try:
+            work = start()
+            while not failed:
+                with lock:
+                    item = next(queue, _DONE)
+                if item is _DONE:
+                    return
+                work(item)
+        except BaseException:
+            failed.append(True)
+            raise
+        finally:
+            _local.inside = False
+
+    libraries = _blas_libraries()
+    before = [lib.num_threads for lib in libraries]
+    for lib in libraries:
+        lib.set_num_threads(1)
+    try:
+        futures = [_executor(threads).submit(worker) for _ in range(threads)]
+        wait(futures)  # all of them, before the limit is restored
+        for future in futures:
+            future.result()
+    finally:
+        for lib, count in zip(libraries, before):
+            lib.set_num_threads(count)
+
+
+_DONE = object()

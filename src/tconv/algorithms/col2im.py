@@ -23,6 +23,15 @@ each phase of the window has such a tap (``k >= s`` with ``d == 1`` and the
 window inside the full result, as in DCGAN's ``k4 s2 p1``), the output needs no
 zeros. With ``k == s`` every tap assigns: one GEMM plus a pixel shuffle.
 
+With many chunks (at least :data:`._threads.SPREAD_CHUNKS` per thread, each
+planned for its share of the budget), every thread does whole chunks instead
+(:func:`._threads.spread`): a one-thread GEMM and then that chunk's additions,
+while the other thread works on another chunk. Sharing each chunk lost time
+twice: OpenBLAS's idle threads spin for a while after each GEMM, on the
+cores the additions need, and the additions read columns another core wrote
+(measured on DCGAN's 256->128 layer: one chunk's additions took 2.0-3.3 ms
+after its GEMM, 1.4-1.7 ms with OpenBLAS's spinning cut short).
+
 FLOPs: ``2 * N * C_in * (C_out/g) * prod(n) * prod(k)``, all in GEMMs.
 Extra memory: one column chunk (at most ``min(CHUNK_BYTES, output / 2)``) plus a
 copy of the input (none when ``N == 1`` or with wide samples).
@@ -52,7 +61,7 @@ import numpy as np
 
 from ..geometry import Axis, Geometry
 from . import _kernels
-from ._threads import num_threads, parallel_for, split
+from ._threads import SPREAD_CHUNKS, num_threads, parallel_for, split, spread
 
 #: Least input positions per sample for one GEMM per sample (no copy of the input): below
 #: it the samples go side by side in a copy, for wider GEMMs.
@@ -245,12 +254,23 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
     limit = compiled_limit(x.nbytes, y.nbytes)
     last = last_plan(geom, n_batch, c_in_g, c_out_g, limit, dtype.itemsize)
     if last is not None:
-        _channels_last(x, weight, geom, kernels, y, *last)
+        workers = 1
+        if threads > 1:  # whole chunks on their own cores, if there are enough of them
+            last_w = last_plan(geom, n_batch, c_in_g, c_out_g, limit // threads, dtype.itemsize)
+            if last_w is not None and g * -(-n_batch // last_w[0]) * -(-c_out_g // last_w[1]) >= SPREAD_CHUNKS * threads:
+                last, workers = last_w, threads
+        _channels_last(x, weight, geom, kernels, y, *last, workers)
         return y
-    nb, oc = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, dtype.itemsize)
     # one sample's taps of one channel beyond the limit (FSRCNN: 81 taps of a 64x64 input,
     # one channel): the taps go in parts, each part's sum added to the output
+    nb, oc = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, dtype.itemsize)
     tc = taps if oc * taps * nb * positions * dtype.itemsize <= limit else max(1, limit // (positions * dtype.itemsize))
+    workers = 1
+    if threads > 1 and tc == taps:  # whole chunks on their own cores, if there are enough of them
+        nb_w, oc_w = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit // threads, dtype.itemsize)
+        if (oc_w * taps * nb_w * positions * dtype.itemsize <= limit // threads
+                and g * -(-n_batch // nb_w) * -(-c_out_g // oc_w) >= SPREAD_CHUNKS * threads):
+            nb, oc, workers = nb_w, oc_w, threads
     batch_last = tc == taps and batch_runs(geom, nb)
     chunks = [(gi, b0, b1, o0, o1, t0, t1) for gi in range(g) for b0, b1 in split(n_batch, -(-n_batch // nb))
               for o0, o1 in split(c_out_g, -(-c_out_g // oc)) for t0, t1 in split(taps, -(-taps // tc))]
@@ -260,36 +280,43 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
     y5 = _kernels.as_3d(y, nd, 2)
     strides = ((1,) * (3 - nd) + geom.stride)[1:]  # of the last two (padded) axes
 
-    buffer = np.empty(nb * oc * tc * positions, dtype=dtype)  # reused: no page faults per chunk
-    xs, samples = None, None
-    for gi, b0, b1, o0, o1, t0, t1 in chunks:
-        if samples != (gi, b0, b1):  # once per block of samples, the old copy freed first
-            # the samples side by side in a copy, (C_in/g, nb * prod(n)), or batch-last,
-            # (C_in/g, prod(n), nb); views (one GEMM per sample) for one sample or wide samples
-            xs, samples = None, (gi, b0, b1)
+    def start():
+        buffer = np.empty(nb * oc * tc * positions, dtype=dtype)  # reused: no page faults per chunk
+        copied = [None, None]  # the samples last copied side by side, and the copy
+
+        def work(chunk) -> None:
+            gi, b0, b1, o0, o1, t0, t1 = chunk
             if not side_by_side(b1 - b0, positions):
                 xs = xg[b0:b1, gi]  # views: one GEMM per sample
-            else:
+            elif copied[0] == (gi, b0, b1):
+                xs = copied[1]
+            else:  # the samples side by side, (C_in/g, nb * prod(n)), or batch-last (C_in/g, prod(n), nb)
+                copied[:] = None, None  # the old copy freed first
                 xs = np.ascontiguousarray(
                     xg[b0:b1, gi].transpose(1, 2, 0) if batch_last else xg[b0:b1, gi].transpose(1, 0, 2)
                 ).reshape(1, c_in_g, -1)
-        rows = slice(o0 * taps + t0, o0 * taps + t1) if tc < taps else slice(o0 * taps, o1 * taps)
-        cols = buffer[: (o1 - o0) * (t1 - t0) * (b1 - b0) * positions].reshape((o1 - o0) * (t1 - t0), -1)
-        width = cols.shape[1] // len(xs)
-        for j, xj in enumerate(xs):  # into the sample's columns: a strided output BLAS takes as is
-            np.matmul(w_mat[gi, rows], xj, out=cols[:, j * width : (j + 1) * width])
-        if batch_last:  # cols[(o, t), i, b]: items are channels, runs are samples
-            _add_runs(kernels, y, y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1], buffer, geom, channels_last=False)
-            continue
-        c6 = cols.reshape((o1 - o0, t1 - t0, b1 - b0) + in3).transpose(2, 0, 1, 3, 4, 5)
-        target = y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1]
-        yf, ys = _kernels.flat(target, y)
-        cf, cs = _kernels.flat(c6, buffer)
-        shape = np.array(target.shape + strides, dtype=np.int64)
-        part_tab = tab if tc == taps else _kernels.tap_slice(geom, t0, t1)
-        zero, add = (not covered, False) if tc == taps else (True, t0 > 0)
-        parallel_for(lambda r: kernels.col2im(yf, ys, cf, cs, shape, part_tab, zero, add, r[0], r[1]),
-                     split((b1 - b0) * (o1 - o0), threads))
+                copied[:] = (gi, b0, b1), xs
+            rows = slice(o0 * taps + t0, o0 * taps + t1) if tc < taps else slice(o0 * taps, o1 * taps)
+            cols = buffer[: (o1 - o0) * (t1 - t0) * (b1 - b0) * positions].reshape((o1 - o0) * (t1 - t0), -1)
+            width = cols.shape[1] // len(xs)
+            for j, xj in enumerate(xs):  # into the sample's columns: a strided output BLAS takes as is
+                np.matmul(w_mat[gi, rows], xj, out=cols[:, j * width : (j + 1) * width])
+            target = y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1]
+            if batch_last:  # cols[(o, t), i, b]: items are channels, runs are samples
+                _add_runs(kernels, y, target, buffer, geom, channels_last=False)
+                return
+            c6 = cols.reshape((o1 - o0, t1 - t0, b1 - b0) + in3).transpose(2, 0, 1, 3, 4, 5)
+            yf, ys = _kernels.flat(target, y)
+            cf, cs = _kernels.flat(c6, buffer)
+            shape = np.array(target.shape + strides, dtype=np.int64)
+            part_tab = tab if tc == taps else _kernels.tap_slice(geom, t0, t1)
+            zero, add = (not covered, False) if tc == taps else (True, t0 > 0)
+            parallel_for(lambda r: kernels.col2im(yf, ys, cf, cs, shape, part_tab, zero, add, r[0], r[1]),
+                         split((b1 - b0) * (o1 - o0), num_threads()))
+
+        return work
+
+    spread(start, chunks, workers)
     return y
 
 
@@ -333,37 +360,49 @@ def last_plan(geom: Geometry, n_batch: int, c_in_g: int, c_out_g: int, limit: in
 
 
 def _channels_last(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels, y: np.ndarray,
-                   nb: int, oc: int) -> None:
+                   nb: int, oc: int, workers: int) -> None:
     """The compiled path with channels-last columns: ``cols[(b, i), (t, o)] = X^T W``.
 
-    Per group and chunk of ``oc`` output channels, the weight is reordered once to
+    Per group and chunk of ``oc`` output channels, the weight is reordered to
     ``(C_in/g, taps, oc)``; per block of ``nb`` samples the input is copied
     channels-last, ``(nb * prod(n), C_in/g)`` (a view for one sample), and one GEMM
     makes the block's columns. ``_kernels.col2im_runs`` adds them up, a slab
-    of output rows per work item, and writes ``y``.
+    of output rows per work item, and writes ``y``. With ``workers > 1`` each
+    thread does whole chunks (:func:`._threads.spread`), reordering the weight of
+    the channels it is given.
     """
     g, nd = geom.groups, geom.ndim
     n_batch, c_in = x.shape[:2]
     c_in_g, c_out_g = c_in // g, weight.shape[1]
     taps, positions = math.prod(geom.kernel), math.prod(geom.in_size)
-    buffer = np.empty(nb * positions * taps * oc, dtype=y.dtype)
     xg = x.reshape(n_batch, g, c_in_g, positions)
     wg = weight.reshape(g, c_in_g, c_out_g, taps)
     y5 = _kernels.as_3d(y, nd, 2)
-    threads = num_threads()
-    for gi in range(g):
-        for o0, o1 in split(c_out_g, -(-c_out_g // oc)):
-            # (C_in/g, taps, oc): a transposing copy, its rows shared between the threads
-            w_last = np.empty((c_in_g, taps, o1 - o0), dtype=y.dtype)
-            parallel_for(lambda r: np.copyto(w_last[r[0]:r[1]], wg[gi, r[0]:r[1], o0:o1].transpose(0, 2, 1)),
-                         split(c_in_g, threads))
-            w_last = w_last.reshape(c_in_g, -1)
-            for b0, b1 in split(n_batch, -(-n_batch // nb)):
-                xs = xg[b0:b1, gi].transpose(0, 2, 1)  # (nb, prod(n), C_in/g)
-                xs = xs[0] if b1 - b0 == 1 else np.ascontiguousarray(xs).reshape(-1, c_in_g)
-                cols = buffer[: (b1 - b0) * positions * taps * (o1 - o0)].reshape(xs.shape[0], -1)
-                np.matmul(xs, w_last, out=cols)
-                _add_runs(kernels, y, y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1], buffer, geom, channels_last=True)
+    chunks = [(gi, o0, o1, b0, b1) for gi in range(g) for o0, o1 in split(c_out_g, -(-c_out_g // oc))
+              for b0, b1 in split(n_batch, -(-n_batch // nb))]
+
+    def start():
+        buffer = np.empty(nb * positions * taps * oc, dtype=y.dtype)
+        reordered = [None, None]  # the channels last reordered, and their weight
+
+        def work(chunk) -> None:
+            gi, o0, o1, b0, b1 = chunk
+            if reordered[0] != (gi, o0, o1):
+                # (C_in/g, taps, oc): a transposing copy, its rows shared between the threads
+                reordered[:] = None, None
+                w_last = np.empty((c_in_g, taps, o1 - o0), dtype=y.dtype)
+                parallel_for(lambda r: np.copyto(w_last[r[0]:r[1]], wg[gi, r[0]:r[1], o0:o1].transpose(0, 2, 1)),
+                             split(c_in_g, num_threads()))
+                reordered[:] = (gi, o0, o1), w_last.reshape(c_in_g, -1)
+            xs = xg[b0:b1, gi].transpose(0, 2, 1)  # (nb, prod(n), C_in/g)
+            xs = xs[0] if b1 - b0 == 1 else np.ascontiguousarray(xs).reshape(-1, c_in_g)
+            cols = buffer[: (b1 - b0) * positions * taps * (o1 - o0)].reshape(xs.shape[0], -1)
+            np.matmul(xs, reordered[1], out=cols)
+            _add_runs(kernels, y, y5[b0:b1, gi * c_out_g + o0 : gi * c_out_g + o1], buffer, geom, channels_last=True)
+
+        return work
+
+    spread(start, chunks, workers)
 
 
 def batch_runs(geom: Geometry, nb: int) -> bool:
@@ -421,7 +460,11 @@ def _numpy(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
         _depthwise(yv, x, weight, geom, taps_placed)
         return y
     nb, oc = plan(n_batch, g, c_out_g, taps, positions, y.nbytes, dtype.itemsize)
-    buffer = np.empty(nb * g * oc * taps * positions, dtype=dtype)  # reused: no page faults per chunk
+    threads, workers = num_threads(), 1
+    if threads > 1:  # whole chunks on their own cores, if there are enough of them
+        nb_w, oc_w = plan(n_batch, g, c_out_g, taps, positions, y.nbytes // threads, dtype.itemsize)
+        if -(-n_batch // nb_w) * -(-c_out_g // oc_w) >= SPREAD_CHUNKS * threads:
+            nb, oc, workers = nb_w, oc_w, threads
     # W^T per group with rows (o, tap): a transposed view of the weight, no copy. The GEMMs
     # are 2-D calls (BLAS takes the transposed view as is; a stacked matmul would not).
     w_mat = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)
@@ -430,10 +473,15 @@ def _numpy(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
     direct = positions >= DIRECT_POSITIONS
     xg = x.reshape(n_batch, g, c_in_g, positions)
     xs = xg if direct else np.ascontiguousarray(xg.transpose(1, 2, 0, 3))
-    for b0, b1 in split(n_batch, -(-n_batch // nb)):
-        for o0, o1 in split(c_out_g, -(-c_out_g // oc)):
+    chunks = [(b0, b1, o0, o1) for b0, b1 in split(n_batch, -(-n_batch // nb))
+              for o0, o1 in split(c_out_g, -(-c_out_g // oc))]
+
+    def start():
+        buffer = np.empty(nb * g * oc * taps * positions, dtype=dtype)  # reused: no page faults per chunk
+
+        def work(chunk) -> None:
+            b0, b1, o0, o1 = chunk
             width, count = (o1 - o0) * taps, (b1 - b0) * positions
-            target = yv[b0:b1, :, o0:o1]
             rows = slice(o0 * taps, o1 * taps)
             if direct:
                 cols = buffer[: g * width * count].reshape(b1 - b0, g, width, positions)
@@ -447,7 +495,11 @@ def _numpy(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
                     np.matmul(w_mat[gi, rows], xs[gi, :, b0:b1].reshape(c_in_g, -1), out=cols[gi])
                 cols = np.moveaxis(cols.reshape((g, o1 - o0) + k + (b1 - b0,) + n), 2 + geom.ndim, 0)
             # cols: (nb, G, oc, *k, *n); each tap's columns go into the output window
-            _add_taps(target, cols, taps_placed)
+            _add_taps(yv[b0:b1, :, o0:o1], cols, taps_placed)
+
+        return work
+
+    spread(start, chunks, workers)
     return y
 
 
