@@ -255,3 +255,31 @@ def test_chunks_on_their_own_threads_or_shared(path, spread, columns, monkeypatc
         assert_close(y, torch_reference(x, w, None, **kwargs))
     assert workers and (max(workers) == 2) == spread
 
+
+
+@pytest.mark.parametrize("spread", [True, False])
+def test_extra_memory_within_input_plus_output(path, spread, monkeypatch):
+    # the column buffers (one per worker when the threads take whole chunks) and copies stay
+    # below the input plus the output, on layers shaped like the suite's (scaled down)
+    import tracemalloc
+
+    monkeypatch.setenv("TCONV_NUM_THREADS", "2")
+    monkeypatch.setattr(col2im, "SPREAD_CHUNKS", 1 if spread else 10**9)
+    rng = np.random.default_rng(41)
+    layers = [  # (x shape, w shape, kwargs): DCGAN, U-Net (k == s), Keras (short rows), 1-D HiFi-GAN
+        ((16, 64, 8, 8), (64, 32, 4, 4), dict(stride=2, padding=1)),
+        ((2, 64, 16, 16), (64, 32, 2, 2), dict(stride=2)),
+        ((32, 32, 7, 7), (32, 16, 5, 5), dict(stride=2, padding=2, output_padding=1)),
+        ((4, 64, 64), (64, 32, 16), dict(stride=8, padding=4)),
+    ]
+    for x_shape, w_shape, kwargs in layers:
+        x = rng.standard_normal(x_shape).astype(np.float32)
+        w = rng.standard_normal(w_shape).astype(np.float32)
+        tconv.conv_transpose(x, w, algorithm="col2im", **kwargs)  # compiled and cached first
+        tracemalloc.start()
+        try:
+            y = tconv.conv_transpose(x, w, algorithm="col2im", **kwargs)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak - y.nbytes <= x.nbytes + y.nbytes, (x_shape, peak - y.nbytes, x.nbytes + y.nbytes)

@@ -123,13 +123,15 @@ def exact_cover(geom: Geometry) -> bool:
 
 
 def plan(
-    n_batch: int, groups: int, c_out_g: int, taps: int, positions: int, out_bytes: int, itemsize: int
+    n_batch: int, groups: int, c_out_g: int, taps: int, positions: int, out_bytes: int, itemsize: int,
+    workers: int = 1,
 ) -> tuple[int, int]:
     """Chunk of the column buffer: ``nb`` samples by ``oc`` output channels per group.
 
-    At most ``min(CHUNK_BYTES, out_bytes / 2)`` bytes, whole samples first (wider GEMMs).
+    At most ``min(CHUNK_BYTES, out_bytes / 2) / workers`` bytes (each worker has its
+    own buffer), whole samples first (wider GEMMs).
     """
-    budget = max(1, min(CHUNK_BYTES, out_bytes // 2))
+    budget = max(1, min(CHUNK_BYTES, out_bytes // 2) // workers)
     channel_bytes = groups * taps * positions * itemsize  # one output channel per group, one sample
     nb = max(1, min(n_batch, budget // (c_out_g * channel_bytes)))
     oc = c_out_g if nb > 1 else max(1, min(c_out_g, budget // channel_bytes))
@@ -462,7 +464,7 @@ def _numpy(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
     nb, oc = plan(n_batch, g, c_out_g, taps, positions, y.nbytes, dtype.itemsize)
     threads, workers = num_threads(), 1
     if threads > 1:  # whole chunks on their own cores, if there are enough of them
-        nb_w, oc_w = plan(n_batch, g, c_out_g, taps, positions, y.nbytes // threads, dtype.itemsize)
+        nb_w, oc_w = plan(n_batch, g, c_out_g, taps, positions, y.nbytes, dtype.itemsize, threads)
         if -(-n_batch // nb_w) * -(-c_out_g // oc_w) >= SPREAD_CHUNKS * threads:
             nb, oc, workers = nb_w, oc_w, threads
     # W^T per group with rows (o, tap): a transposed view of the weight, no copy. The GEMMs
