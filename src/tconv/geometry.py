@@ -19,6 +19,7 @@ Everything here is pure integer arithmetic, and the loose public arguments
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -96,31 +97,33 @@ class Geometry:
     def ndim(self) -> int:
         return len(self.axes)
 
-    @property
+    # the per-axis tuples are computed once per geometry (the algorithms read them often)
+
+    @functools.cached_property
     def in_size(self) -> tuple[int, ...]:
         return tuple(a.size for a in self.axes)
 
-    @property
+    @functools.cached_property
     def kernel(self) -> tuple[int, ...]:
         return tuple(a.kernel for a in self.axes)
 
-    @property
+    @functools.cached_property
     def stride(self) -> tuple[int, ...]:
         return tuple(a.stride for a in self.axes)
 
-    @property
+    @functools.cached_property
     def dilation(self) -> tuple[int, ...]:
         return tuple(a.dilation for a in self.axes)
 
-    @property
+    @functools.cached_property
     def start(self) -> tuple[int, ...]:
         return tuple(a.start for a in self.axes)
 
-    @property
+    @functools.cached_property
     def out_size(self) -> tuple[int, ...]:
         return tuple(a.length for a in self.axes)
 
-    @property
+    @functools.cached_property
     def full(self) -> tuple[int, ...]:
         return tuple(a.full for a in self.axes)
 
@@ -136,6 +139,8 @@ def _fail(func: str, message: str) -> TconvError:
 
 def as_int(func: str, name: str, value: object, minimum: int | None = None, *, what: str = "an int") -> int:
     """One int (``TypeError`` for bools and non-integers), ``>= minimum`` when given."""
+    if type(value) is int and (minimum is None or value >= minimum):  # the common case, without ABC checks
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"tconv.{func}: {name} must be {what}; got {value!r} of type {type(value).__name__}")
     if minimum is not None and value < minimum:
@@ -145,6 +150,9 @@ def as_int(func: str, name: str, value: object, minimum: int | None = None, *, w
 
 def is_seq(value: object) -> bool:
     """A per-axis sequence: a list, tuple or 1-D array (not a string)."""
+    kind = type(value)
+    if kind is tuple or kind is list or kind is int:  # the common cases, without ABC checks
+        return kind is not int
     if isinstance(value, np.ndarray):
         return value.ndim == 1
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))

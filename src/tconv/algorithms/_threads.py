@@ -77,7 +77,7 @@ def split(count: int, parts: int) -> list[tuple[int, int]]:
 def parallel_for(fn: Callable[[T], None], parts: Iterable[T]) -> None:
     """``fn(part)`` for every part, on up to :func:`num_threads` threads; exceptions propagate."""
     parts = list(parts)
-    threads = min(num_threads(), len(parts))
+    threads = min(num_threads(), len(parts)) if len(parts) > 1 else 1  # one part: no thread count to read
     if threads <= 1:
         for part in parts:
             fn(part)

@@ -241,7 +241,6 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
     dtype = np.result_type(x, weight)
     tab, covered = _kernels.table(geom)
     y = np.empty((n_batch, g * c_out_g) + geom.out_size, dtype=dtype)
-    threads = num_threads()
     if c_in_g == 1 and n_batch * c_out_g > 1:
         x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
         y6 = _kernels.as_3d(y.reshape((n_batch, g, c_out_g) + geom.out_size), nd, 3)
@@ -251,12 +250,12 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
         shape = np.array(y6.shape, dtype=np.int64)
         rows_a, rows_b, last, kernel = _kernels.depthwise_tables(geom)
         parallel_for(lambda r: kernels.depthwise(yf, ys, xf, xs, wf, ws, shape, rows_a, rows_b, last, kernel, r[0], r[1]),
-                     split(n_batch * g * c_out_g, threads))
+                     split(n_batch * g * c_out_g, num_threads()))
         return y
     limit = compiled_limit(x.nbytes, y.nbytes)
     last = last_plan(geom, n_batch, c_in_g, c_out_g, limit, dtype.itemsize)
     if last is not None:
-        workers = 1
+        workers, threads = 1, num_threads()
         if threads > 1:  # whole chunks on their own cores, if there are enough of them
             last_w = last_plan(geom, n_batch, c_in_g, c_out_g, limit // threads, dtype.itemsize)
             if last_w is not None and g * -(-n_batch // last_w[0]) * -(-c_out_g // last_w[1]) >= SPREAD_CHUNKS * threads:
@@ -267,13 +266,16 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
     # one channel): the taps go in parts, each part's sum added to the output
     nb, oc = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, dtype.itemsize)
     tc = taps if oc * taps * nb * positions * dtype.itemsize <= limit else max(1, limit // (positions * dtype.itemsize))
-    workers = 1
+    # the thread count only when there is something to share (reading it costs 0.1-0.2 ms on a
+    # layer called after a pause, a tenth of FSRCNN's call)
+    workers, threads = 1, num_threads() if tc == taps or nb * oc > 1 else 1
     if threads > 1 and tc == taps:  # whole chunks on their own cores, if there are enough of them
         nb_w, oc_w = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit // threads, dtype.itemsize)
         if (oc_w * taps * nb_w * positions * dtype.itemsize <= limit // threads
                 and g * -(-n_batch // nb_w) * -(-c_out_g // oc_w) >= SPREAD_CHUNKS * threads):
             nb, oc, workers = nb_w, oc_w, threads
     batch_last = tc == taps and batch_runs(geom, nb)
+    pass_threads = 1 if workers > 1 else threads  # for each chunk's additions
     chunks = [(gi, b0, b1, o0, o1, t0, t1) for gi in range(g) for b0, b1 in split(n_batch, -(-n_batch // nb))
               for o0, o1 in split(c_out_g, -(-c_out_g // oc)) for t0, t1 in split(taps, -(-taps // tc))]
     w_mat = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)  # W^T per group: a view
@@ -314,7 +316,7 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
             part_tab = tab if tc == taps else _kernels.tap_slice(geom, t0, t1)
             zero, add = (not covered, False) if tc == taps else (True, t0 > 0)
             parallel_for(lambda r: kernels.col2im(yf, ys, cf, cs, shape, part_tab, zero, add, r[0], r[1]),
-                         split((b1 - b0) * (o1 - o0), num_threads()))
+                         split((b1 - b0) * (o1 - o0), pass_threads))
 
         return work
 
