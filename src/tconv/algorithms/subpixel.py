@@ -34,7 +34,6 @@ import numpy as np
 from ..geometry import Axis, Geometry
 from . import _kernels
 from ._common import correlate, to_conv_layout, window
-from ._threads import num_threads, parallel_for, split
 
 #: Largest chunk of the blocked result ``Y`` (bytes).
 CHUNK_BYTES = 16 * 2**20
@@ -191,8 +190,11 @@ def _maps(geom: Geometry) -> np.ndarray:
 
 def _shuffle_compiled(kernels, y: np.ndarray, b0: int, b1: int, blocked: np.ndarray, maps: np.ndarray,
                       t0: int, t1: int, geom: Geometry) -> None:
-    """:func:`_shuffle` into samples ``b0:b1`` of ``y`` by the compiled kernel (``tconv[fast]``),
-    rows split over threads."""
+    """:func:`_shuffle` into samples ``b0:b1`` of ``y`` by the compiled kernel (``tconv[fast]``).
+
+    On one thread: it follows the chunk's GEMM, after which OpenBLAS's idle thread
+    spins for a while on the other core (measured: two threads made the
+    3-D U-Net k4 layer 10 %, FCN-8s 30 % slower than one)."""
     nd = geom.ndim
     pad = 3 - nd
     dims = (1,) * pad + blocked.shape[1 : 1 + nd] + (1,) * pad + blocked.shape[1 + nd :]
@@ -202,9 +204,7 @@ def _shuffle_compiled(kernels, y: np.ndarray, b0: int, b1: int, blocked: np.ndar
     bf = blocked.reshape(-1)
     dims_a = np.array(dims, dtype=np.int64)
     lengths_a = np.array(lengths, dtype=np.int64)
-    rows = (b1 - b0) * lengths[0]
-    parallel_for(lambda r: kernels.shuffle(yf, ys, bf, dims_a, maps, lengths_a, limits, r[0], r[1]),
-                 split(rows, num_threads()))
+    kernels.shuffle(yf, ys, bf, dims_a, maps, lengths_a, limits, 0, (b1 - b0) * lengths[0])
 
 
 def _shuffle(y: np.ndarray, blocked: np.ndarray, targets, t0: int, t1: int, geom: Geometry) -> None:
