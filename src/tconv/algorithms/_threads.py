@@ -99,8 +99,9 @@ def spread(start: Callable[[], Callable[[T], None]], items: Sequence[T], threads
     ``start()`` runs once per worker and returns its ``work(item)`` (so each worker
     holds its own buffers). Meanwhile BLAS runs on one thread (each worker's GEMMs
     on its own core, no BLAS thread spinning against the other worker's
-    additions), and :func:`num_threads` says one inside the workers. Exceptions
-    propagate; the BLAS limit is restored whatever happens.
+    additions), and :func:`num_threads` says one inside the workers. The limit is
+    process-wide: BLAS calls other threads make meanwhile run on one thread too.
+    Exceptions propagate; the BLAS limit is restored whatever happens.
     """
     threads = min(threads, len(items))
     if threads <= 1 or getattr(_local, "inside", False):
