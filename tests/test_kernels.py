@@ -283,3 +283,18 @@ def test_extra_memory_within_input_plus_output(path, spread, monkeypatch):
         finally:
             tracemalloc.stop()
         assert peak - y.nbytes <= x.nbytes + y.nbytes, (x_shape, peak - y.nbytes, x.nbytes + y.nbytes)
+
+
+def test_spread_plan_needs_enough_chunks_per_thread(monkeypatch):
+    monkeypatch.setattr(col2im, "SPREAD_CHUNKS", 2)
+    asked = []
+
+    def plan_for(parts):
+        asked.append(parts)
+        return (4, 8)  # 4 samples by 8 channels per chunk
+
+    assert col2im.spread_plan(1, 64, 64, 1, plan_for) is None and asked == []  # one thread: nothing to share
+    assert col2im.spread_plan(2, 64, 64, 1, plan_for) == (4, 8) and asked == [2]  # 16 * 8 chunks
+    assert col2im.spread_plan(2, 4, 8, 3, plan_for) is None  # 3 groups of one chunk: fewer than 2 per thread
+    assert col2im.spread_plan(2, 8, 8, 2, plan_for) == (4, 8)  # 2 groups of 2 chunks
+    assert col2im.spread_plan(2, 64, 64, 1, lambda parts: None) is None  # no chunk fits a thread's share

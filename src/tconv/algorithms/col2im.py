@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -163,6 +163,24 @@ def compiled_kernels(geom: Geometry):
 SAMPLE_POSITIONS = 1024
 
 
+def spread_plan(threads: int, n_batch: int, c_out_g: int, groups: int,
+                plan_for: Callable[[int], tuple[int, int] | None]) -> tuple[int, int] | None:
+    """The chunk ``(nb, oc)`` for giving each of ``threads`` threads whole chunks
+    (:func:`._threads.spread`), or ``None`` to share each chunk between them.
+
+    ``plan_for(parts)`` plans a chunk within ``1/parts`` of the memory budget (each
+    thread holds its own buffers), ``None`` when none fits. The threads get whole
+    chunks when that plan makes at least :data:`._threads.SPREAD_CHUNKS` chunks per
+    thread (``groups`` times the chunks of samples and channels).
+    """
+    if threads <= 1:
+        return None
+    chunk = plan_for(threads)
+    if chunk is None or groups * -(-n_batch // chunk[0]) * -(-c_out_g // chunk[1]) < SPREAD_CHUNKS * threads:
+        return None
+    return chunk
+
+
 def side_by_side(nb: int, positions: int) -> bool:
     """Whether a chunk of ``nb`` samples of ``positions`` each is copied side by side for one
     wide GEMM (below :data:`SAMPLE_POSITIONS`), rather than one GEMM per sample from the input."""
@@ -255,12 +273,11 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
     limit = compiled_limit(x.nbytes, y.nbytes)
     last = last_plan(geom, n_batch, c_in_g, c_out_g, limit, dtype.itemsize)
     if last is not None:
-        workers, threads = 1, num_threads()
-        if threads > 1:  # whole chunks on their own cores, if there are enough of them
-            last_w = last_plan(geom, n_batch, c_in_g, c_out_g, limit // threads, dtype.itemsize)
-            if last_w is not None and g * -(-n_batch // last_w[0]) * -(-c_out_g // last_w[1]) >= SPREAD_CHUNKS * threads:
-                last, workers = last_w, threads
-        _channels_last(x, weight, geom, kernels, y, *last, workers)
+        threads = num_threads()
+        own = spread_plan(threads, n_batch, c_out_g, g,
+                          lambda parts: last_plan(geom, n_batch, c_in_g, c_out_g, limit // parts, dtype.itemsize))
+        nb, oc = own or last
+        _channels_last(x, weight, geom, kernels, y, nb, oc, threads if own else 1)
         return y
     # one sample's taps of one channel beyond the limit (FSRCNN: 81 taps of a 64x64 input,
     # one channel): the taps go in parts, each part's sum added to the output
@@ -269,11 +286,14 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
     # the thread count only when there is something to share (reading it costs 0.1-0.2 ms on a
     # layer called after a pause, a tenth of FSRCNN's call)
     workers, threads = 1, num_threads() if tc == taps or nb * oc > 1 else 1
-    if threads > 1 and tc == taps:  # whole chunks on their own cores, if there are enough of them
-        nb_w, oc_w = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit // threads, dtype.itemsize)
-        if (oc_w * taps * nb_w * positions * dtype.itemsize <= limit // threads
-                and g * -(-n_batch // nb_w) * -(-c_out_g // oc_w) >= SPREAD_CHUNKS * threads):
-            nb, oc, workers = nb_w, oc_w, threads
+
+    def worker_plan(parts: int) -> tuple[int, int] | None:  # every tap in one chunk, or no plan
+        nb_w, oc_w = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit // parts, dtype.itemsize)
+        return (nb_w, oc_w) if oc_w * taps * nb_w * positions * dtype.itemsize <= limit // parts else None
+
+    own = spread_plan(threads, n_batch, c_out_g, g, worker_plan) if tc == taps else None
+    if own:
+        (nb, oc), workers = own, threads
     batch_last = tc == taps and batch_runs(geom, nb)
     pass_threads = 1 if workers > 1 else threads  # for each chunk's additions
     chunks = [(gi, b0, b1, o0, o1, t0, t1) for gi in range(g) for b0, b1 in split(n_batch, -(-n_batch // nb))
@@ -465,10 +485,11 @@ def _numpy(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
         return y
     nb, oc = plan(n_batch, g, c_out_g, taps, positions, y.nbytes, dtype.itemsize)
     threads, workers = num_threads(), 1
-    if threads > 1:  # whole chunks on their own cores, if there are enough of them
-        nb_w, oc_w = plan(n_batch, g, c_out_g, taps, positions, y.nbytes, dtype.itemsize, threads)
-        if -(-n_batch // nb_w) * -(-c_out_g // oc_w) >= SPREAD_CHUNKS * threads:
-            nb, oc, workers = nb_w, oc_w, threads
+    # the chunks hold every group, so they count as one group
+    own = spread_plan(threads, n_batch, c_out_g, 1,
+                      lambda parts: plan(n_batch, g, c_out_g, taps, positions, y.nbytes, dtype.itemsize, parts))
+    if own:
+        (nb, oc), workers = own, threads
     # W^T per group with rows (o, tap): a transposed view of the weight, no copy. The GEMMs
     # are 2-D calls (BLAS takes the transposed view as is; a stacked matmul would not).
     w_mat = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)
