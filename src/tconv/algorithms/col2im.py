@@ -26,11 +26,10 @@ zeros. With ``k == s`` every tap assigns: one GEMM plus a pixel shuffle.
 With many chunks (at least :data:`._threads.SPREAD_CHUNKS` per thread, each
 planned for its share of the budget), every thread does whole chunks instead
 (:func:`._threads.spread`): a one-thread GEMM and then that chunk's additions,
-while the other thread works on another chunk. Sharing each chunk lost time
-twice: OpenBLAS's idle threads spin for a while after each GEMM, on the
-cores the additions need, and the additions read columns another core wrote
-(measured on DCGAN's 256->128 layer: one chunk's additions took 2.0-3.3 ms
-after its GEMM, 1.4-1.7 ms with OpenBLAS's spinning cut short).
+while the other thread works on another chunk. Sharing each chunk lost time:
+OpenBLAS's idle threads spin for a while after each GEMM, on the cores the
+additions need (measured on DCGAN's 256->128 layer: one chunk's additions took
+2.0-3.3 ms after its GEMM, 1.4-1.7 ms with OpenBLAS's spinning cut short).
 
 FLOPs: ``2 * N * C_in * (C_out/g) * prod(n) * prod(k)``, all in GEMMs.
 Extra memory: one column chunk (at most ``min(CHUNK_BYTES, output / 2)``) plus a
