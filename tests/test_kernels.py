@@ -256,7 +256,6 @@ def test_chunks_on_their_own_threads_or_shared(path, spread, columns, monkeypatc
     assert workers and (max(workers) == 2) == spread
 
 
-
 @pytest.mark.parametrize("spread", [True, False])
 def test_extra_memory_within_input_plus_output(path, spread, monkeypatch):
     # the column buffers (one per worker when the threads take whole chunks) and copies stay

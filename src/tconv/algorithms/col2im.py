@@ -284,15 +284,15 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
     tc = taps if oc * taps * nb * positions * dtype.itemsize <= limit else max(1, limit // (positions * dtype.itemsize))
     # the thread count only when there is something to share (reading it costs 0.1-0.2 ms on a
     # layer called after a pause, a tenth of FSRCNN's call)
-    workers, threads = 1, num_threads() if tc == taps or nb * oc > 1 else 1
+    threads = num_threads() if tc == taps or nb * oc > 1 else 1
 
     def worker_plan(parts: int) -> tuple[int, int] | None:  # every tap in one chunk, or no plan
         nb_w, oc_w = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit // parts, dtype.itemsize)
         return (nb_w, oc_w) if oc_w * taps * nb_w * positions * dtype.itemsize <= limit // parts else None
 
     own = spread_plan(threads, n_batch, c_out_g, g, worker_plan) if tc == taps else None
-    if own:
-        (nb, oc), workers = own, threads
+    nb, oc = own or (nb, oc)
+    workers = threads if own else 1
     batch_last = tc == taps and batch_runs(geom, nb)
     pass_threads = 1 if workers > 1 else threads  # for each chunk's additions
     chunks = [(gi, b0, b1, o0, o1, t0, t1) for gi in range(g) for b0, b1 in split(n_batch, -(-n_batch // nb))
@@ -483,12 +483,12 @@ def _numpy(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
         _depthwise(yv, x, weight, geom, taps_placed)
         return y
     nb, oc = plan(n_batch, g, c_out_g, taps, positions, y.nbytes, dtype.itemsize)
-    threads, workers = num_threads(), 1
+    threads = num_threads()
     # the chunks hold every group, so they count as one group
     own = spread_plan(threads, n_batch, c_out_g, 1,
                       lambda parts: plan(n_batch, g, c_out_g, taps, positions, y.nbytes, dtype.itemsize, parts))
-    if own:
-        (nb, oc), workers = own, threads
+    nb, oc = own or (nb, oc)
+    workers = threads if own else 1
     # W^T per group with rows (o, tap): a transposed view of the weight, no copy. The GEMMs
     # are 2-D calls (BLAS takes the transposed view as is; a stacked matmul would not).
     w_mat = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)
