@@ -141,6 +141,24 @@ def test_taps_in_parts_when_one_channel_exceeds_the_chunk(monkeypatch):
     assert_close(y, torch_reference(x, w, None, **kwargs))
 
 
+@pytest.mark.parametrize("in_parts", [False, True])
+@pytest.mark.parametrize("dilation", [1, 2, 3])
+@pytest.mark.parametrize("output_padding", [0, 1])
+def test_stride_two_rows_with_and_without_dead_phases(in_parts, dilation, output_padding, monkeypatch):
+    # the compiled pass writes a stride-2 row's two phases in one loop; with an even dilation
+    # half the phases get no tap and must come out zero, whole or with the taps in parts
+    monkeypatch.setenv("TCONV_KERNELS", "numba")
+    if in_parts:
+        monkeypatch.setattr(col2im, "CHUNK_BYTES", 2 * 7 * 6 * 8)  # two taps of a 7x6 float64 input
+    rng = np.random.default_rng(40 + dilation + 3 * output_padding)
+    x, w = rng.standard_normal((1, 3, 7, 6)), rng.standard_normal((3, 1, 3, 3))
+    kwargs = dict(stride=(2, 2), padding=(1, 1), output_padding=(output_padding,) * 2, dilation=(dilation,) * 2, groups=1)
+    y = tconv.conv_transpose(x, w, algorithm="col2im", **kwargs)
+    assert_close(y, torch_reference(x, w, None, **kwargs))
+    if dilation == 2:  # outputs o with o + padding odd on either axis: no tap lands there
+        assert not y[:, :, ::2].any() and not y[:, :, :, ::2].any()
+
+
 @pytest.mark.parametrize("nd", [1, 2, 3])
 def test_subpixel_shuffle_matches_torch_on_both_paths(path, nd, monkeypatch):
     from tconv.algorithms import subpixel

@@ -104,7 +104,7 @@ def _compile():
         nb, n0, n1, n2, s1, s2 = shape[0], shape[2], shape[3], shape[4], shape[5], shape[6]
         m1 = (n1 + s1 - 1) // s1
         m2 = (n2 + s2 - 1) // s2
-        acc = np.empty(n0 * s1 * s2 * m1 * m2, dtype=y.dtype)
+        acc = np.zeros(n0 * s1 * s2 * m1 * m2, dtype=y.dtype)  # phases no tap reaches stay zero
         # per tap, what does not depend on the plane (integer divisions cost more than the
         # additions on small planes): where its runs start in `acc` and in the columns, their
         # length and count (one run when the block's rows fill the phase's rows)
@@ -127,6 +127,9 @@ def _compile():
             count1[r] = (n1 - r + s1 - 1) // s1
         for r in range(s2):
             count2[r] = (n2 - r + s2 - 1) // s2
+        live = np.zeros(s1 * s2, dtype=np.bool_)
+        for p in range(taps):
+            live[(tab[p, 7] % s1) * s2 + tab[p, 11] % s2] = True
         for plane in range(lo, hi):
             # samples fastest: the GEMM wrote a tap's columns of all samples side by side,
             # so consecutive planes read consecutive memory
@@ -135,7 +138,10 @@ def _compile():
             ybase = b * ys[0] + o * ys[1]
             cbase = b * cs[0] + o * cs[1]
             if zero:
-                acc[:] = 0
+                for fa in range(n0):
+                    for ph in range(s1 * s2):
+                        if live[ph]:
+                            acc[(fa * s1 * s2 + ph) * m1 * m2 : (fa * s1 * s2 + ph + 1) * m1 * m2] = 0
             for p in range(taps):
                 a0, fa0, sa = tab[p, 1], tab[p, 3], tab[p, 4]
                 n = length[p]
@@ -155,8 +161,25 @@ def _compile():
                 for r1 in range(s1):
                     for u1 in range(count1[r1]):
                         row = ybase + fa * ys[2] + (u1 * s1 + r1) * ys[3]
+                        base = (fa * s1 + r1) * s2 * m1 * m2 + u1 * m2
+                        if s2 == 2 and ys[4] == 1:  # the row's two phases in one pass, outputs in order
+                            a1 = base + m1 * m2
+                            half = n2 // 2
+                            if add:
+                                for u2 in range(half):
+                                    y[u64(row + 2 * u2)] += acc[u64(base + u2)]
+                                    y[u64(row + 2 * u2 + 1)] += acc[u64(a1 + u2)]
+                                if n2 > 2 * half:
+                                    y[u64(row + n2 - 1)] += acc[u64(base + half)]
+                            else:
+                                for u2 in range(half):
+                                    y[u64(row + 2 * u2)] = acc[u64(base + u2)]
+                                    y[u64(row + 2 * u2 + 1)] = acc[u64(a1 + u2)]
+                                if n2 > 2 * half:
+                                    y[u64(row + n2 - 1)] = acc[u64(base + half)]
+                            continue
                         for r2 in range(s2):
-                            src = ((fa * s1 + r1) * s2 + r2) * m1 * m2 + u1 * m2
+                            src = base + r2 * m1 * m2
                             if add:
                                 for u2 in range(count2[r2]):
                                     y[u64(row + (u2 * s2 + r2) * ys[4])] += acc[u64(src + u2)]
