@@ -16,8 +16,8 @@ prod(n) * prod(k)``, the percentage of this machine's float32 GEMM rate (a
 fastest peer that accepts the case, tconv's peak extra memory (tracemalloc,
 beyond the inputs and the returned output) and the error against the float64
 ``scatter`` reference. It prints markdown and writes ``results/table.md``,
-``results/results.json`` and ``results/speed.png`` beside this file (or
-``--out``).
+``results/results.json`` (with every round's time, in the order they ran) and
+``results/speed.png`` beside this file (or ``--out``).
 """
 
 from __future__ import annotations
@@ -226,6 +226,7 @@ def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, r
         if c.get("times"):
             t = statistics.median(c["times"])
             row.update(ms=t * 1e3, **{"GFLOP/s": case.flops / t / 1e9, "rel err": c["err"]})
+            row["rounds ms"] = [round(s * 1e3, 3) for s in c["times"]]  # results.json only: the spread
             if best_peer:
                 row["vs best peer"] = peer_times[best_peer] / t
             if "extra" in c:
