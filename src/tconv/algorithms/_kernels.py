@@ -100,7 +100,9 @@ def _compile():
         # Each plane is summed in `acc`, its last two axes split by phase (f = s*u + r):
         # acc[f0, r1, r2, u1, u2]. There every tap adds contiguous runs (vectorised), a whole
         # (i1, i2) block at once when its rows fill the phase's rows, and the phases
-        # interleave into the output once (added to it with `add`: the taps came in parts).
+        # interleave into the output once (added to it with `add`: the taps came in parts),
+        # a stride-2 row's two phases in one in-order loop. Phases no tap reaches (a dilation
+        # sharing a factor with the stride) are zeroed once per call, not once per plane.
         nb, n0, n1, n2, s1, s2 = shape[0], shape[2], shape[3], shape[4], shape[5], shape[6]
         m1 = (n1 + s1 - 1) // s1
         m2 = (n2 + s2 - 1) // s2
