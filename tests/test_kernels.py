@@ -175,6 +175,25 @@ def test_subpixel_shuffle_matches_torch_on_both_paths(path, nd, monkeypatch):
         assert_close(y, ref, np.float32)
 
 
+@pytest.mark.parametrize("dilation", [1, 2])
+@pytest.mark.parametrize("nd", [1, 2])
+def test_subpixel_shuffle_on_rows_of_several_tiles(nd, dilation, monkeypatch):
+    # rows longer than the compiled shuffle's 64-output tiles: whole tiles go without a test per
+    # output, the last one partly; an even dilation leaves phases that every tile must skip
+    from tconv.algorithms import subpixel
+
+    monkeypatch.setenv("TCONV_KERNELS", "numba")
+    monkeypatch.setattr(subpixel, "CHUNK_BYTES", 4096)  # chunks of block rows on the 2-D layer
+    rng = np.random.default_rng(500 + 10 * nd + dilation)
+    size = (70,) if nd == 1 else (5, 70)
+    x = rng.standard_normal((2, 3) + size).astype(np.float32)
+    w = rng.standard_normal((3, 4) + (4,) * nd).astype(np.float32)
+    kwargs = dict(stride=(2,) * nd, padding=(1,) * nd, output_padding=(0,) * nd, dilation=(dilation,) * nd, groups=1)
+    y = tconv.conv_transpose(x, w, algorithm="subpixel", **kwargs)
+    assert y.shape[-1] > 128
+    assert_close(y, torch_reference(x.astype(np.float64), w.astype(np.float64), None, **kwargs), np.float32)
+
+
 def test_channels_last_columns_match_torch(monkeypatch):
     # wide layers with short rows take channels-last columns; force them on every geometry here,
     # half the cases with an accumulator of a single output row

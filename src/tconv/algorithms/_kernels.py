@@ -248,6 +248,12 @@ def _compile():
         for f2 in range(n2):
             u2, r2 = maps[2, f2, 0] - limits[4], maps[2, f2, 1]
             offset[f2] = -1 if r2 < 0 or u2 < 0 or u2 >= limits[5] - limits[4] else (u2 * r0n * r1n * r2n + r2) * c
+        whole = np.empty((n2 + 63) // 64, dtype=np.bool_)  # tiles whose every output is in the chunk
+        for t in range(0, n2, 64):
+            whole[t // 64] = ys[4] == 1
+            for f2 in range(t, min(n2, t + 64)):
+                if offset[f2] < 0:
+                    whole[t // 64] = False
         for row in range(lo, hi):
             b = row // n0
             f0 = row - b * n0
@@ -261,9 +267,17 @@ def _compile():
                 src = (((b * u0n + u0) * u1n + u1) * u2n * r0n * r1n * r2n + (r0 * r1n + r1) * r2n) * c
                 dst = b * ys[0] + f0 * ys[2] + f1 * ys[3]
                 for t in range(0, n2, 64):
+                    e = min(n2, t + 64)
+                    if whole[t // 64]:  # no test per element, contiguous writes
+                        for o in range(c):
+                            out = dst + o * ys[1]
+                            so = src + o
+                            for f2 in range(t, e):
+                                y[u64(out + f2)] = blocked[u64(so + offset[f2])]
+                        continue
                     for o in range(c):
                         out = dst + o * ys[1]
-                        for f2 in range(t, min(n2, t + 64)):
+                        for f2 in range(t, e):
                             if offset[f2] >= 0:
                                 y[u64(out + f2 * ys[4])] = blocked[u64(src + offset[f2] + o)]
 
