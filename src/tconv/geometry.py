@@ -150,9 +150,11 @@ def as_int(func: str, name: str, value: object, minimum: int | None = None, *, w
 
 def is_seq(value: object) -> bool:
     """A per-axis sequence: a list, tuple or 1-D array (not a string)."""
-    kind = type(value)
-    if kind is tuple or kind is list or kind is int:  # the common cases, without ABC checks
-        return kind is not int
+    kind = type(value)  # the common cases first, without ABC checks
+    if kind is tuple or kind is list:
+        return True
+    if kind is int:
+        return False
     if isinstance(value, np.ndarray):
         return value.ndim == 1
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
