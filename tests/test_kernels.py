@@ -159,10 +159,13 @@ def test_stride_two_rows_with_and_without_dead_phases(in_parts, dilation, output
         assert not y[:, :, ::2].any() and not y[:, :, :, ::2].any()
 
 
+@pytest.mark.parametrize("first_phases", [0, 64], ids=["channels_last", "channels_first"])
 @pytest.mark.parametrize("nd", [1, 2, 3])
-def test_subpixel_shuffle_matches_torch_on_both_paths(path, nd, monkeypatch):
+def test_subpixel_shuffle_matches_torch_on_both_paths(path, nd, first_phases, monkeypatch):
+    # both GEMM layouts (the blocked result channels last or first) into both shuffles
     from tconv.algorithms import subpixel
 
+    monkeypatch.setattr(subpixel, "FIRST_PHASES", first_phases)
     rng = np.random.default_rng(300 + nd)
     for trial in range({1: 20, 2: 14, 3: 6}[nd]):
         # every other case in small chunks of block rows: the compiled shuffle writes one chunk at a time
@@ -175,14 +178,16 @@ def test_subpixel_shuffle_matches_torch_on_both_paths(path, nd, monkeypatch):
         assert_close(y, ref, np.float32)
 
 
+@pytest.mark.parametrize("first_phases", [0, 64], ids=["channels_last", "channels_first"])
 @pytest.mark.parametrize("dilation", [1, 2])
 @pytest.mark.parametrize("nd", [1, 2])
-def test_subpixel_shuffle_on_rows_of_several_tiles(nd, dilation, monkeypatch):
+def test_subpixel_shuffle_on_rows_of_several_tiles(nd, dilation, first_phases, monkeypatch):
     # rows longer than the compiled shuffle's 64-output tiles: whole tiles go without a test per
     # output, the last one partly; an even dilation leaves phases that every tile must skip
     from tconv.algorithms import subpixel
 
     monkeypatch.setenv("TCONV_KERNELS", "numba")
+    monkeypatch.setattr(subpixel, "FIRST_PHASES", first_phases)
     monkeypatch.setattr(subpixel, "CHUNK_BYTES", 4096)  # chunks of block rows on the 2-D layer
     rng = np.random.default_rng(500 + 10 * nd + dilation)
     size = (70,) if nd == 1 else (5, 70)

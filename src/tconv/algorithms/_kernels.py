@@ -234,52 +234,67 @@ def _compile():
                             y[u64(row + (u * s2 + r) * ys[5])] = acc[u64(r * blocks + u)]
 
     @jit
-    def shuffle(y, ys, blocked, dims, maps, lengths, limits, lo, hi):  # pragma: no cover - compiled
+    def shuffle(y, ys, blocked, bs, maps, lengths, limits, lo, hi):  # pragma: no cover - compiled
         # Depth-to-space: y[b, o, f0, f1, f2] = blocked[b, u0, u1, u2, r0, r1, r2, o], where
         # (u, r) = maps[axis][f] (u relative to the chunk's first block; r < 0: a phase no
-        # tap reaches, left as it is); blocked is contiguous with dims (U0, U1, U2, R0, R1,
-        # R2, C); on axis a only blocks limits[2a] <= u < limits[2a + 1] are in this chunk. Rows
-        # lo..hi of nb*L0. Along f2 the source offset within a row is the same for every row:
-        # computed once. Per output row, tiles of 64 along f2, channel by channel: the writes
-        # are contiguous runs and the tile's reads (all channels) stay in L1.
+        # tap reaches, left as it is); blocked has element strides bs[:8] in that order and
+        # bs[8] channels (channels last or first: the GEMM's layout); on axis a only blocks
+        # limits[2a] <= u < limits[2a + 1] are in this chunk. Rows lo..hi of nb*L0. Along f2
+        # the source offset within a row is the same for every row: computed once. Per output
+        # row, tiles of 64 along f2, channel by channel: the writes are contiguous runs and the
+        # tile's reads (all channels) stay in L1.
         n0, n1, n2 = lengths[0], lengths[1], lengths[2]
-        u0n, u1n, u2n, r0n, r1n, r2n, c = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6]
+        c = bs[8]
         offset = np.empty(n2, dtype=np.int64)  # of (u2, r2) in a row of blocked, -1 outside the chunk
         for f2 in range(n2):
             u2, r2 = maps[2, f2, 0] - limits[4], maps[2, f2, 1]
-            offset[f2] = -1 if r2 < 0 or u2 < 0 or u2 >= limits[5] - limits[4] else (u2 * r0n * r1n * r2n + r2) * c
+            offset[f2] = -1 if r2 < 0 or u2 < 0 or u2 >= limits[5] - limits[4] else u2 * bs[3] + r2 * bs[6]
         whole = np.empty((n2 + 63) // 64, dtype=np.bool_)  # tiles whose every output is in the chunk
         for t in range(0, n2, 64):
             whole[t // 64] = ys[4] == 1
             for f2 in range(t, min(n2, t + 64)):
                 if offset[f2] < 0:
                     whole[t // 64] = False
+        first = bs[7] != 1  # channels first: channel by channel, every row of it
         for row in range(lo, hi):
             b = row // n0
             f0 = row - b * n0
             u0, r0 = maps[0, f0, 0] - limits[0], maps[0, f0, 1]
             if r0 < 0 or u0 < 0 or u0 >= limits[1] - limits[0]:
                 continue
+            if first:
+                for o in range(c):
+                    for f1 in range(n1):
+                        u1, r1 = maps[1, f1, 0] - limits[2], maps[1, f1, 1]
+                        if r1 < 0 or u1 < 0 or u1 >= limits[3] - limits[2]:
+                            continue
+                        so = b * bs[0] + u0 * bs[1] + u1 * bs[2] + r0 * bs[4] + r1 * bs[5] + o * bs[7]
+                        out = b * ys[0] + o * ys[1] + f0 * ys[2] + f1 * ys[3]
+                        for f2 in range(n2):
+                            if offset[f2] >= 0:
+                                y[u64(out + f2 * ys[4])] = blocked[u64(so + offset[f2])]
+                continue
             for f1 in range(n1):
                 u1, r1 = maps[1, f1, 0] - limits[2], maps[1, f1, 1]
                 if r1 < 0 or u1 < 0 or u1 >= limits[3] - limits[2]:
                     continue
-                src = (((b * u0n + u0) * u1n + u1) * u2n * r0n * r1n * r2n + (r0 * r1n + r1) * r2n) * c
+                src = b * bs[0] + u0 * bs[1] + u1 * bs[2] + r0 * bs[4] + r1 * bs[5]
                 dst = b * ys[0] + f0 * ys[2] + f1 * ys[3]
                 for t in range(0, n2, 64):
                     e = min(n2, t + 64)
                     if whole[t // 64]:  # no test per element, contiguous writes
                         for o in range(c):
                             out = dst + o * ys[1]
-                            so = src + o
+                            so = src + o * bs[7]
                             for f2 in range(t, e):
                                 y[u64(out + f2)] = blocked[u64(so + offset[f2])]
                         continue
                     for o in range(c):
                         out = dst + o * ys[1]
+                        so = src + o * bs[7]
                         for f2 in range(t, e):
                             if offset[f2] >= 0:
-                                y[u64(out + f2 * ys[4])] = blocked[u64(src + offset[f2] + o)]
+                                y[u64(out + f2 * ys[4])] = blocked[u64(so + offset[f2])]
 
     @jit
     def col2im_runs(y, ys, cols, cs, dims, pairs0, pairs1, pairs2, slab, lo, hi):  # pragma: no cover
