@@ -158,7 +158,7 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
             if w_t is not None:  # Y^T (channels first), viewed as (nb, *U, *R, C_out)
                 cols = _columns_first(chunk, qs)
                 del chunk  # freed before the GEMM
-                base = np.matmul(w_t, cols.reshape(w_t.shape[1], -1))
+                base = _gemm_first(w_t, cols.reshape(w_t.shape[1], -1), targets[0], t0, t1 if b1 - b0 == 1 else None)
                 del cols
                 blocked = base.reshape(counts_r + (c_out, b1 - b0, t1 - t0) + counts[1:]).transpose(
                     (nd + 1,) + tuple(range(nd + 2, 2 * nd + 2)) + tuple(range(nd)) + (nd,))
@@ -220,6 +220,36 @@ def _columns_first(x: np.ndarray, qs: tuple[int, ...]) -> np.ndarray:
     for j in np.ndindex(*qs):
         cols[j] = x[(slice(None), slice(None)) + tuple(slice(ji, ji + o) for ji, o in zip(j, out))].swapaxes(0, 1)
     return cols
+
+
+def _gemm_first(w_t: np.ndarray, cols: np.ndarray, targets, t0: int, t1: int | None) -> np.ndarray:
+    """``w_t @ cols``; for one sample's block rows ``t0:t1``, only the axis-0 phases each row's
+    outputs need (the rows of ``w_t`` are ordered ``(r0, ...)``: a phase's rows are contiguous).
+
+    The window's edge blocks reach only some of their phases (k4 s2 p1: the first and last
+    block row one of two); the rest of ``Y^T`` is left unset, and the shuffle never reads it.
+    """
+    if t1 is None or len(targets) == 1:
+        return np.matmul(w_t, cols)
+    per_phase = w_t.shape[0] // len(targets)
+    per_row = cols.shape[1] // (t1 - t0)
+    groups: list[list] = []  # [first live phase index, last + 1, first row, last row + 1]
+    for u in range(t0, t1):
+        need = [ri for ri, _, blocks in targets if u in blocks]
+        if not need:
+            continue
+        if groups and groups[-1][:2] == [need[0], need[-1] + 1] and groups[-1][3] == u:
+            groups[-1][3] = u + 1
+        else:
+            groups.append([need[0], need[-1] + 1, u, u + 1])
+    if len(groups) == 1 and groups[0] == [0, len(targets), t0, t1]:
+        return np.matmul(w_t, cols)
+    base = np.empty((w_t.shape[0], cols.shape[1]), dtype=np.result_type(w_t, cols))
+    for ra, rb, ua, ub in groups:  # the live phases of each axis are consecutive indices
+        rows = slice(ra * per_phase, rb * per_phase)
+        part = slice((ua - t0) * per_row, (ub - t0) * per_row)
+        np.matmul(w_t[rows], cols[:, part], out=base[rows, part])
+    return base
 
 
 def _shuffle_compiled(kernels, y: np.ndarray, b0: int, b1: int, blocked: np.ndarray, base: np.ndarray,
