@@ -166,6 +166,7 @@ def test_subpixel_shuffle_matches_torch_on_both_paths(path, nd, first_phases, mo
     from tconv.algorithms import subpixel
 
     monkeypatch.setattr(subpixel, "FIRST_PHASES", first_phases)
+    monkeypatch.setattr(subpixel, "FIRST_BLOCKS", 0)
     rng = np.random.default_rng(300 + nd)
     for trial in range({1: 20, 2: 14, 3: 6}[nd]):
         # every other case in small chunks of block rows: the compiled shuffle writes one chunk at a time
@@ -188,6 +189,7 @@ def test_subpixel_shuffle_on_rows_of_several_tiles(nd, dilation, first_phases, m
 
     monkeypatch.setenv("TCONV_KERNELS", "numba")
     monkeypatch.setattr(subpixel, "FIRST_PHASES", first_phases)
+    monkeypatch.setattr(subpixel, "FIRST_BLOCKS", 0)
     monkeypatch.setattr(subpixel, "CHUNK_BYTES", 4096)  # chunks of block rows on the 2-D layer
     rng = np.random.default_rng(500 + 10 * nd + dilation)
     size = (70,) if nd == 1 else (5, 70)
