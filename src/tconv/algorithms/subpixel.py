@@ -17,10 +17,18 @@ the others zero).
 FLOPs: ``2 * N * C_in * C_out * prod(U) * prod(Q * |R|)`` with ``U`` the blocks
 the window touches and ``R`` the live phases: the definition's count times
 ``prod(Q * |R| / k)`` (zero taps when ``s`` does not divide ``d*k``) and
-``prod(U / n)`` (the edges).
-Extra memory: one chunk of the windowed input, its channels-last copy and
-im2col buffer, and of ``Y``: together at most :data:`SHARE` of the input plus
-output, or :data:`CHUNK_BYTES`, less the size of the rearranged kernel.
+``prod(U / n)`` (the edges; channels first, one sample's first and last block
+rows multiply only by the axis-0 phases their outputs need).
+
+Two layouts of the GEMM. Channels last, ``Y = columns @ W`` with the columns
+copied from a channels-last copy of the input. Channels first (without groups,
+at most :data:`FIRST_PHASES` phases on the last axis and :data:`FIRST_BLOCKS`
+blocks per sample), ``Y^T = W^T @ columns`` with the columns copied from the
+input as it is, and the shuffle reads each channel's phases in runs.
+Extra memory: one chunk of the windowed input, (channels last) its
+channels-last copy, the im2col buffer and the chunk of ``Y``: together at most
+:data:`SHARE` of the input plus output, or :data:`CHUNK_BYTES`, less the size
+of the rearranged kernel.
 """
 
 from __future__ import annotations
