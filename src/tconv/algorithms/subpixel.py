@@ -54,8 +54,9 @@ CHUNK_BYTES = 16 * 2**20
 FIRST_PHASES = 4
 #: Fewest blocks per sample for the GEMM to run channels first: the columns are copied in runs
 #: of a block row, and several samples' columns transposed. Measured (``subpixel``, medians of
-#: 9 calls after a pause): 0.94x on DCGAN's 256->128 16x16 layer (289 blocks), 0.77x on Keras'
-#: MNIST DCGAN layer (64 blocks); 1.12x on 3-D U-Net k4 (4913), 1.21x on the dilated layer (1156).
+#: 9 calls after a pause): 0.77x on Keras' MNIST DCGAN layer (64 blocks), 0.94x on DCGAN's
+#: 256->128 16x16 layer (289 blocks; the fastest calls even), 1.12x on 3-D U-Net k4 (4913), 1.21x
+#: on the dilated layer (1156).
 FIRST_BLOCKS = 256
 #: Share of input plus output bytes one chunk's copies may take (with the rearranged kernel).
 SHARE = 0.75
