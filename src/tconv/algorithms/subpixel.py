@@ -148,11 +148,12 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
         flat = sub.transpose(tuple(range(2, 2 + nd)) + (1, 0))  # (*Q, C_in, |R| * C_out), contiguous
         w_t = flat.reshape(-1, flat.shape[-1]).T
     starts = tuple(f - q + 1 for f, q in zip(firsts, qs))
-    n_phases = math.prod(len(p) for p in phases)
+    span = tuple(c + q - 1 for c, q in zip(counts[1:], qs[1:]))  # a chunk's window past axis 0
+    counts_r = tuple(len(p) for p in phases)
     c_in = x.shape[1]
     blocks = math.prod(counts[1:])
-    window_values = c_in * math.prod(c + q - 1 for c, q in zip(counts[1:], qs[1:])) / blocks
-    columns, result = c_in * math.prod(qs) // geom.groups, c_out * n_phases
+    window_values = c_in * math.prod(span) / blocks
+    columns, result = c_in * math.prod(qs) // geom.groups, c_out * math.prod(counts_r)
     row_values = math.ceil(blocks * (
         columns + max(window_values, result) if w_t is not None else 2 * window_values + columns + result))
     budget = max(1, (min(CHUNK_BYTES, int((x.nbytes + y.nbytes) * SHARE)) - sub.nbytes) // dtype.itemsize)
@@ -164,11 +165,7 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
     for b0 in range(0, n_batch, nb):
         b1 = min(n_batch, b0 + nb)
         for t0, t1 in split(counts[0], -(-counts[0] // rows)):  # as many chunks, of near-equal rows
-            chunk = window(
-                x[b0:b1], (starts[0] + t0,) + starts[1:], (t1 - t0 + qs[0] - 1,) + tuple(
-                    c + q - 1 for c, q in zip(counts[1:], qs[1:]))
-            )
-            counts_r = tuple(len(p) for p in phases)
+            chunk = window(x[b0:b1], (starts[0] + t0,) + starts[1:], (t1 - t0 + qs[0] - 1,) + span)
             if w_t is not None:  # Y^T (channels first), viewed as (nb, *U, *R, C_out)
                 cols = _columns_first(chunk, qs)
                 del chunk  # freed before the GEMM
