@@ -256,6 +256,12 @@ def _compile():
                 if offset[f2] < 0:
                     whole[t // 64] = False
         first = bs[7] != 1  # channels first: channel by channel, every row of it
+        # every output of a row in the chunk, contiguous: channels first, no test per element
+        # (3-D U-Net k4's shuffle, hot: 0.67 ms against 1.15 with the test)
+        full = ys[4] == 1
+        for f2 in range(n2):
+            if offset[f2] < 0:
+                full = False
         for row in range(lo, hi):
             b = row // n0
             f0 = row - b * n0
@@ -270,6 +276,10 @@ def _compile():
                             continue
                         so = b * bs[0] + u0 * bs[1] + u1 * bs[2] + r0 * bs[4] + r1 * bs[5] + o * bs[7]
                         out = b * ys[0] + o * ys[1] + f0 * ys[2] + f1 * ys[3]
+                        if full:
+                            for f2 in range(n2):
+                                y[u64(out + f2)] = blocked[u64(so + offset[f2])]
+                            continue
                         for f2 in range(n2):
                             if offset[f2] >= 0:
                                 y[u64(out + f2 * ys[4])] = blocked[u64(so + offset[f2])]
