@@ -10,7 +10,8 @@ For every case, in one run and interleaved round by round (so the machine's
 load drifts over all contenders alike; each round in a new seeded order, and a
 pause precedes each call so that one contender's spinning worker threads do not
 slow the next), it reports the median time after
-warm-up of each implementation, GFLOP/s by ``2 * N * C_in * (C_out/g) *
+warm-up of each implementation (contenders faster than 50 ms run three times as
+many rounds), GFLOP/s by ``2 * N * C_in * (C_out/g) *
 prod(n) * prod(k)``, the percentage of this machine's float32 GEMM rate (a
 2048^3 ``numpy.matmul`` measured in the same run), the speed relative to the
 fastest peer that accepts the case, tconv's peak extra memory (tracemalloc,
@@ -51,6 +52,11 @@ from tconv.algorithms import _threads, col2im  # noqa: E402
 #: for a while after a call; measured here, a contender started 0.05 s after another ran up to
 #: twice as slow, and after 0.2 s not measurably. ``--pause`` changes it.
 PAUSE = 0.25
+#: Contenders whose median after the first rounds is below this (seconds) run more rounds, up to
+#: ``FAST_FACTOR`` times as many: a call of a few milliseconds is the one a burst of host noise
+#: (a worker thread woken late) moves most, and its extra rounds cost little.
+FAST_S = 0.05
+FAST_FACTOR = 3
 TOLERANCE = 1e-4  # the project's float32 tolerance: max|y - ref| <= tol * max(1, max|ref|)
 
 #: The long table's columns, in order.
@@ -133,7 +139,7 @@ def extra_memory(fn) -> float:
 
 def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, repeats: int,
                budget: float, threads: int, seed: int, gemm_size: int = GEMM_SIZE,
-               pause: float = PAUSE) -> tuple[list[dict], dict]:
+               pause: float = PAUSE, fast_repeats: int | None = None) -> tuple[list[dict], dict]:
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(case.x_shape, dtype=np.float32)
     w = (rng.standard_normal(case.w_shape, dtype=np.float32) / math.sqrt(case.c_in // case.groups * math.prod(case.kernel)))
@@ -196,20 +202,14 @@ def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, r
         if elapsed > budget:
             c["times"] = [elapsed]
             c["note"] = (c["note"] + "; " if c["note"] else "") + f"1 run (> {budget:g} s budget)"
-    order = list(contenders.values())
+    timed = [c for c in contenders.values()
+             if "refused" not in c and not (len(c["times"]) == 1 and c["times"][0] > budget)]
     shuffle = random.Random(seed)
-    for _ in range(repeats):
-        # a new order every round (seeded), so no contender always follows the same neighbour
-        # (rotating the order kept the neighbours: `auto` always ran after JAX and was slower
-        # than the very algorithm it ran), and a pause lets spinning worker threads go idle
-        shuffle.shuffle(order)
-        for c in order:
-            if "refused" in c or (c["times"] and len(c["times"]) == 1 and c["times"][0] > budget):
-                continue
-            time.sleep(pause)
-            t0 = time.perf_counter()
-            c["run"]()
-            c["times"].append(time.perf_counter() - t0)
+    _rounds(timed, repeats, shuffle, pause)
+    # the fast contenders (each the same) run more rounds, still interleaved: their medians are
+    # the ones a few slow calls move most
+    fast = [c for c in timed if "reference" not in c and statistics.median(c["times"]) < FAST_S]
+    _rounds(fast, (fast_repeats or FAST_FACTOR * repeats) - repeats, shuffle, pause)
     for c in contenders.values():
         if "tconv" in c and "refused" not in c:
             c["extra"] = extra_memory(c["run"])
@@ -235,6 +235,21 @@ def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, r
     in_out = (x.nbytes + ref.nbytes // 2) / 2**20
     summary = dict(case=case, best_peer=best_peer, in_out=in_out, gemm=gemm_rate_here)
     return rows, summary
+
+
+def _rounds(contenders: list[dict], count: int, shuffle: random.Random, pause: float) -> None:
+    """``count`` rounds in which every contender runs once, timed."""
+    order = list(contenders)
+    for _ in range(count):
+        # a new order every round (seeded), so no contender always follows the same neighbour
+        # (rotating the order kept the neighbours: `auto` always ran after JAX and was slower
+        # than the very algorithm it ran), and a pause lets spinning worker threads go idle
+        shuffle.shuffle(order)
+        for c in order:
+            time.sleep(pause)
+            t0 = time.perf_counter()
+            c["run"]()
+            c["times"].append(time.perf_counter() - t0)
 
 
 def fmt(value, digits: int = 3) -> str:
@@ -332,6 +347,8 @@ def main(argv: list[str] | None = None) -> str:
                         help="comma-separated tconv algorithms (default: all)")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers (default: all installed)")
     parser.add_argument("--repeats", type=int, help="timed runs per contender (default 9, quick 3)")
+    parser.add_argument("--fast-repeats", type=int, help=f"timed runs of each contender faster than "
+                        f"{FAST_S * 1e3:g} ms (default {FAST_FACTOR} x --repeats)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
     parser.add_argument("--budget", type=float, help="seconds: a slower warm-up is reported as one run "
                         "(default 3, quick 1)")
@@ -365,7 +382,8 @@ def main(argv: list[str] | None = None) -> str:
         for i, case in enumerate(cases):
             print(f"[{i + 1}/{len(cases)}] {case.name}: {case.describe()}", file=sys.stderr, flush=True)
             r, s = bench_case(case, names, peers, warmup=1 if args.quick else args.warmup, repeats=repeats,
-                              budget=budget, threads=args.threads, seed=i, gemm_size=gemm_size, pause=pause)
+                              budget=budget, threads=args.threads, seed=i, gemm_size=gemm_size, pause=pause,
+                              fast_repeats=args.fast_repeats or (repeats if args.quick else None))
             rows += r
             summaries.append(s)
         gemm_end = gemm_rate(3 if args.quick else 5, gemm_size)

@@ -28,6 +28,18 @@ def load_runner():
     return module
 
 
+def test_fast_contenders_run_the_extra_rounds(tmp_path):
+    run = load_runner()
+    run.main(["--quick", "--cases", "fsrcnn", "--peers", "torch", "--algorithms", "auto,col2im,zero_insert",
+              "--repeats", "1", "--fast-repeats", "3", "--warmup", "1", "--no-chart", "--out", str(tmp_path)])
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    rounds = {r["impl"]: r["rounds ms"] for r in rows if "rounds ms" in r}
+    assert set(rounds) == {"tconv.auto", "tconv.col2im", "tconv.zero_insert", "torch"}
+    for impl, times in rounds.items():  # after one round: three in all when below FAST_S, else one
+        assert len(times) == (3 if times[0] < run.FAST_S * 1e3 else 1), (impl, times)
+    assert any(len(times) == 3 for times in rounds.values())
+
+
 def test_quick_suite_writes_tables_within_tolerance(tmp_path):
     run = load_runner()
     text = run.main([
