@@ -52,9 +52,9 @@ from tconv.algorithms import _threads, col2im  # noqa: E402
 #: for a while after a call; measured here, a contender started 0.05 s after another ran up to
 #: twice as slow, and after 0.2 s not measurably. ``--pause`` changes it.
 PAUSE = 0.25
-#: Contenders whose median after the first rounds is below this (seconds) run more rounds, up to
-#: ``FAST_FACTOR`` times as many: a call of a few milliseconds is the one a burst of host noise
-#: (a worker thread woken late) moves most, and its extra rounds cost little.
+#: Contenders whose median after the first rounds is below this (seconds) run more rounds,
+#: ``FAST_FACTOR`` times as many in all: a call of a few milliseconds is the one a burst of host
+#: noise (a worker thread woken late) moves most, and its extra rounds cost little.
 FAST_S = 0.05
 FAST_FACTOR = 3
 TOLERANCE = 1e-4  # the project's float32 tolerance: max|y - ref| <= tol * max(1, max|ref|)
