@@ -256,12 +256,9 @@ def _compile():
                 if offset[f2] < 0:
                     whole[t // 64] = False
         first = bs[7] != 1  # channels first: channel by channel, every row of it
-        # every output of a row in the chunk, contiguous: channels first, no test per element
+        # every tile whole: channels first, a row is copied without a test per element
         # (3-D U-Net k4's shuffle, hot: 0.67 ms against 1.15 with the test)
-        full = ys[4] == 1
-        for f2 in range(n2):
-            if offset[f2] < 0:
-                full = False
+        full = whole.all()
         for row in range(lo, hi):
             b = row // n0
             f0 = row - b * n0
