@@ -39,7 +39,8 @@ from numpy.typing import ArrayLike
 
 from . import geometry as geo
 from .errors import TconvError
-from .geometry import Geometry, IntOrSeq, Padding
+from .geometry import Geometry
+from .normalise import IntOrSeq, Padding, padding_pairs, per_axis
 
 __all__ = [
     "overlap",
@@ -137,10 +138,10 @@ def _normalise(func: str, kernel_size: IntOrSeq, stride: IntOrSeq, dilation: Int
     # the number of spatial dims: the longest per-axis argument (per_axis then checks the others)
     nd = max((len(v) for v in (kernel_size, stride, dilation, padding) if isinstance(v, (tuple, list))), default=1)
     name = f"checkerboard.{func}"
-    k = geo.per_axis(name, "kernel_size", kernel_size, nd, 1)
-    s = geo.per_axis(name, "stride", stride, nd, 1)
-    d = geo.per_axis(name, "dilation", dilation, nd, 1)
-    lo = tuple(p[0] for p in geo.padding_pairs(name, padding, nd))
+    k = per_axis(name, "kernel_size", kernel_size, nd, 1)
+    s = per_axis(name, "stride", stride, nd, 1)
+    d = per_axis(name, "dilation", dilation, nd, 1)
+    lo = tuple(p[0] for p in padding_pairs(name, padding, nd))
     return k, s, d, lo
 
 
@@ -852,7 +853,7 @@ def image_score(image: ArrayLike, stride: IntOrSeq, *, channel_axis: int | None 
         a = a.mean(axis=channel_axis)
     elif a.ndim not in (1, 2) and channel_axis is not None:
         raise _fail(func, f"image must be 1-D, 2-D, or 3-D with a colour axis (or pass channel_axis=None); got shape {a.shape}")
-    s = geo.per_axis(f"checkerboard.{func}", "stride", stride, a.ndim, 1)
+    s = per_axis(f"checkerboard.{func}", "stride", stride, a.ndim, 1)
     crop = tuple(n - n % si for n, si in zip(a.shape, s))
     if min(crop) < 1:
         raise _fail(func, f"image must be at least one stride long on every axis (stride {s}); got shape {a.shape}")

@@ -27,7 +27,8 @@ from numpy.typing import ArrayLike
 
 from .compat import layouts
 from .errors import TconvError
-from .geometry import Axis, Geometry, per_axis
+from .geometry import Axis, Geometry
+from .normalise import per_axis
 
 __all__ = ["FRAMEWORKS", "Conversion", "convert"]
 

@@ -1,8 +1,8 @@
-"""The one library error class."""
+"""The one library error class, and the one helper that words its messages."""
 
 from __future__ import annotations
 
-__all__ = ["TconvError"]
+__all__ = ["TconvError", "fail"]
 
 
 class TconvError(ValueError):
@@ -12,3 +12,16 @@ class TconvError(ValueError):
     value received. Wrong *types* (a string where a number belongs) raise
     ``TypeError`` instead.
     """
+
+
+def fail(func: str, message: str, kind: type[Exception] = TconvError) -> Exception:
+    """The error to raise from ``tconv.<func>``: ``raise fail("conv", "stride must be >= 1; got 0")``.
+
+    ``func`` is the public name below ``tconv`` (``"conv_transpose"``,
+    ``"compat.jax.conv_transpose"``); ``kind`` is ``TypeError`` for a value of the
+    wrong type.
+
+    >>> fail("conv", "stride must be >= 1; got 0")
+    TconvError('tconv.conv: stride must be >= 1; got 0')
+    """
+    return kind(f"tconv.{func}: {message}")

@@ -14,20 +14,19 @@ may be negative, ``lo + L`` may pass ``full``); the compute code only ever sees
 an :class:`Axis` per dimension.
 
 Everything here is pure integer arithmetic, and the loose public arguments
-(an int, one int per axis, ``(lo, hi)`` pairs) are normalised here, once.
+(an int, one int per axis, ``(lo, hi)`` pairs) are normalised by
+:mod:`tconv.normalise`, once.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import numbers
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Sequence
 
-import numpy as np
-
-from .errors import TconvError
+from .errors import fail
+from .normalise import IntOrSeq, Padding, as_int, is_seq, padding_pairs, per_axis, spatial_dims
 
 __all__ = [
     "Axis",
@@ -42,8 +41,29 @@ __all__ = [
     "explain",
 ]
 
-IntOrSeq = Union[int, Sequence[int]]
-Padding = Union[int, Sequence[Union[int, Sequence[int]]]]
+
+def effective_kernel(kernel: int, dilation: int) -> int:
+    """Span of a dilated kernel, ``d*(k-1) + 1``."""
+    return dilation * (kernel - 1) + 1
+
+
+def full_length(size: int, kernel: int, stride: int, dilation: int) -> int:
+    """Length of the full scatter result of one axis, ``(n-1)*s + d*(k-1) + 1``."""
+    return (size - 1) * stride + effective_kernel(kernel, dilation)
+
+
+def same_start(size: int, kernel: int, stride: int, dilation: int, length: int, *, upper: bool = True) -> int:
+    """Where a SAME window of ``length`` starts in the full result: the excess ``P = max(0, full - length)``
+    split with ``floor(P/2)`` cropped at the start (``upper``, TensorFlow's and ONNX's SAME_UPPER) or
+    ``ceil(P/2)`` (ONNX's SAME_LOWER).
+
+    >>> same_start(4, 3, 2, 1, 8)  # full = 9: one element too many, cropped at the end
+    0
+    >>> same_start(4, 4, 2, 1, 8)  # full = 10: one cropped at each end
+    1
+    """
+    excess = max(0, full_length(size, kernel, stride, dilation) - length)
+    return excess // 2 if upper else excess - excess // 2
 
 
 @dataclass(frozen=True)
@@ -63,12 +83,17 @@ class Axis:
     @property
     def k_eff(self) -> int:
         """Span of the dilated kernel, ``d*(k-1) + 1``."""
-        return self.dilation * (self.kernel - 1) + 1
+        return effective_kernel(self.kernel, self.dilation)
 
     @property
     def full(self) -> int:
         """Length of the full scatter result, ``(n-1)*s + k_eff``."""
-        return (self.size - 1) * self.stride + self.k_eff
+        return full_length(self.size, self.kernel, self.stride, self.dilation)
+
+    @property
+    def dilated_size(self) -> int:
+        """Zero-insertion view: the input with ``s - 1`` zeros between elements, ``(n-1)*s + 1``."""
+        return (self.size - 1) * self.stride + 1
 
     @property
     def end_crop(self) -> int:
@@ -128,123 +153,70 @@ class Geometry:
         return tuple(a.full for a in self.axes)
 
 
-# --------------------------------------------------------------------------
-# Normalising loose arguments (only ever called at a public boundary)
-# --------------------------------------------------------------------------
+def build_transpose(
+    func: str,
+    in_size: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    padding: tuple[tuple[int, int], ...],
+    output_padding: tuple[int, ...],
+    groups: int = 1,
+) -> Geometry:
+    """The :class:`Geometry` of canonical per-axis tuples (PyTorch's window: ``lo = pad_lo``).
 
-
-def _fail(func: str, message: str) -> TconvError:
-    return TconvError(f"tconv.{func}: {message}")
-
-
-def as_int(func: str, name: str, value: object, minimum: int | None = None, *, what: str = "an int") -> int:
-    """One int (``TypeError`` for bools and non-integers), ``>= minimum`` when given."""
-    if type(value) is int and (minimum is None or value >= minimum):  # the common case, without ABC checks
-        return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"tconv.{func}: {name} must be {what}; got {value!r} of type {type(value).__name__}")
-    if minimum is not None and value < minimum:
-        raise _fail(func, f"{name} must be >= {minimum}; got {value}")
-    return int(value)
-
-
-def is_seq(value: object) -> bool:
-    """A per-axis sequence: a list, tuple or 1-D array (not a string)."""
-    kind = type(value)  # the common cases first, without ABC checks
-    if kind is tuple or kind is list:
-        return True
-    if kind is int:
-        return False
-    if isinstance(value, np.ndarray):
-        return value.ndim == 1
-    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
-
-
-def _count_dims(func: str, **values: object) -> int:
-    """The number of spatial dims implied by the per-axis sequences among ``values``."""
-    lengths = {name: len(v) for name, v in values.items() if is_seq(v)}
-    if not lengths:
-        return 1
-    distinct = set(lengths.values())
-    if len(distinct) > 1:
-        listing = ", ".join(f"{n} has {k}" for n, k in lengths.items())
-        raise _fail(func, f"per-axis arguments disagree on the number of spatial dims ({listing})")
-    nd = distinct.pop()
-    if nd < 1:
-        raise _fail(func, f"at least one spatial dim is needed; got {values!r}")
-    return nd
-
-
-_PER_AXIS = "an int or a sequence of ints"
-
-
-def per_axis(
-    func: str, name: str, value: IntOrSeq, nd: int, minimum: int, maximum: int | None = None
-) -> tuple[int, ...]:
-    """Normalise an int or per-axis sequence to ``nd`` ints within ``[minimum, maximum]``."""
-    if is_seq(value):
-        if len(value) != nd:
-            raise _fail(
-                func,
-                f"{name} must be one int or a sequence of {nd} ints (one per spatial dim); "
-                f"got {len(value)} values {tuple(value)!r}",
-            )
-        out = tuple(as_int(func, name, v, what=_PER_AXIS) for v in value)
-    else:
-        out = (as_int(func, name, value, what=_PER_AXIS),) * nd
-    for v in out:
-        if v < minimum or (maximum is not None and v > maximum):
-            allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-            raise _fail(func, f"{name} must be {allowed} for every axis; got {value!r}")
-    return out
-
-
-def padding_pairs(func: str, padding: Padding, nd: int) -> tuple[tuple[int, int], ...]:
-    """Normalise ``padding`` (int, one int per axis, or one ``(lo, hi)`` pair per axis)."""
-    if not is_seq(padding):
-        p = as_int(func, "padding", padding)
-        pairs = ((p, p),) * nd
-    else:
-        if len(padding) != nd:
-            hint = ""
-            if nd == 1 and len(padding) == 2 and not any(is_seq(e) for e in padding):
-                lo, hi = padding
-                hint = f"; for asymmetric padding of the one spatial dim write padding=(({lo}, {hi}),)"
-            raise _fail(
-                func,
-                f"padding must be one int, or a sequence with one entry per spatial dim ({nd}), "
-                f"each an int or a (lo, hi) pair; got {len(padding)} entries {tuple(padding)!r}{hint}",
-            )
-        pairs_list = []
-        for entry in padding:
-            if is_seq(entry):
-                if len(entry) != 2:
-                    raise _fail(func, f"each padding pair must be (lo, hi); got {tuple(entry)!r}")
-                pairs_list.append((as_int(func, "padding", entry[0]), as_int(func, "padding", entry[1])))
-            else:
-                p = as_int(func, "padding", entry)
-                pairs_list.append((p, p))
-        pairs = tuple(pairs_list)
-    for lo, hi in pairs:
-        if lo < 0 or hi < 0:
-            raise _fail(func, f"padding must be >= 0 on both sides of every axis; got {padding!r}")
-    return pairs
-
-
-def _check_output_padding(
-    func: str, output_padding: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]
-) -> None:
-    for ax, (op, s, d) in enumerate(zip(output_padding, stride, dilation)):
+    Only the rules that tie the arguments together are checked here
+    (``output_padding < max(stride, dilation)``, a non-empty output); the tuples
+    themselves come from :mod:`tconv.normalise`. Layers call this once per input
+    shape with the arguments they parsed at construction.
+    """
+    axes = []
+    for ax, (n, k, s, d, (lo, hi), op) in enumerate(zip(in_size, kernel, stride, dilation, padding, output_padding)):
         if op >= max(s, d):
-            raise _fail(
+            raise fail(
                 func,
                 f"output_padding must be in [0, max(stride, dilation) - 1] = [0, {max(s, d) - 1}] "
                 f"on axis {ax} (stride {s}, dilation {d}); got {op}",
             )
+        full = full_length(n, k, s, d)
+        length = full - lo - hi + op
+        if length < 1:
+            raise fail(
+                func,
+                f"the output would be empty on axis {ax}: length (n-1)*s + d*(k-1) + 1 - pad_lo - pad_hi "
+                f"+ output_padding = {full} - {lo} - {hi} + {op} = {length}; it must be >= 1 "
+                f"(reduce padding to at most {full - 1 + op} in total)",
+            )
+        axes.append(Axis(n, k, s, d, lo, length))
+    return Geometry(tuple(axes), groups)
 
 
-def _k_eff(k: int, d: int) -> int:
-    return d * (k - 1) + 1
+def build_conv(
+    func: str,
+    in_size: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    padding: tuple[tuple[int, int], ...],
+    groups: int = 1,
+) -> Geometry:
+    """The geometry of a forward conv of canonical tuples, written as the transposed conv it is the adjoint of.
+
+    A conv maps length ``m`` to ``n = (m + lo + hi - k_eff) // s + 1``; its adjoint
+    is the transposed conv with input ``n``, window start ``lo`` and length ``m``.
+    """
+    axes = []
+    for ax, (m, k, s, d, (lo, hi)) in enumerate(zip(in_size, kernel, stride, dilation, padding)):
+        span = m + lo + hi
+        ke = effective_kernel(k, d)
+        if span < ke:
+            raise fail(
+                func,
+                f"the output would be empty on axis {ax}: the padded input (m + pad_lo + pad_hi = "
+                f"{m} + {lo} + {hi} = {span}) is shorter than the dilated kernel (d*(k-1) + 1 = {ke})",
+            )
+        axes.append(Axis((span - ke) // s + 1, k, s, d, lo, m))
+    return Geometry(tuple(axes), groups)
 
 
 def transpose_geometry(
@@ -258,10 +230,16 @@ def transpose_geometry(
     dilation: IntOrSeq = 1,
     groups: int = 1,
     nd: int | None = None,
+    output_size: Sequence[int] | None = None,
 ) -> Geometry:
-    """Validate PyTorch-style arguments (with ``(lo, hi)`` padding pairs) into a :class:`Geometry`."""
+    """Parse PyTorch-style arguments (with ``(lo, hi)`` padding pairs) into a :class:`Geometry`, once.
+
+    ``output_size`` resolves ``output_padding`` as PyTorch's
+    ``ConvTranspose*.forward(input, output_size)`` does (then ``output_padding``
+    must be 0).
+    """
     if nd is None:
-        nd = _count_dims(
+        nd = spatial_dims(
             func,
             in_size=in_size,
             kernel_size=kernel_size,
@@ -276,21 +254,16 @@ def transpose_geometry(
     d = per_axis(func, "dilation", dilation, nd, 1)
     op = per_axis(func, "output_padding", output_padding, nd, 0)
     pads = padding_pairs(func, padding, nd)
-    _check_output_padding(func, op, s, d)
-    axes = []
-    for ax in range(nd):
-        full = (n[ax] - 1) * s[ax] + _k_eff(k[ax], d[ax])
-        lo, hi = pads[ax]
-        length = full - lo - hi + op[ax]
-        if length < 1:
-            raise _fail(
+    groups = as_int(func, "groups", groups, 1)
+    if output_size is not None:
+        if any(op):
+            raise fail(
                 func,
-                f"the output would be empty on axis {ax}: length (n-1)*s + d*(k-1) + 1 - pad_lo - pad_hi "
-                f"+ output_padding = {full} - {lo} - {hi} + {op[ax]} = {length}; it must be >= 1 "
-                f"(reduce padding to at most {full - 1 + op[ax]} in total)",
+                f"give output_size or output_padding, not both "
+                f"(got output_size={output_size!r}, output_padding={output_padding!r})",
             )
-        axes.append(Axis(n[ax], k[ax], s[ax], d[ax], lo, length))
-    return Geometry(tuple(axes), groups)
+        op = output_padding_for_size(func, n, k, s, pads, d, output_size)
+    return build_transpose(func, n, k, s, d, pads, op, groups)
 
 
 def conv_geometry(
@@ -304,33 +277,20 @@ def conv_geometry(
     groups: int = 1,
     nd: int | None = None,
 ) -> Geometry:
-    """The geometry of a forward conv, written as the transposed conv it is the adjoint of.
-
-    A conv maps length ``m`` to ``n = (m + lo + hi - k_eff) // s + 1``; its adjoint
-    is the transposed conv with input ``n``, window start ``lo`` and length ``m``.
-    """
+    """Parse a forward conv's PyTorch-style arguments into its :class:`Geometry` (see :func:`build_conv`)."""
     if nd is None:
-        nd = _count_dims(
+        nd = spatial_dims(
             func, in_size=in_size, kernel_size=kernel_size, stride=stride, dilation=dilation, padding=padding
         )
-    m = per_axis(func, "input size", in_size, nd, 1)
-    k = per_axis(func, "kernel size", kernel_size, nd, 1)
-    s = per_axis(func, "stride", stride, nd, 1)
-    d = per_axis(func, "dilation", dilation, nd, 1)
-    pads = padding_pairs(func, padding, nd)
-    axes = []
-    for ax in range(nd):
-        lo, hi = pads[ax]
-        span = m[ax] + lo + hi
-        ke = _k_eff(k[ax], d[ax])
-        if span < ke:
-            raise _fail(
-                func,
-                f"the output would be empty on axis {ax}: the padded input (m + pad_lo + pad_hi = "
-                f"{m[ax]} + {lo} + {hi} = {span}) is shorter than the dilated kernel (d*(k-1) + 1 = {ke})",
-            )
-        axes.append(Axis((span - ke) // s[ax] + 1, k[ax], s[ax], d[ax], lo, m[ax]))
-    return Geometry(tuple(axes), groups)
+    return build_conv(
+        func,
+        per_axis(func, "input size", in_size, nd, 1),
+        per_axis(func, "kernel size", kernel_size, nd, 1),
+        per_axis(func, "stride", stride, nd, 1),
+        per_axis(func, "dilation", dilation, nd, 1),
+        padding_pairs(func, padding, nd),
+        as_int(func, "groups", groups, 1),
+    )
 
 
 def output_padding_for_size(
@@ -349,21 +309,21 @@ def output_padding_for_size(
     """
     nd = len(in_size)
     if not is_seq(output_size):
-        raise TypeError(f"tconv.{func}: output_size must be a sequence of ints; got {output_size!r}")
+        raise fail(func, f"output_size must be a sequence of ints; got {output_size!r}", TypeError)
     sizes = tuple(as_int(func, "output_size", v) for v in output_size)
     if len(sizes) == nd + 2:
         sizes = sizes[2:]
     if len(sizes) != nd:
-        raise _fail(
+        raise fail(
             func, f"output_size must have {nd} or {nd + 2} entries (spatial, or N, C, spatial); got {sizes!r}"
         )
     result = []
     for ax in range(nd):
         lo, hi = padding[ax]
-        smallest = (in_size[ax] - 1) * stride[ax] - lo - hi + _k_eff(kernel_size[ax], dilation[ax])
+        smallest = full_length(in_size[ax], kernel_size[ax], stride[ax], dilation[ax]) - lo - hi
         largest = smallest + stride[ax] - 1
         if not smallest <= sizes[ax] <= largest:
-            raise _fail(
+            raise fail(
                 func,
                 f"output_size must be in [{smallest}, {largest}] on axis {ax} "
                 f"(the sizes output_padding 0..stride-1 reach); got {sizes[ax]}",
@@ -465,7 +425,7 @@ def solve_padding(
     'axis 0: the largest reachable size is 5 (padding 0, output_padding 0); 40 is larger'
     """
     func = "solve_padding"
-    nd = _count_dims(
+    nd = spatial_dims(
         func, in_size=in_size, out_size=out_size, kernel_size=kernel_size, stride=stride, dilation=dilation
     )
     n = per_axis(func, "in_size", in_size, nd, 1)
@@ -475,7 +435,7 @@ def solve_padding(
     d = per_axis(func, "dilation", dilation, nd, 1)
     answers = []
     for ax in range(nd):
-        full = (n[ax] - 1) * s[ax] + _k_eff(k[ax], d[ax])
+        full = full_length(n[ax], k[ax], s[ax], d[ax])
         op_limit = max(s[ax], d[ax])  # output_padding < op_limit
         pairs = []
         p = max(0, math.ceil((full - target[ax]) / 2))
@@ -517,7 +477,7 @@ def conv_input_sizes(
     [[(13, 0), (14, 1)]]
     """
     func = "conv_input_sizes"
-    nd = _count_dims(
+    nd = spatial_dims(
         func, out_size=out_size, kernel_size=kernel_size, stride=stride, dilation=dilation, padding=padding
     )
     n = per_axis(func, "out_size", out_size, nd, 1)
@@ -528,7 +488,7 @@ def conv_input_sizes(
     answers = []
     for ax in range(nd):
         lo, hi = pads[ax]
-        smallest = (n[ax] - 1) * s[ax] + _k_eff(k[ax], d[ax]) - lo - hi
+        smallest = full_length(n[ax], k[ax], s[ax], d[ax]) - lo - hi
         answers.append([(m, m - smallest) for m in range(max(smallest, 1), smallest + s[ax])])
     return answers
 
@@ -559,7 +519,7 @@ class AxisExplanation:
 
     def text(self, index: int) -> str:
         a = self.axis
-        dilated = (a.size - 1) * a.stride + 1
+        dilated = a.dilated_size
         lines = [
             f"axis {index}: n={a.size} k={a.kernel} s={a.stride} d={a.dilation} -> {a.length}",
             f"  scatter view: full = (n-1)*s + d*(k-1) + 1 = ({a.size}-1)*{a.stride} + {a.dilation}*"
@@ -589,6 +549,9 @@ class Explanation:
     def text(self) -> str:
         return "\n".join(a.text(i) for i, a in enumerate(self.axes))
 
+    def __str__(self) -> str:
+        return self.text()
+
 
 def explain(
     in_size: IntOrSeq,
@@ -610,14 +573,23 @@ def explain(
       zero-insertion view: insert 1 zero(s) between inputs (2 -> 3), pad 2 before and 2 after (7), correlate with the flipped kernel at stride 1 -> 7 - 3 + 1 = 5
     """
     func = "explain"
-    geom = transpose_geometry(
+    nd = spatial_dims(
         func,
-        in_size,
-        kernel_size,
+        in_size=in_size,
+        kernel_size=kernel_size,
         stride=stride,
-        padding=padding,
         output_padding=output_padding,
         dilation=dilation,
+        padding=padding,
     )
-    op = per_axis(func, "output_padding", output_padding, geom.ndim, 0)
+    op = per_axis(func, "output_padding", output_padding, nd, 0)
+    geom = build_transpose(
+        func,
+        per_axis(func, "input size", in_size, nd, 1),
+        per_axis(func, "kernel size", kernel_size, nd, 1),
+        per_axis(func, "stride", stride, nd, 1),
+        per_axis(func, "dilation", dilation, nd, 1),
+        padding_pairs(func, padding, nd),
+        op,
+    )
     return Explanation(tuple(AxisExplanation(a, o) for a, o in zip(geom.axes, op)))

@@ -20,11 +20,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validate import as_array, compute_dtype, conv_inputs, transpose_inputs
 from .algorithms._common import correlate, window
 from .errors import TconvError
-from .geometry import Geometry, IntOrSeq, Padding
-from .ops import run_geometry
+from .geometry import Geometry
+from .normalise import IntOrSeq, Padding, as_array, compute_dtype
+from .ops import conv_inputs, run_geometry, transpose_inputs
 
 __all__ = [
     "conv_transpose_backward",

@@ -1,4 +1,10 @@
-"""The public operations: validate once at the boundary, then dispatch to an algorithm."""
+"""The public operations: validate once at the boundary, then dispatch to an algorithm.
+
+Two execution doors take an already validated :class:`~tconv.geometry.Geometry`:
+:func:`run_geometry` (the transposed conv) and :func:`run_conv_geometry` (the
+forward conv). The public functions here, :mod:`tconv.compat`, :mod:`tconv.grad`
+and the layers of :mod:`tconv.nn` parse their arguments once and call them.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +17,90 @@ from scipy import sparse
 from . import algorithms
 from .algorithms import matrix as _matrix
 from .algorithms._common import correlate, window
-from ._validate import as_array, as_groups, compute_dtype, conv_inputs, transpose_inputs
-from .errors import TconvError
-from .geometry import Geometry, IntOrSeq, Padding, conv_geometry, per_axis
+from .errors import TconvError, fail
+from .geometry import Geometry, conv_geometry, transpose_geometry
+from .normalise import IntOrSeq, Padding, as_array, as_int, check_bias, compute_dtype, per_axis
 
-__all__ = ["conv_transpose", "conv", "conv_matrix", "run_geometry"]
+__all__ = ["conv_transpose", "conv", "conv_matrix", "run_geometry", "run_conv_geometry", "transpose_inputs", "conv_inputs"]
+
+
+def _check_ranks(func: str, x: np.ndarray, weight: np.ndarray, x_name: str = "x") -> int:
+    """``x`` is ``(N, C, *spatial)`` and ``weight`` has as many dims; returns the spatial rank."""
+    if x.ndim < 3:
+        raise fail(
+            func,
+            f"{x_name} must have shape (N, C, *spatial) with at least one spatial dim; got shape {x.shape}",
+        )
+    if weight.ndim != x.ndim:
+        raise fail(func, f"weight must have {x.ndim} dims to match {x_name} ({x.ndim - 2} spatial); got shape {weight.shape}")
+    if min(weight.shape) < 1:
+        raise fail(func, f"weight must have no empty dims; got shape {weight.shape}")
+    if min(x.shape[1:]) < 1:
+        raise fail(func, f"{x_name} must have no empty channel or spatial dims; got shape {x.shape}")
+    return x.ndim - 2
+
+
+def transpose_inputs(
+    func: str, x, weight, bias, *, stride, padding, output_padding, groups, dilation, output_size=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Geometry]:
+    """Validate a transposed conv's arrays and PyTorch-style arguments into arrays and a :class:`Geometry`.
+
+    ``weight`` is ``(C_in, C_out/groups, *k)``; ``output_size`` resolves
+    ``output_padding`` as PyTorch's ``ConvTranspose*.forward`` does.
+    """
+    x = as_array(func, "x", x)
+    weight = as_array(func, "weight", weight)
+    bias = None if bias is None else as_array(func, "bias", bias)
+    nd = _check_ranks(func, x, weight)
+    groups = as_int(func, "groups", groups, 1)
+    c_in = x.shape[1]
+    if weight.shape[0] != c_in:
+        raise fail(
+            func,
+            f"weight.shape[0] must equal C_in = x.shape[1] = {c_in} "
+            f"(weight layout (C_in, C_out/groups, *k)); got weight shape {weight.shape}",
+        )
+    if c_in % groups:
+        raise fail(func, f"groups must divide C_in = {c_in}; got groups={groups}")
+    check_bias(func, bias, weight.shape[1] * groups)
+    geom = transpose_geometry(
+        func,
+        x.shape[2:],
+        weight.shape[2:],
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        groups=groups,
+        nd=nd,
+        output_size=output_size,
+    )
+    return x, weight, bias, geom
+
+
+def conv_inputs(
+    func: str, x, weight, bias, *, stride, padding, groups, dilation
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Geometry]:
+    """Validate a forward conv's arrays (``weight`` ``(C_out, C_in/groups, *k)``) into arrays and its :class:`Geometry`."""
+    x = as_array(func, "x", x)
+    weight = as_array(func, "weight", weight)
+    bias = None if bias is None else as_array(func, "bias", bias)
+    nd = _check_ranks(func, x, weight)
+    groups = as_int(func, "groups", groups, 1)
+    c_out, c_in_g = weight.shape[:2]
+    if x.shape[1] != c_in_g * groups:
+        raise fail(
+            func,
+            f"x.shape[1] must equal C_in = weight.shape[1] * groups = {c_in_g * groups} "
+            f"(weight layout (C_out, C_in/groups, *k)); got x shape {x.shape}",
+        )
+    if c_out % groups:
+        raise fail(func, f"groups must divide C_out = weight.shape[0] = {c_out}; got groups={groups}")
+    check_bias(func, bias, c_out)
+    geom = conv_geometry(
+        func, x.shape[2:], weight.shape[2:], stride=stride, padding=padding, dilation=dilation, groups=groups, nd=nd
+    )
+    return x, weight, bias, geom
 
 
 def run_geometry(
@@ -144,6 +229,15 @@ def conv(
     x, weight, bias, geom = conv_inputs(
         "conv", x, weight, bias, stride=stride, padding=padding, groups=groups, dilation=dilation
     )
+    return run_conv_geometry(x, weight, bias, geom)
+
+
+def run_conv_geometry(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geom: Geometry) -> np.ndarray:
+    """Run a validated forward conv: ``x`` ``(N, C_in, *m)``, ``weight`` ``(C_out, C_in/g, *k)``.
+
+    ``geom`` is the conv's geometry as the transposed conv it is the adjoint of
+    (:func:`tconv.geometry.build_conv`); the door matching :func:`run_geometry`.
+    """
     result_dtype, dtype = compute_dtype(x, weight, bias)
     # the padded input: the window of x that the adjoint transposed conv's full result covers
     x_pad = window(x.astype(dtype, copy=False), tuple(-a.start for a in geom.axes), geom.full)
@@ -185,9 +279,9 @@ def conv_matrix(
     """
     func = "conv_matrix"
     weight = as_array(func, "weight", weight)
-    groups = as_groups(func, groups)
+    groups = as_int(func, "groups", groups, 1)
     if not isinstance(input_shape, Sequence) or isinstance(input_shape, str):
-        raise TypeError(f"tconv.{func}: input_shape must be a sequence (C, *spatial); got {input_shape!r}")
+        raise fail(func, f"input_shape must be a sequence (C, *spatial); got {input_shape!r}", TypeError)
     if len(input_shape) != weight.ndim - 1 or len(input_shape) < 2:
         raise TconvError(
             f"tconv.{func}: input_shape must be (C, *spatial) with {weight.ndim - 2} spatial dims to match "

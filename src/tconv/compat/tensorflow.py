@@ -26,7 +26,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..errors import TconvError
-from ..geometry import Axis, Geometry, per_axis
+from ..geometry import Axis, Geometry
+from ..normalise import per_axis
 from ..ops import run_geometry
 from ._arrays import as_array, check_rank, is_seq
 from .layouts import from_tf, is_channels_last, to_channels_first, to_channels_last

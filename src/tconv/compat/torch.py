@@ -25,7 +25,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..errors import TconvError
-from ..geometry import Axis, Geometry, per_axis, transpose_geometry
+from ..geometry import Axis, Geometry, transpose_geometry
+from ..normalise import per_axis
 from ..ops import run_geometry
 from ..padmodes import PADDING_MODES as _PADDING_MODES
 from ..padmodes import check_fold, fold

@@ -16,7 +16,8 @@ import numpy as np
 
 from .. import init
 from ..errors import TconvError
-from ..geometry import Geometry, conv_geometry, output_padding_for_size, padding_pairs, per_axis, transpose_geometry
+from ..geometry import Geometry, conv_geometry, output_padding_for_size, transpose_geometry
+from ..normalise import padding_pairs, per_axis
 from ..compat import torch as compat_torch
 from ..grad import conv_backward_geometry, transpose_backward_geometry
 from ..ops import conv, run_geometry

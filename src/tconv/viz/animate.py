@@ -23,7 +23,8 @@ from numpy.typing import ArrayLike
 from .. import geometry as geo
 from ..algorithms.zero_insert import padded_input
 from ..errors import TconvError
-from ..geometry import Geometry, IntOrSeq, Padding
+from ..geometry import Geometry
+from ..normalise import IntOrSeq, Padding
 from . import _canvas as cv
 
 __all__ = ["Frames", "zero_insertion_frames", "scatter_frames", "animate", "save_gif"]

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import geometry as geo
 from ..errors import TconvError
-from ..geometry import IntOrSeq, Padding
+from ..normalise import IntOrSeq, Padding, padding_pairs
 from . import _canvas as cv
 
 __all__ = ["Picture", "draw_matrix", "draw_overlap", "heat_colour", "tap_colour"]
@@ -83,7 +83,7 @@ def draw_matrix(
     )
     taps = int(np.prod(geom.kernel))
     weight = np.arange(1, taps + 1, dtype=float).reshape((1, 1) + geom.kernel)
-    pads = geo.padding_pairs(f"viz.{func}", padding, geom.ndim)
+    pads = padding_pairs(f"viz.{func}", padding, geom.ndim)
     c = conv_matrix((1,) + geom.out_size, weight, stride=geom.stride, padding=pads, dilation=geom.dilation).toarray()
     if max(c.shape) > 64:
         raise TconvError(f"tconv.viz.{func}: draws small cases only (at most 64 rows and columns); C would be {c.shape[0]}x{c.shape[1]}")
