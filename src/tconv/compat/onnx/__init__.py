@@ -33,11 +33,11 @@ from typing import Sequence, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..errors import TconvError
-from ..geometry import Axis, Geometry
-from ..normalise import per_axis
-from ..ops import run_geometry
-from ._arrays import as_array, as_int, check_bias, check_rank, is_seq
+from ...errors import TconvError
+from ...geometry import Axis, Geometry
+from ...normalise import per_axis
+from ...ops import run_geometry
+from .._arrays import as_array, as_int, check_bias, check_rank, is_seq
 
 __all__ = ["conv_transpose", "geometry", "AUTO_PADS", "BEHAVIORS"]
 

@@ -30,10 +30,10 @@ from typing import Any, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from ..errors import TconvError
-from ..geometry import Axis, Geometry
-from ..ops import run_geometry
-from ._arrays import is_seq
+from ...errors import TconvError
+from ...geometry import Axis, Geometry
+from ...ops import run_geometry
+from .._arrays import is_seq
 
 __all__ = ["conv_transpose", "geometry"]
 

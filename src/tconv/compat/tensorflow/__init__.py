@@ -25,12 +25,12 @@ from typing import Sequence, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..errors import TconvError
-from ..geometry import Axis, Geometry
-from ..normalise import per_axis
-from ..ops import run_geometry
-from ._arrays import as_array, check_rank, is_seq
-from .layouts import from_tf, is_channels_last, to_channels_first, to_channels_last
+from ...errors import TconvError
+from ...geometry import Axis, Geometry
+from ...normalise import per_axis
+from ...ops import run_geometry
+from .._arrays import as_array, check_rank, is_seq
+from ..layouts import from_tf, is_channels_last, to_channels_first, to_channels_last
 
 __all__ = [
     "conv1d_transpose",

@@ -24,14 +24,14 @@ from typing import Sequence, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..errors import TconvError
-from ..geometry import Axis, Geometry, transpose_geometry
-from ..normalise import per_axis
-from ..ops import run_geometry
-from ..padmodes import PADDING_MODES as _PADDING_MODES
-from ..padmodes import check_fold, fold
-from ._arrays import as_array, as_int, check_bias, check_rank, is_seq, spatial_dims
-from .tensorflow import same_start
+from ...errors import TconvError
+from ...geometry import Axis, Geometry, transpose_geometry
+from ...normalise import per_axis
+from ...ops import run_geometry
+from ...padmodes import PADDING_MODES as _PADDING_MODES
+from ...padmodes import check_fold, fold
+from .._arrays import as_array, as_int, check_bias, check_rank, is_seq, spatial_dims
+from ..tensorflow import same_start
 
 __all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "geometry", "PADDING_MODES"]
 
