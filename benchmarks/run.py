@@ -46,7 +46,8 @@ from peers import PEERS, Refused  # noqa: E402
 
 import tconv  # noqa: E402
 from tconv import algorithms  # noqa: E402
-from tconv.algorithms import _threads, col2im  # noqa: E402
+from tconv.algorithms import col2im  # noqa: E402
+from tconv.algorithms.threads import num_threads  # noqa: E402
 
 #: Seconds of idle before each timed call. OpenBLAS's and ONNX Runtime's worker threads spin
 #: for a while after a call; measured here, a contender started 0.05 s after another ran up to
@@ -89,7 +90,7 @@ def machine_description(threads: int, pause: float) -> dict:
         "numpy": np.__version__,
         "blas": ", ".join(blas),
         "tconv": tconv.__version__,
-        "element-wise threads (tconv)": _threads.num_threads(),
+        "element-wise threads (tconv)": num_threads(),
         "tconv kernels (col2im passes, depthwise)": algorithms.backend(),
         "pause before each timed call (s)": pause,
     }

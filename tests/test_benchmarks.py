@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import tconv
-from tconv.algorithms import _threads, col2im
+from tconv.algorithms import threads, col2im
 from support import assert_close
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -137,25 +137,25 @@ def test_threads_follow_threadpoolctl_and_the_environment(monkeypatch):
 
     monkeypatch.delenv("TCONV_NUM_THREADS", raising=False)
     with threadpool_limits(1):
-        assert _threads.num_threads() == 1
+        assert threads.num_threads() == 1
     monkeypatch.setenv("TCONV_NUM_THREADS", "3")
-    assert _threads.num_threads() == 3
+    assert threads.num_threads() == 3
     monkeypatch.setenv("TCONV_NUM_THREADS", "many")
     with pytest.raises(ValueError, match="TCONV_NUM_THREADS"):
-        _threads.num_threads()
+        threads.num_threads()
 
 
 def test_parallel_for_runs_every_part_and_propagates_errors(monkeypatch):
     monkeypatch.setenv("TCONV_NUM_THREADS", "2")
     seen = []
-    _threads.parallel_for(seen.append, range(5))
+    threads.parallel_for(seen.append, range(5))
     assert sorted(seen) == list(range(5))
 
     def boom(part):
         raise RuntimeError(f"part {part}")
 
     with pytest.raises(RuntimeError, match="part"):
-        _threads.parallel_for(boom, range(2))
+        threads.parallel_for(boom, range(2))
 
 
 def test_spread_gives_every_item_to_one_worker_with_blas_on_one_thread(monkeypatch):
@@ -172,16 +172,16 @@ def test_spread_gives_every_item_to_one_worker_with_blas_on_one_thread(monkeypat
         def work(item):
             mine.append(item)
             seen.append(item)
-            inside.append((_threads.num_threads(), [lib.num_threads for lib in _threads._blas_libraries()]))
+            inside.append((threads.num_threads(), [lib.num_threads for lib in threads._blas_libraries()]))
 
         return work
 
-    _threads.spread(start, list(range(9)), 2)
+    threads.spread(start, list(range(9)), 2)
     assert sorted(seen) == list(range(9)) and len(workers) == 2
     assert sorted(sum(workers, [])) == list(range(9))  # no item done twice
     assert all(threads == 1 and all(n == 1 for n in blas) for threads, blas in inside)
     assert [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"] == blas_before
-    assert _threads.num_threads() == 2
+    assert threads.num_threads() == 2
 
     def failing():
         def work(item):
@@ -190,10 +190,10 @@ def test_spread_gives_every_item_to_one_worker_with_blas_on_one_thread(monkeypat
         return work
 
     with pytest.raises(RuntimeError, match="item 3"):
-        _threads.spread(failing, list(range(6)), 2)
+        threads.spread(failing, list(range(6)), 2)
     assert [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"] == blas_before
     one = []
-    _threads.spread(lambda: one.append, [1, 2], 1)  # one worker: in the calling thread, in order
+    threads.spread(lambda: one.append, [1, 2], 1)  # one worker: in the calling thread, in order
     assert one == [1, 2]
 
 

@@ -12,7 +12,7 @@ import torch
 
 import tconv
 from support import assert_close, random_case
-from tconv.algorithms import _kernels, col2im, choose, estimate_seconds
+from tconv.algorithms import col2im, compiled, choose, estimate_seconds
 from tconv.geometry import transpose_geometry
 from test_algorithms import torch_reference
 
@@ -27,23 +27,23 @@ def path(request, monkeypatch):
 
 def test_the_test_environment_has_numba():
     # the test extra pins numba: the compiled path must be the one under test, not a fallback
-    assert _kernels.backend().startswith("numba ")
+    assert compiled.backend().startswith("numba ")
 
 
 def test_environment_variable_selects_the_path(monkeypatch):
     monkeypatch.setenv("TCONV_KERNELS", "numpy")
-    assert _kernels.backend() == "numpy" and _kernels.kernels() is None
+    assert compiled.backend() == "numpy" and compiled.kernels() is None
     monkeypatch.setenv("TCONV_KERNELS", "numba")
-    assert _kernels.kernels() is not None
+    assert compiled.kernels() is not None
     monkeypatch.setenv("TCONV_KERNELS", "fortran")
     with pytest.raises(tconv.TconvError, match="TCONV_KERNELS must be one of auto, numba, numpy; got 'fortran'"):
         tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 2)), stride=2, algorithm="col2im")
 
 
 def test_missing_numba_falls_back_or_names_the_extra(monkeypatch):
-    monkeypatch.setattr(_kernels, "_COMPILED", False)  # as if numba were not installed
+    monkeypatch.setattr(compiled, "_COMPILED", False)  # as if numba were not installed
     monkeypatch.setenv("TCONV_KERNELS", "auto")
-    assert _kernels.backend() == "numpy"
+    assert compiled.backend() == "numpy"
     x, w = np.arange(6.0).reshape(1, 2, 3), np.ones((2, 1, 3))
     ref = tconv.conv_transpose(x, w, stride=2, algorithm="scatter")
     assert_close(tconv.conv_transpose(x, w, stride=2, algorithm="col2im"), ref)
@@ -270,7 +270,7 @@ def test_one_gemm_per_sample_into_its_columns(monkeypatch):
 def test_chunks_on_their_own_threads_or_shared(path, spread, columns, monkeypatch):
     # each worker its own chunks (one-thread GEMMs and additions), or each chunk shared by the
     # threads: the same sums; the calls are counted, so the mode under test is the one that ran
-    from tconv.algorithms import _threads
+    from tconv.algorithms import threads
 
     monkeypatch.setenv("TCONV_NUM_THREADS", "2")
     monkeypatch.setattr(col2im, "SPREAD_CHUNKS", 1 if spread else 10**9)
@@ -285,7 +285,7 @@ def test_chunks_on_their_own_threads_or_shared(path, spread, columns, monkeypatc
     elif columns == "per-sample":
         monkeypatch.setattr(col2im, "SAMPLE_POSITIONS", 1)
     workers = []
-    real = _threads.spread
+    real = threads.spread
     monkeypatch.setattr(col2im, "spread", lambda start, items, n: (workers.append(n), real(start, items, n)))
     rng = np.random.default_rng(31)
     for trial in range(8):

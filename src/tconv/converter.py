@@ -690,7 +690,7 @@ class Conversion:
         When :attr:`bias_after` is set the target layer was built without its bias
         (zeros padded in stand for outputs that are bias only): pass ``bias`` to add it.
         """
-        from .algorithms._common import window
+        from .algorithms.common import window
 
         y = np.asarray(y)
         if self.residual is None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .algorithms._common import correlate, window
+from .algorithms.common import correlate, window
 from .errors import TconvError
 from .geometry import Geometry
 from .normalise import IntOrSeq, Padding, as_array, compute_dtype

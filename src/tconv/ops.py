@@ -16,7 +16,7 @@ from scipy import sparse
 
 from . import algorithms
 from .algorithms import matrix as _matrix
-from .algorithms._common import correlate, window
+from .algorithms.common import correlate, window
 from .errors import TconvError, fail
 from .geometry import Geometry, conv_geometry, transpose_geometry
 from .normalise import IntOrSeq, Padding, as_array, as_int, check_bias, compute_dtype, per_axis

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..geometry import Geometry
 from . import col2im, fft, matrix, phase, scatter, subpixel, zero_insert
-from ._kernels import backend
+from .compiled import backend
 
 __all__ = ["ALGORITHMS", "IMPLEMENTATIONS", "backend", "choose", "estimate_seconds"]
 

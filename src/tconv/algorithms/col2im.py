@@ -23,9 +23,9 @@ each phase of the window has such a tap (``k >= s`` with ``d == 1`` and the
 window inside the full result, as in DCGAN's ``k4 s2 p1``), the output needs no
 zeros. With ``k == s`` every tap assigns: one GEMM plus a pixel shuffle.
 
-With many chunks (at least :data:`._threads.SPREAD_CHUNKS` per thread, each
+With many chunks (at least :data:`.threads.SPREAD_CHUNKS` per thread, each
 planned for its share of the budget), every thread does whole chunks instead
-(:func:`._threads.spread`): a one-thread GEMM and then that chunk's additions,
+(:func:`.threads.spread`): a one-thread GEMM and then that chunk's additions,
 while the other thread works on another chunk. Sharing each chunk lost time:
 OpenBLAS's idle threads spin for a while after each GEMM, on the cores the
 additions need (measured on DCGAN's 256->128 layer: one chunk's additions took
@@ -40,7 +40,7 @@ each tap is multiplied and added in place instead (the assigning taps multiply
 straight into the output).
 
 With ``tconv[fast]`` (numba), the additions are one compiled pass per output
-plane (:mod:`._kernels`): every tap of the plane summed in cache, then written
+plane (:mod:`.compiled`): every tap of the plane summed in cache, then written
 once. The chunks are then planned for the GEMM alone (:func:`compiled_plan`),
 and depthwise layers run a compiled loop too. On short input rows the columns
 are ordered so that the pass adds runs of channels (:func:`last_plan`,
@@ -59,8 +59,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..geometry import Axis, Geometry
-from . import _kernels
-from ._threads import SPREAD_CHUNKS, num_threads, parallel_for, split, spread
+from . import compiled
+from .threads import SPREAD_CHUNKS, num_threads, parallel_for, split, spread
 
 #: Least input positions per sample for one GEMM per sample (no copy of the input): below
 #: it the samples go side by side in a copy, for wider GEMMs.
@@ -150,8 +150,8 @@ def compiled_kernels(geom: Geometry):
     With ``k == s`` (:func:`exact_cover`) every tap assigns a whole phase: NumPy's
     strided assignments are as fast as a compiled pass there, so that case keeps them.
     """
-    kernels = _kernels.kernels()  # first: a bad TCONV_KERNELS is reported whatever the geometry
-    if kernels is None or exact_cover(geom) or not _kernels.supported(geom):
+    kernels = compiled.kernels()  # first: a bad TCONV_KERNELS is reported whatever the geometry
+    if kernels is None or exact_cover(geom) or not compiled.supported(geom):
         return None
     return kernels
 
@@ -165,11 +165,11 @@ SAMPLE_POSITIONS = 1024
 def spread_plan(threads: int, n_batch: int, c_out_g: int, groups: int,
                 plan_for: Callable[[int], tuple[int, int] | None]) -> tuple[int, int] | None:
     """The chunk ``(nb, oc)`` for giving each of ``threads`` threads whole chunks
-    (:func:`._threads.spread`), or ``None`` to share each chunk between them.
+    (:func:`.threads.spread`), or ``None`` to share each chunk between them.
 
     ``plan_for(parts)`` plans a chunk within ``1/parts`` of the memory budget (each
     thread holds its own buffers), ``None`` when none fits. The threads get whole
-    chunks when that plan makes at least :data:`._threads.SPREAD_CHUNKS` chunks per
+    chunks when that plan makes at least :data:`.threads.SPREAD_CHUNKS` chunks per
     thread (``groups`` times the chunks of samples and channels).
     """
     if threads <= 1:
@@ -256,16 +256,16 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
     n, taps = geom.in_size, math.prod(geom.kernel)
     positions = math.prod(n)
     dtype = np.result_type(x, weight)
-    tab, covered = _kernels.table(geom)
+    tab, covered = compiled.table(geom)
     y = np.empty((n_batch, g * c_out_g) + geom.out_size, dtype=dtype)
     if c_in_g == 1 and n_batch * c_out_g > 1:
         x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
-        y6 = _kernels.as_3d(y.reshape((n_batch, g, c_out_g) + geom.out_size), nd, 3)
-        yf, ys = _kernels.flat(y6, y)
-        xf, xs = _kernels.flat(_kernels.as_3d(x.reshape((n_batch, g) + n), nd, 2), x)
-        wf, ws = _kernels.flat(weight.reshape(g, c_out_g, taps), weight)
+        y6 = compiled.as_3d(y.reshape((n_batch, g, c_out_g) + geom.out_size), nd, 3)
+        yf, ys = compiled.flat(y6, y)
+        xf, xs = compiled.flat(compiled.as_3d(x.reshape((n_batch, g) + n), nd, 2), x)
+        wf, ws = compiled.flat(weight.reshape(g, c_out_g, taps), weight)
         shape = np.array(y6.shape, dtype=np.int64)
-        rows_a, rows_b, last, kernel = _kernels.depthwise_tables(geom)
+        rows_a, rows_b, last, kernel = compiled.depthwise_tables(geom)
         parallel_for(lambda r: kernels.depthwise(yf, ys, xf, xs, wf, ws, shape, rows_a, rows_b, last, kernel, r[0], r[1]),
                      split(n_batch * g * c_out_g, num_threads()))
         return y
@@ -300,7 +300,7 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
     w_mat = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)  # W^T per group: a view
     xg = x.reshape(n_batch, g, c_in_g, positions)
     in3 = (1,) * (3 - nd) + n
-    y5 = _kernels.as_3d(y, nd, 2)
+    y5 = compiled.as_3d(y, nd, 2)
     strides = ((1,) * (3 - nd) + geom.stride)[1:]  # of the last two (padded) axes
 
     def start():
@@ -329,10 +329,10 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
                 _add_runs(kernels, y, target, buffer, geom, channels_last=False)
                 return
             c6 = cols.reshape((o1 - o0, t1 - t0, b1 - b0) + in3).transpose(2, 0, 1, 3, 4, 5)
-            yf, ys = _kernels.flat(target, y)
-            cf, cs = _kernels.flat(c6, buffer)
+            yf, ys = compiled.flat(target, y)
+            cf, cs = compiled.flat(c6, buffer)
             shape = np.array(target.shape + strides, dtype=np.int64)
-            part_tab = tab if tc == taps else _kernels.tap_slice(geom, t0, t1)
+            part_tab = tab if tc == taps else compiled.tap_slice(geom, t0, t1)
             zero, add = (not covered, False) if tc == taps else (True, t0 > 0)
             parallel_for(lambda r: kernels.col2im(yf, ys, cf, cs, shape, part_tab, zero, add, r[0], r[1]),
                          split((b1 - b0) * (o1 - o0), pass_threads))
@@ -389,9 +389,9 @@ def _channels_last(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels, y
     Per group and chunk of ``oc`` output channels, the weight is reordered to
     ``(C_in/g, taps, oc)``; per block of ``nb`` samples the input is copied
     channels-last, ``(nb * prod(n), C_in/g)`` (a view for one sample), and one GEMM
-    makes the block's columns. ``_kernels.col2im_runs`` adds them up, a slab
+    makes the block's columns. ``compiled.col2im_runs`` adds them up, a slab
     of output rows per work item, and writes ``y``. With ``workers > 1`` each
-    thread does whole chunks (:func:`._threads.spread`), reordering the weight of
+    thread does whole chunks (:func:`.threads.spread`), reordering the weight of
     the channels it is given.
     """
     g, nd = geom.groups, geom.ndim
@@ -400,7 +400,7 @@ def _channels_last(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels, y
     taps, positions = math.prod(geom.kernel), math.prod(geom.in_size)
     xg = x.reshape(n_batch, g, c_in_g, positions)
     wg = weight.reshape(g, c_in_g, c_out_g, taps)
-    y5 = _kernels.as_3d(y, nd, 2)
+    y5 = compiled.as_3d(y, nd, 2)
     chunks = [(gi, o0, o1, b0, b1) for gi in range(g) for o0, o1 in split(c_out_g, -(-c_out_g // oc))
               for b0, b1 in split(n_batch, -(-n_batch // nb))]
 
@@ -446,13 +446,13 @@ def compiled_run(geom: Geometry, nb: int, oc: int, channels_last: bool) -> int:
 def _add_runs(kernels, y: np.ndarray, target: np.ndarray, cols: np.ndarray, geom: Geometry,
               channels_last: bool) -> None:
     """``target`` (samples by channels of ``y``, 3-D spatial) from columns with runs innermost,
-    by ``_kernels.col2im_runs``: channels-last ``cols[b, i0, i1, i2, tap, o]`` (items are
+    by ``compiled.col2im_runs``: channels-last ``cols[b, i0, i1, i2, tap, o]`` (items are
     samples, runs channels) or batch-last ``cols[o, tap, i0, i1, i2, b]`` (the reverse); a
     work item is one item by a slab of output rows whose accumulator fits :data:`SLAB_BYTES`."""
     padded = (1,) * (3 - geom.ndim)
     n3, out3, k3 = padded + geom.in_size, padded + geom.out_size, padded + geom.kernel
     taps, positions = math.prod(geom.kernel), math.prod(geom.in_size)
-    yf, ys = _kernels.flat(target, y)
+    yf, ys = compiled.flat(target, y)
     items, runs = target.shape[:2] if channels_last else target.shape[1::-1]
     inner = (n3[1] * n3[2] * runs, n3[2] * runs, runs)  # strides of (i0, i1, i2)
     if channels_last:
@@ -463,7 +463,7 @@ def _add_runs(kernels, y: np.ndarray, target: np.ndarray, cols: np.ndarray, geom
     rows = out3[0] * out3[1]
     slab = max(1, min(rows, SLAB_BYTES // (out3[2] * runs * y.itemsize)))
     dims = np.array((runs,) + out3 + k3[1:], dtype=np.int64)
-    cs, pairs = np.array(cs, dtype=np.int64), _kernels.landings(geom)
+    cs, pairs = np.array(cs, dtype=np.int64), compiled.landings(geom)
     parallel_for(lambda r: kernels.col2im_runs(yf, ys, cols, cs, dims, *pairs, slab, r[0], r[1]),
                  split(items * -(-rows // slab), num_threads()))
 

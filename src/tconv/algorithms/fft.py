@@ -21,7 +21,7 @@ import numpy as np
 from scipy import fft as sfft
 
 from ..geometry import Geometry
-from ._common import dilate_kernel, take_window, zero_insert
+from .common import dilate_kernel, take_window, zero_insert
 
 
 def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:

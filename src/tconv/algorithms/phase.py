@@ -28,7 +28,7 @@ from math import gcd
 import numpy as np
 
 from ..geometry import Axis, Geometry
-from ._common import correlate, to_conv_layout, window
+from .common import correlate, to_conv_layout, window
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,9 @@ import math
 import numpy as np
 
 from ..geometry import Axis, Geometry
-from . import _kernels
-from ._common import correlate, to_conv_layout, window
-from ._threads import split
+from . import compiled
+from .common import correlate, to_conv_layout, window
+from .threads import split
 
 #: Largest chunk of the blocked result ``Y`` (bytes).
 CHUNK_BYTES = 16 * 2**20
@@ -160,7 +160,7 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
     nb = max(1, min(n_batch, budget // (row_values * counts[0])))
     rows = counts[0] if nb > 1 else max(1, min(counts[0], budget // row_values))
     targets = _targets(geom)
-    kernels = _kernels.kernels() if compiled_shuffle(geom) else None
+    kernels = compiled.kernels() if compiled_shuffle(geom) else None
     maps = _maps(geom) if kernels is not None else None
     for b0 in range(0, n_batch, nb):
         b1 = min(n_batch, b0 + nb)
@@ -190,7 +190,7 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
 
 def compiled_shuffle(geom: Geometry) -> bool:
     """Whether the depth-to-space runs compiled (``tconv[fast]``): up to 3-D, without groups."""
-    return geom.groups == 1 and geom.ndim <= 3 and _kernels.kernels() is not None
+    return geom.groups == 1 and geom.ndim <= 3 and compiled.kernels() is not None
 
 
 def _targets(geom: Geometry) -> list[list[tuple[int, int, range]]]:
@@ -274,8 +274,8 @@ def _shuffle_compiled(kernels, y: np.ndarray, b0: int, b1: int, blocked: np.ndar
     pad = 3 - nd
     lengths = (1,) * pad + geom.out_size
     limits = np.array([0, 1] * pad + [t0, t1] + [0, 1 << 40] * (nd - 1), dtype=np.int64)
-    yf, ys = _kernels.flat(_kernels.as_3d(y[b0:b1], nd, 2), y)
-    bf, strides = _kernels.flat(blocked, base)
+    yf, ys = compiled.flat(compiled.as_3d(y[b0:b1], nd, 2), y)
+    bf, strides = compiled.flat(blocked, base)
     # (b, u0, u1, u2, r0, r1, r2, o) strides, padded axes (one block, one phase) stride 0, and C_out
     bs = np.array([strides[0]] + [0] * pad + list(strides[1 : 1 + nd]) + [0] * pad + list(strides[1 + nd :])
                   + [blocked.shape[-1]], dtype=np.int64)

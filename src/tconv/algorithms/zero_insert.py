@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..geometry import Geometry
-from ._common import correlate, flip, to_conv_layout, window, zero_insert
+from .common import correlate, flip, to_conv_layout, window, zero_insert
 
 
 def padded_input(x: np.ndarray, geom: Geometry) -> np.ndarray:

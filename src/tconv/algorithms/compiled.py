@@ -4,7 +4,7 @@ NumPy does the col2im additions as one strided pass over the output per tap,
 each pass's inner loop as short as the input's last axis (4 on DCGAN's 4x4
 layers), on one core. The loops here do all taps of one output plane while the
 plane sits in cache, in one compiled pass, on every thread of
-:func:`tconv.algorithms._threads.parallel_for` (the functions release the GIL).
+:func:`tconv.algorithms.threads.parallel_for` (the functions release the GIL).
 On short input rows, ``col2im_runs`` takes columns ordered channels-last or
 batch-last instead, so its additions run along the channels or the samples. Two
 more serve layers with one input channel per group (``depthwise``, no GEMM) and
