@@ -153,6 +153,19 @@ class Geometry:
         return tuple(a.full for a in self.axes)
 
 
+def check_output_padding(
+    func: str, output_padding: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]
+) -> None:
+    """``output_padding`` selects one of the ``max(s, d)`` sizes a conv maps to the same output: ``op < max(s, d)``."""
+    for ax, (op, s, d) in enumerate(zip(output_padding, stride, dilation)):
+        if op >= max(s, d):
+            raise fail(
+                func,
+                f"output_padding must be in [0, max(stride, dilation) - 1] = [0, {max(s, d) - 1}] "
+                f"on axis {ax} (stride {s}, dilation {d}); got {op}",
+            )
+
+
 def build_transpose(
     func: str,
     in_size: tuple[int, ...],
@@ -170,14 +183,9 @@ def build_transpose(
     themselves come from :mod:`tconv.normalise`. Layers call this once per input
     shape with the arguments they parsed at construction.
     """
+    check_output_padding(func, output_padding, stride, dilation)
     axes = []
     for ax, (n, k, s, d, (lo, hi), op) in enumerate(zip(in_size, kernel, stride, dilation, padding, output_padding)):
-        if op >= max(s, d):
-            raise fail(
-                func,
-                f"output_padding must be in [0, max(stride, dilation) - 1] = [0, {max(s, d) - 1}] "
-                f"on axis {ax} (stride {s}, dilation {d}); got {op}",
-            )
         full = full_length(n, k, s, d)
         length = full - lo - hi + op
         if length < 1:

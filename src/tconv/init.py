@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import TconvError
+from .normalise import as_int, per_axis, spatial_dims
 
 __all__ = ["fan_in", "kaiming_uniform", "default_bias", "bilinear", "bilinear_arguments", "icnr", "icnr_transpose"]
 
@@ -29,15 +30,7 @@ def _rng(rng: int | np.random.Generator | None) -> np.random.Generator:
 
 
 def _positive(func: str, name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"tconv.init.{func}: {name} must be an int; got {value!r}")
-    if value < 1:
-        raise TconvError(f"tconv.init.{func}: {name} must be >= 1; got {value}")
-    return int(value)
-
-
-def _per_axis(value: int | Sequence[int], nd: int) -> tuple:
-    return tuple(value) if isinstance(value, Sequence) else (value,) * nd
+    return as_int(f"init.{func}", name, value, 1)
 
 
 def fan_in(shape: Sequence[int]) -> int:
@@ -162,10 +155,10 @@ def icnr_transpose(
     func = "icnr_transpose"
     c_in = _positive(func, "in_channels", in_channels)
     c_out = _positive(func, "out_channels", out_channels)
-    nd = next((len(v) for v in (kernel_size, stride) if isinstance(v, Sequence)), _positive(func, "ndim", ndim))
-    k = tuple(_positive(func, "kernel_size", v) for v in _per_axis(kernel_size, nd))
-    s = tuple(_positive(func, "stride", v) for v in _per_axis(stride, nd))
-    if len(k) != nd or len(s) != nd or any(ki < si for ki, si in zip(k, s)):
+    nd = spatial_dims(f"init.{func}", default=_positive(func, "ndim", ndim), kernel_size=kernel_size, stride=stride)
+    k = per_axis(f"init.{func}", "kernel_size", kernel_size, nd, 1)
+    s = per_axis(f"init.{func}", "stride", stride, nd, 1)
+    if any(ki < si for ki, si in zip(k, s)):
         raise TconvError(
             f"tconv.init.{func}: kernel_size must be >= stride on every one of the {nd} axes; "
             f"got kernel_size={kernel_size!r}, stride={stride!r}"
@@ -207,6 +200,6 @@ def icnr(
     c_in = _positive(func, "in_channels", in_channels)
     r = _positive(func, "scale", scale)
     nd = _positive(func, "ndim", ndim)
-    k = tuple(_positive(func, "kernel_size", v) for v in _per_axis(kernel_size, nd))
+    k = per_axis(f"init.{func}", "kernel_size", kernel_size, nd, 1)
     base = kaiming_uniform((c_out, c_in) + k, rng=rng, dtype=dtype)
     return np.repeat(base, r**nd, axis=0)

@@ -9,13 +9,13 @@ same matrices transposed (:func:`upsample_backward`).
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .errors import TconvError
+from .normalise import per_axis_floats
 
 __all__ = ["MODES", "upsample", "upsample_backward", "interpolation_matrix"]
 
@@ -104,18 +104,6 @@ def interpolation_matrix(
     return a
 
 
-def _per_axis_floats(func: str, name: str, value: object, nd: int) -> tuple[float, ...]:
-    values = tuple(value) if isinstance(value, Sequence) else (value,) * nd
-    if len(values) != nd:
-        raise TconvError(f"tconv.{func}: {name} must be one number or {nd} (one per spatial dim); got {value!r}")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, numbers.Real):
-            raise TypeError(f"tconv.{func}: {name} must hold numbers; got {value!r}")
-        if not v > 0:
-            raise TconvError(f"tconv.{func}: {name} must be > 0 on every axis; got {value!r}")
-    return values
-
-
 def _matrices(
     func: str,
     in_size: tuple[int, ...],
@@ -144,10 +132,10 @@ def _matrices(
         raise TconvError(f"tconv.{func}: give exactly one of size and scale_factor; got size={size!r}, "
                          f"scale_factor={scale_factor!r}")
     if size is not None:
-        out = tuple(int(v) for v in _per_axis_floats(func, "size", size, nd))
+        out = tuple(int(v) for v in per_axis_floats(func, "size", size, nd))
         scales: tuple[float | None, ...] = (None,) * nd
     else:
-        factors = _per_axis_floats(func, "scale_factor", scale_factor, nd)
+        factors = per_axis_floats(func, "scale_factor", scale_factor, nd)
         out = tuple(math.floor(n * f) for n, f in zip(in_size, factors))
         if min(out) < 1:
             raise TconvError(f"tconv.{func}: scale_factor {scale_factor!r} gives an empty output {out} from {in_size}")

@@ -74,8 +74,8 @@ def is_seq(value: object) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
-def spatial_dims(func: str, **values: object) -> int:
-    """The number of spatial dims the per-axis sequences among ``values`` imply (1 if none).
+def spatial_dims(func: str, *, default: int = 1, **values: object) -> int:
+    """The number of spatial dims the per-axis sequences among ``values`` imply (``default`` if none).
 
     Every sequence must have the same length; a padding sequence counts its
     entries, so ``padding=((1, 2),)`` is one axis and ``padding=(1, 2)`` two.
@@ -86,7 +86,7 @@ def spatial_dims(func: str, **values: object) -> int:
     """
     lengths = {name: len(v) for name, v in values.items() if v is not None and is_seq(v)}
     if not lengths:
-        return 1
+        return default
     distinct = set(lengths.values())
     if len(distinct) > 1:
         listing = ", ".join(f"{n} has {k}" for n, k in lengths.items())

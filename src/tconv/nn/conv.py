@@ -15,12 +15,12 @@ from typing import Sequence, Union
 import numpy as np
 
 from .. import init
-from ..errors import TconvError
-from ..geometry import Geometry, conv_geometry, output_padding_for_size, transpose_geometry
-from ..normalise import padding_pairs, per_axis
 from ..compat import torch as compat_torch
+from ..errors import TconvError
+from ..geometry import Geometry, build_conv, build_transpose, check_output_padding, output_padding_for_size
 from ..grad import conv_backward_geometry, transpose_backward_geometry
-from ..ops import conv, run_geometry
+from ..normalise import as_array, as_int, padding_pairs, per_axis
+from ..ops import run_conv_geometry, run_geometry
 from ..padmodes import PADDING_MODES, fold, pad
 from .module import Module, Parameter
 
@@ -51,11 +51,11 @@ class _ConvBase(Module):
         dtype,
     ) -> None:
         super().__init__()
-        func = f"nn.{type(self).__name__}"
+        func = self._func = f"nn.{type(self).__name__}"
         nd = self.nd
-        self.in_channels = per_axis(func, "in_channels", in_channels, 1, 1)[0]
-        self.out_channels = per_axis(func, "out_channels", out_channels, 1, 1)[0]
-        self.groups = per_axis(func, "groups", groups, 1, 1)[0]
+        self.in_channels = as_int(func, "in_channels", in_channels, 1)
+        self.out_channels = as_int(func, "out_channels", out_channels, 1)
+        self.groups = as_int(func, "groups", groups, 1)
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise TconvError(
                 f"tconv.{func}: groups must divide in_channels and out_channels; got groups={groups}, "
@@ -81,9 +81,11 @@ class _ConvBase(Module):
         self.weight = Parameter(init.kaiming_uniform(shape, rng=rng, dtype=dtype))
         self.bias = Parameter(init.default_bias(shape, self.out_channels, rng=rng, dtype=dtype)) if bias else None
         self._cache: tuple | None = None
+        # geometries by input shape (and output_size): a layer sees the same few shapes again
+        self._geometries: dict[tuple, Geometry] = {}
 
     def _check_input(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
+        x = as_array(self._func, "input", x)
         if x.ndim != self.nd + 2 or x.shape[1] != self.in_channels:
             raise TconvError(
                 f"tconv.nn.{type(self).__name__}: input must have shape (N, {self.in_channels}, "
@@ -151,24 +153,23 @@ class _ConvNd(_ConvBase):
             return tuple((t // 2, t - t // 2) for t in totals)
         return self.padding
 
+    def _conv_geometry(self, in_size: tuple[int, ...], pairs: tuple[tuple[int, int], ...]) -> Geometry:
+        key = (in_size, pairs)
+        geom = self._geometries.get(key)
+        if geom is None:
+            geom = self._geometries[key] = build_conv(
+                self._func, in_size, self.kernel_size, self.stride, self.dilation, pairs, self.groups
+            )
+        return geom
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check_input(x)
         pairs = self.pairs()
         if self.padding_mode != "zeros":
             x, pairs = pad(x, pairs, self.padding_mode), ((0, 0),) * self.nd
-        geom = conv_geometry(
-            f"nn.{type(self).__name__}",
-            x.shape[2:],
-            self.kernel_size,
-            stride=self.stride,
-            padding=pairs,
-            dilation=self.dilation,
-            groups=self.groups,
-            nd=self.nd,
-        )
+        geom = self._conv_geometry(x.shape[2:], pairs)
         self._cache = (x, geom)
-        return conv(x, self.weight.data, self._bias(), stride=self.stride, padding=pairs, groups=self.groups,
-                    dilation=self.dilation)
+        return run_conv_geometry(x, self.weight.data, self._bias(), geom)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         x, geom = self._need_cache()
@@ -203,14 +204,9 @@ class _ConvTransposeNd(_ConvBase):
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, rng, dtype
         )
-        func = f"nn.{type(self).__name__}"
+        func = self._func
         self.output_padding = per_axis(func, "output_padding", output_padding, self.nd, 0)
-        for ax, (op, s, d) in enumerate(zip(self.output_padding, self.stride, self.dilation)):
-            if op >= max(s, d):
-                raise TconvError(
-                    f"tconv.{func}: output_padding must be in [0, max(stride, dilation) - 1] = "
-                    f"[0, {max(s, d) - 1}] on axis {ax}; got {op}"
-                )
+        check_output_padding(func, self.output_padding, self.stride, self.dilation)
         if isinstance(self.padding, str) and (any(self.output_padding) or padding_mode != "zeros"):
             raise TconvError(
                 f"tconv.{func}: padding={self.padding!r} fixes the output length: it needs output_padding=0 and "
@@ -223,31 +219,35 @@ class _ConvTransposeNd(_ConvBase):
         Integer padding follows PyTorch, ``'same'`` and ``'valid'`` follow
         :func:`tconv.compat.torch.geometry`, ``(lo, hi)`` pairs :func:`tconv.conv_transpose`.
         """
-        func = f"nn.{type(self).__name__}"
-        op = self.output_padding
-        if output_size is not None:
-            if isinstance(self.padding, str):
-                raise TconvError(f"tconv.{func}: output_size needs numeric padding; got padding={self.padding!r}")
-            op = output_padding_for_size(
-                func, tuple(in_size), self.kernel_size, self.stride, self.padding, self.dilation, output_size
-            )
-        return self._geometry(tuple(in_size), self.padding, op)
+        in_size = tuple(in_size)
+        key = (in_size, None if output_size is None else tuple(output_size))
+        geom = self._geometries.get(key)
+        if geom is None:
+            op = self.output_padding
+            if output_size is not None:
+                if isinstance(self.padding, str):
+                    raise TconvError(
+                        f"tconv.{self._func}: output_size needs numeric padding; got padding={self.padding!r}"
+                    )
+                op = output_padding_for_size(
+                    self._func, in_size, self.kernel_size, self.stride, self.padding, self.dilation, output_size
+                )
+            geom = self._geometries[key] = self._geometry(in_size, self.padding, op)
+        return geom
 
     def _geometry(self, in_size: tuple[int, ...], padding, output_padding: tuple[int, ...]) -> Geometry:
-        if isinstance(padding, str) or all(lo == hi for lo, hi in padding):
-            symmetric = padding if isinstance(padding, str) else tuple(lo for lo, _ in padding)
+        if isinstance(padding, str):  # the TensorFlow/Keras windows, as tconv.compat.torch defines them
             return compat_torch.geometry(
-                in_size, self.kernel_size, self.stride, symmetric, output_padding, self.groups, self.dilation
+                in_size, self.kernel_size, self.stride, padding, output_padding, self.groups, self.dilation
             )
-        return transpose_geometry(
-            f"nn.{type(self).__name__}", in_size, self.kernel_size, stride=self.stride, padding=padding,
-            output_padding=output_padding, dilation=self.dilation, groups=self.groups, nd=self.nd,
+        return build_transpose(
+            self._func, in_size, self.kernel_size, self.stride, self.dilation, padding, output_padding, self.groups
         )
 
     def forward(self, x: np.ndarray, output_size: Sequence[int] | None = None) -> np.ndarray:
         x = self._check_input(x)
         geom = self.geometry(x.shape[2:], output_size)
-        func = f"nn.{type(self).__name__}"
+        func = self._func
         if self.padding_mode == "zeros":
             self._cache = (x, geom)
             return run_geometry(x, self.weight.data, self._bias(), geom, func=func)
