@@ -17,6 +17,22 @@ its array entry points parse into that geometry, permute layouts, call
 :func:`tconv.ops.run_geometry` and permute back. The converter
 (:func:`tconv.convert`) runs the same parse in reverse.
 
-The modules are imported on demand (``from tconv.compat import torch as tt``);
+The modules are imported on demand (``tconv.compat.torch``, or ``from tconv.compat import torch as tt``);
 none of them imports the framework it mirrors.
 """
+
+from importlib import import_module
+
+#: The framework modules, loaded on first use as attributes (``tconv.compat.torch``).
+FRAMEWORK_MODULES = ("torch", "tensorflow", "keras", "jax", "onnx")
+_SUBMODULES = frozenset(FRAMEWORK_MODULES + ("layouts",))
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _SUBMODULES)
