@@ -5,7 +5,7 @@ Shared by ``tconv.compat.torch`` (transposed convs with a ``padding_mode``) and
 
 A conv with ``padding_mode=m`` is ``conv_valid(pad(x, m))``; its input gradient
 is ``fold(conv_valid_backward(...), m)``, and a transposed conv with a padding
-mode is ``fold(conv_transpose_unpadded(x), m)`` (see ``DESIGN.md``, Adjoints).
+mode is ``fold(conv_transpose_unpadded(x), m)`` (see ``docs/geometry.md``, "Padding modes").
 """
 
 from __future__ import annotations
