@@ -20,6 +20,7 @@ from .errors import TconvError
 from .geometry import Explanation, conv_input_sizes, conv_output_size, explain, output_size, solve_padding
 from .grad import conv_backward, conv_transpose_backward
 from .interpolate import upsample
+from .memory import memory_budget
 from .ops import conv, conv_matrix, conv_transpose
 
 __version__ = "0.1.0"
@@ -39,6 +40,7 @@ __all__ = [
     "convert",
     "disagreements",
     "explain",
+    "memory_budget",
     "output_size",
     "solve_padding",
     "upsample",
@@ -58,6 +60,7 @@ _SUBMODULES = frozenset(
         "init",
         "inspect",
         "interpolate",
+        "memory",
         "nn",
         "normalise",
         "ops",

@@ -153,6 +153,28 @@ class Geometry:
         return tuple(a.full for a in self.axes)
 
 
+#: The largest element count or index the array code may meet: NumPy's and the compiled kernels'
+#: 64-bit index arithmetic must never wrap.
+INDEX_LIMIT = 2**62
+
+
+def _check_index_range(func: str, axes: list[Axis]) -> None:
+    """Refuse geometries whose sizes do not fit the 64-bit index arithmetic of the algorithms."""
+    for what, values in (
+        ("full result", [a.full for a in axes]),
+        ("output", [a.length for a in axes]),
+        ("input", [a.size for a in axes]),
+    ):
+        total = math.prod(values)
+        if total > INDEX_LIMIT or any(abs(a.start) > INDEX_LIMIT for a in axes):
+            raise fail(
+                func,
+                f"the {what} would have {' x '.join(map(str, values))} = {total:.3g} spatial elements per channel, "
+                f"beyond the 64-bit index range (at most 2**62 = {INDEX_LIMIT:.3g}); reduce stride, dilation, "
+                "kernel or input sizes",
+            )
+
+
 def check_output_padding(
     func: str, output_padding: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]
 ) -> None:
@@ -196,6 +218,7 @@ def build_transpose(
                 f"(reduce padding to at most {full - 1 + op} in total)",
             )
         axes.append(Axis(n, k, s, d, lo, length))
+    _check_index_range(func, axes)
     return Geometry(tuple(axes), groups)
 
 
@@ -224,6 +247,7 @@ def build_conv(
                 f"{m} + {lo} + {hi} = {span}) is shorter than the dilated kernel (d*(k-1) + 1 = {ke})",
             )
         axes.append(Axis((span - ke) // s + 1, k, s, d, lo, m))
+    _check_index_range(func, axes)
     return Geometry(tuple(axes), groups)
 
 
@@ -398,14 +422,54 @@ def conv_output_size(
     return geom.in_size
 
 
-class AxisSolutions(list):
-    """The answers for one axis (a plain list), with ``reason`` saying why it is empty."""
+class AxisSolutions(Sequence):
+    """The answers for one axis: the pairs ``(a0 + i*da, b0 + i*db)`` for ``i`` in ``range(count)``, never built.
 
-    reason: str | None
+    Solutions of shape arithmetic form arithmetic progressions, so a stride of
+    ``10**12`` costs nothing: the sequence answers ``len``, indexing, slicing and
+    iteration lazily, ``ranges`` describes it as two ``range`` objects (the first
+    and the second member of each pair), and it compares equal to a list of the
+    same pairs. ``reason`` says why it is empty (``None`` otherwise).
+    """
 
-    def __init__(self, items=(), reason: str | None = None):
-        super().__init__(items)
+    __hash__ = None  # compares equal to lists, so unhashable like them
+
+    def __init__(
+        self, first: tuple[int, int] = (0, 0), step: tuple[int, int] = (1, 1), count: int = 0, reason: str | None = None
+    ):
+        self._first, self._step, self._count = first, step, max(0, count)
         self.reason = reason
+
+    @property
+    def ranges(self) -> tuple[range, range]:
+        """``(range of first members, range of second members)``, in step: pair ``i`` is ``(r0[i], r1[i])``."""
+        (a0, b0), (da, db), n = self._first, self._step, self._count
+        return range(a0, a0 + n * da, da), range(b0, b0 + n * db, db)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):
+        first, second = self.ranges
+        if isinstance(index, slice):
+            return list(zip(first[index], second[index]))
+        return first[index], second[index]
+
+    def __iter__(self):
+        return zip(*self.ranges)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, AxisSolutions):
+            return self.ranges == other.ranges or (len(self) == 0 == len(other))
+        if isinstance(other, (list, tuple)):
+            return len(other) == len(self) and all(tuple(o) == p for o, p in zip(other, self))
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        if self._count <= 8:
+            return repr(list(self))
+        first, second = self.ranges
+        return f"AxisSolutions({self[0]}, {self[1]}, ..., {self[-1]}: {self._count} pairs, ranges {first}, {second})"
 
 
 def solve_padding(
@@ -445,23 +509,17 @@ def solve_padding(
     for ax in range(nd):
         full = full_length(n[ax], k[ax], s[ax], d[ax])
         op_limit = max(s[ax], d[ax])  # output_padding < op_limit
-        pairs = []
-        p = max(0, math.ceil((full - target[ax]) / 2))
-        while True:
-            op = target[ax] - full + 2 * p
-            if op >= op_limit:
-                break
-            if op >= 0:
-                pairs.append((p, op))
-            p += 1
+        # L = full - 2p + op, so op = c + 2p: p from the first with op >= 0 to the last with op < op_limit
+        c = target[ax] - full
+        p_first = max(0, (1 - c) // 2)
+        count = (op_limit - 1 - c) // 2 - p_first + 1
         reason = None
-        if not pairs:
-            largest = full + op_limit - 1
+        if count <= 0:
             reason = (
-                f"axis {ax}: the largest reachable size is {largest} (padding 0, output_padding "
+                f"axis {ax}: the largest reachable size is {full + op_limit - 1} (padding 0, output_padding "
                 f"{op_limit - 1}); {target[ax]} is larger"
             )
-        answers.append(AxisSolutions(pairs, reason))
+        answers.append(AxisSolutions((p_first, c + 2 * p_first), (1, 2), count, reason))
     return answers
 
 
@@ -472,7 +530,7 @@ def conv_input_sizes(
     stride: IntOrSeq = 1,
     padding: Padding = 0,
     dilation: IntOrSeq = 1,
-) -> list[list[tuple[int, int]]]:
+) -> list[AxisSolutions]:
     """Every input size a forward conv maps to ``out_size``, each with the ``output_padding`` that recovers it.
 
     A stride-``s`` conv maps ``s`` consecutive input sizes to one output size;
@@ -497,13 +555,32 @@ def conv_input_sizes(
     for ax in range(nd):
         lo, hi = pads[ax]
         smallest = full_length(n[ax], k[ax], s[ax], d[ax]) - lo - hi
-        answers.append([(m, m - smallest) for m in range(max(smallest, 1), smallest + s[ax])])
+        first = max(smallest, 1)
+        count = smallest + s[ax] - first
+        reason = None if count > 0 else (
+            f"axis {ax}: no input size reaches {n[ax]}: the padding ({lo} + {hi}) exceeds what any input "
+            f"of length >= 1 leaves"
+        )
+        answers.append(AxisSolutions((first, first - smallest), (1, 1), count, reason))
     return answers
 
 
 # --------------------------------------------------------------------------
 # explain()
 # --------------------------------------------------------------------------
+
+
+def _window_text(a: Axis) -> str:
+    """What the window does at each end: crops, or (a negative crop) zeros taken in beyond ``y_full``."""
+    if a.start >= 0 and a.end_crop >= 0:
+        return f"crop {a.start} at the start, {a.end_crop} at the end"
+    start = f"crop {a.start} at the start" if a.start >= 0 else f"{-a.start} zero(s) added before y_full"
+    end = f"crop {a.end_crop} at the end" if a.end_crop >= 0 else f"{-a.end_crop} zero(s) added after y_full"
+    return f"{start}, {end}"
+
+
+def _minus(value: int) -> str:
+    return f"- {value}" if value >= 0 else f"+ {-value}"
 
 
 @dataclass(frozen=True)
@@ -532,9 +609,9 @@ class AxisExplanation:
             f"axis {index}: n={a.size} k={a.kernel} s={a.stride} d={a.dilation} -> {a.length}",
             f"  scatter view: full = (n-1)*s + d*(k-1) + 1 = ({a.size}-1)*{a.stride} + {a.dilation}*"
             f"({a.kernel}-1) + 1 = {a.full}",
-            f"    crop {a.start} at the start, {a.end_crop} at the end"
+            f"    {_window_text(a)}"
             + (f" (output_padding {self.output_padding} included)" if self.output_padding else "")
-            + f": output = {a.full} - {a.start} - {a.end_crop} = {a.length}",
+            + f": output = {a.full} {_minus(a.start)} {_minus(a.end_crop)} = {a.length}",
             f"  zero-insertion view: insert {self.zeros_between} zero(s) between inputs "
             f"({a.size} -> {dilated}), pad {self.pad_before} before and {self.pad_after} after "
             f"({dilated + self.pad_before + self.pad_after}), correlate with the flipped kernel"

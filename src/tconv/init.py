@@ -20,13 +20,13 @@ from typing import Sequence
 import numpy as np
 
 from .errors import TconvError
-from .normalise import as_int, per_axis, spatial_dims
+from .normalise import as_int, as_rng, float_dtype, per_axis, spatial_dims
 
 __all__ = ["fan_in", "kaiming_uniform", "default_bias", "bilinear", "bilinear_arguments", "icnr", "icnr_transpose"]
 
 
-def _rng(rng: int | np.random.Generator | None) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+def _rng(rng: int | np.random.Generator | None, func: str = "init") -> np.random.Generator:
+    return as_rng(func, rng)
 
 
 def _positive(func: str, name: str, value: int) -> int:

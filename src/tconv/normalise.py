@@ -28,10 +28,13 @@ __all__ = [
     "IntOrSeq",
     "Padding",
     "as_array",
+    "as_float",
     "as_int",
+    "as_rng",
     "check_bias",
     "check_rank",
     "compute_dtype",
+    "float_dtype",
     "is_seq",
     "padding_pairs",
     "per_axis",
@@ -60,6 +63,42 @@ def as_int(func: str, name: str, value: object, minimum: int | None = None, *, w
     if minimum is not None and value < minimum:
         raise fail(func, f"{name} must be >= {minimum}; got {value}")
     return int(value)
+
+
+def as_float(func: str, name: str, value: object, *, minimum: float | None = None, positive: bool = False) -> float:
+    """One finite real number (``TypeError`` for bools, strings and the like), ``> 0`` or ``>= minimum`` when asked."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise fail(func, f"{name} must be a number; got {value!r} of type {type(value).__name__}", TypeError)
+    out = float(value)
+    if not math.isfinite(out):
+        raise fail(func, f"{name} must be finite; got {value!r}")
+    if positive and not out > 0:
+        raise fail(func, f"{name} must be > 0; got {value!r}")
+    if minimum is not None and out < minimum:
+        raise fail(func, f"{name} must be >= {minimum}; got {value!r}")
+    return out
+
+
+def as_rng(func: str, rng: object) -> np.random.Generator:
+    """A NumPy ``Generator`` from a seed (an int >= 0), a ``Generator``, or ``None`` (fresh entropy)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is not None and (isinstance(rng, bool) or not isinstance(rng, numbers.Integral)):
+        raise fail(func, f"rng must be None, an int seed or a numpy.random.Generator; got {rng!r}", TypeError)
+    if rng is not None and rng < 0:
+        raise fail(func, f"rng must be a seed >= 0; got {rng}")
+    return np.random.default_rng(rng)
+
+
+def float_dtype(func: str, dtype: object) -> np.dtype:
+    """A floating dtype (float16, float32 or float64) for parameters; integer dtypes are refused."""
+    try:
+        out = np.dtype(dtype)
+    except TypeError:
+        raise fail(func, f"dtype must be a NumPy float dtype (float16, float32, float64); got {dtype!r}", TypeError) from None
+    if out not in _FLOAT_DTYPES:
+        raise fail(func, f"dtype must be float16, float32 or float64 (parameters are trained); got {out}")
+    return out
 
 
 def is_seq(value: object) -> bool:
@@ -209,7 +248,9 @@ def as_array(func: str, name: str, value: ArrayLike) -> np.ndarray:
         raise fail(func, f"{name} must be a rectangular array of real numbers; {exc}", TypeError) from None
     if arr.dtype.kind in "biu":
         arr = arr.astype(np.float64)
-    elif arr.dtype not in _FLOAT_DTYPES:
+    elif arr.dtype.kind == "f" and not arr.dtype.isnative:  # big-endian data (">f8"): the same numbers, native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    if arr.dtype not in _FLOAT_DTYPES:
         raise fail(func, f"{name} must hold real numbers (bool, int, float16/32/64); got dtype {arr.dtype}", TypeError)
     view = arr.view()
     view.flags.writeable = False  # the algorithms only read their inputs: make sure of it

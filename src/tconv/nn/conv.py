@@ -19,7 +19,7 @@ from ..compat import torch as compat_torch
 from ..errors import TconvError
 from ..geometry import Geometry, build_conv, build_transpose, check_output_padding, output_padding_for_size
 from ..grad import conv_backward_geometry, transpose_backward_geometry
-from ..normalise import as_array, as_int, padding_pairs, per_axis
+from ..normalise import as_array, as_int, as_rng, float_dtype, padding_pairs, per_axis
 from ..ops import run_conv_geometry, run_geometry
 from ..padmodes import PADDING_MODES, fold, pad
 from .module import Module, Parameter
@@ -77,7 +77,7 @@ class _ConvBase(Module):
             shape = (self.in_channels, self.out_channels // self.groups) + self.kernel_size
         else:
             shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
-        rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        rng, dtype = as_rng(func, rng), float_dtype(func, dtype)
         self.weight = Parameter(init.kaiming_uniform(shape, rng=rng, dtype=dtype))
         self.bias = Parameter(init.default_bias(shape, self.out_channels, rng=rng, dtype=dtype)) if bias else None
         self._cache: tuple | None = None

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import init
 from ..errors import TconvError
+from ..normalise import as_float, as_int, as_rng, float_dtype
 from .module import Module, Parameter
 
 __all__ = [
@@ -118,11 +119,11 @@ class _BatchNorm(Module):
         dtype=np.float32,
     ) -> None:
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) or num_features < 1:
-            raise TconvError(f"tconv.nn.{type(self).__name__}: num_features must be an int >= 1; got {num_features!r}")
-        self.num_features = int(num_features)
-        self.eps = float(eps)
-        self.momentum = float(momentum)
+        func = f"nn.{type(self).__name__}"
+        self.num_features = as_int(func, "num_features", num_features, 1)
+        self.eps = as_float(func, "eps", eps, positive=True)
+        self.momentum = as_float(func, "momentum", momentum, minimum=0.0)
+        dtype = float_dtype(func, dtype)
         self.unbiased_running_var = unbiased_running_var
         self.track_running_stats = track_running_stats
         if affine:
@@ -219,7 +220,8 @@ class Linear(Module):
         dtype=np.float32,
     ) -> None:
         super().__init__()
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        func = f"nn.{type(self).__name__}"
+        rng, dtype = as_rng(func, rng), float_dtype(func, dtype)
         shape = (int(out_features), int(in_features))
         self.weight = Parameter(init.kaiming_uniform(shape, rng=rng, dtype=dtype))
         self.bias = Parameter(init.default_bias(shape, shape[0], rng=rng, dtype=dtype)) if bias else None

@@ -8,7 +8,8 @@ them (an optimizer's ``zero_grad`` clears them).
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+import functools
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -34,6 +35,33 @@ class Parameter:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
 
 
+def _recording(forward: Callable) -> Callable:
+    @functools.wraps(forward)
+    def run(self: "Module", *args: Any, **kwargs: Any) -> np.ndarray:
+        y = forward(self, *args, **kwargs)
+        object.__setattr__(self, "_output_shape", np.shape(y))
+        return y
+
+    return run
+
+
+def _checked(backward: Callable) -> Callable:
+    @functools.wraps(backward)
+    def run(self: "Module", grad: np.ndarray) -> np.ndarray:
+        shape = self.__dict__.get("_output_shape")
+        name = f"tconv.nn.{type(self).__name__}.backward"
+        if shape is None:
+            raise TconvError(f"{name}: call forward first (backward needs the input of the last forward)")
+        grad = np.asarray(grad)
+        if grad.shape != shape:
+            raise TconvError(
+                f"{name}: grad must have the shape of the last forward's output {shape}; got shape {grad.shape}"
+            )
+        return backward(self, grad)
+
+    return run
+
+
 class Module:
     """Base class: parameters, buffers and child modules registered by attribute assignment.
 
@@ -41,9 +69,20 @@ class Module:
     it under that name (PyTorch's naming, so state dicts carry PyTorch's keys);
     :meth:`register_buffer` registers non-trainable state such as BatchNorm's
     running statistics.
+
+    Every subclass's ``forward`` records its output's shape and its ``backward``
+    refuses a gradient of another shape, or a call before any forward (the
+    wrapping is done once per class, in ``__init_subclass__``).
     """
 
     training: bool
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "forward" in cls.__dict__:
+            cls.forward = _recording(cls.__dict__["forward"])
+        if "backward" in cls.__dict__:
+            cls.backward = _checked(cls.__dict__["backward"])
 
     def __init__(self) -> None:
         object.__setattr__(self, "_params", {})

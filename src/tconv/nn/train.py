@@ -7,6 +7,7 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import TconvError
+from ..normalise import as_float, is_seq
 from .module import Parameter
 
 __all__ = ["MSELoss", "BCELoss", "SGD", "Adam"]
@@ -60,9 +61,8 @@ class _Optimizer:
         self.params = list(params)
         if not self.params:
             raise TconvError(f"tconv.nn.{type(self).__name__}: params is empty")
-        if not lr > 0:
-            raise TconvError(f"tconv.nn.{type(self).__name__}: lr must be > 0; got {lr!r}")
-        self.lr = float(lr)
+        self._func = f"nn.{type(self).__name__}"
+        self.lr = as_float(self._func, "lr", lr, positive=True)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -74,8 +74,8 @@ class SGD(_Optimizer):
 
     def __init__(self, params: Iterable[Parameter], lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
         super().__init__(params, lr)
-        self.momentum = float(momentum)
-        self.weight_decay = float(weight_decay)
+        self.momentum = as_float(self._func, "momentum", momentum, minimum=0.0)
+        self.weight_decay = as_float(self._func, "weight_decay", weight_decay, minimum=0.0)
         self._velocity: list[np.ndarray | None] = [None] * len(self.params)
 
     def step(self) -> None:
@@ -106,9 +106,13 @@ class Adam(_Optimizer):
         weight_decay: float = 0.0,
     ):
         super().__init__(params, lr)
-        self.betas = (float(betas[0]), float(betas[1]))
-        self.eps = float(eps)
-        self.weight_decay = float(weight_decay)
+        if not is_seq(betas) or len(betas) != 2:
+            raise TconvError(f"tconv.{self._func}: betas must be a pair (b1, b2); got {betas!r}")
+        self.betas = tuple(as_float(self._func, "betas", b, minimum=0.0) for b in betas)
+        if not all(b < 1 for b in self.betas):
+            raise TconvError(f"tconv.{self._func}: betas must be in [0, 1); got {betas!r}")
+        self.eps = as_float(self._func, "eps", eps, positive=True)
+        self.weight_decay = as_float(self._func, "weight_decay", weight_decay, minimum=0.0)
         self._m = [np.zeros_like(p.data) for p in self.params]
         self._v = [np.zeros_like(p.data) for p in self.params]
         self._t = 0
