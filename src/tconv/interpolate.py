@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .errors import TconvError
+from .memory import check
 from .normalise import per_axis_floats
 
 __all__ = ["MODES", "upsample", "upsample_backward", "interpolation_matrix"]
@@ -112,7 +113,9 @@ def _matrices(
     mode: str,
     align_corners: bool | None,
     recompute_scale_factor: bool | None,
+    lead: int = 1,
 ) -> list[np.ndarray]:
+    """The per-axis interpolation matrices, after the memory they and the resize of ``lead`` planes need is checked."""
     nd = len(in_size)
     if mode not in MODES:
         raise TconvError(f"tconv.{func}: mode must be one of {', '.join(map(repr, MODES))}; got {mode!r}")
@@ -140,6 +143,9 @@ def _matrices(
         if min(out) < 1:
             raise TconvError(f"tconv.{func}: scale_factor {scale_factor!r} gives an empty output {out} from {in_size}")
         scales = (None,) * nd if recompute_scale_factor else factors
+    # the dense (out, in) matrices, and two float64 planes as large as the largest intermediate of the axis passes
+    largest = math.prod(max(n, m) for n, m in zip(in_size, out))
+    check(func, 8 * (sum(n * m for n, m in zip(in_size, out)) + 2 * lead * largest), f"resizing {in_size} to {out}")
     return [
         interpolation_matrix(n, m, mode, bool(align_corners), s) for n, m, s in zip(in_size, out, scales)
     ]
@@ -203,7 +209,8 @@ def upsample(
     """
     func = "upsample"
     x = _as_input(func, x)
-    return _apply(x, _matrices(func, x.shape[2:], scale_factor, size, mode, align_corners, recompute_scale_factor))
+    matrices = _matrices(func, x.shape[2:], scale_factor, size, mode, align_corners, recompute_scale_factor, x.shape[0] * x.shape[1])
+    return _apply(x, matrices)
 
 
 def upsample_backward(
@@ -224,7 +231,9 @@ def upsample_backward(
     """
     func = "upsample_backward"
     g = _as_input(func, grad_output)
-    matrices = _matrices(func, tuple(in_size), scale_factor, size, mode, align_corners, recompute_scale_factor)
+    matrices = _matrices(
+        func, tuple(in_size), scale_factor, size, mode, align_corners, recompute_scale_factor, g.shape[0] * g.shape[1]
+    )
     expected = tuple(a.shape[0] for a in matrices)
     if g.shape[2:] != expected:
         raise TconvError(f"tconv.{func}: grad_output must have spatial size {expected}; got shape {g.shape}")
