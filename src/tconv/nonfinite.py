@@ -1,0 +1,155 @@
+"""Non-finite values, the definition's answer: NaN and inf land exactly where the definition's terms put them.
+
+The definition sums terms ``x[i] * w[j]`` (explicit zeros in ``x`` or ``w`` are
+terms; the padding and the inserted zeros are not). A fast formulation may
+multiply by zeros the definition never has (subpixel's padded phase taps, the
+zero-inserted input, im2col's padding, an FFT's every frequency), and
+``0 * inf`` is NaN, so on non-finite inputs it would put NaN where the
+definition has a finite value. The ops here keep every formulation exact:
+
+1. run the formulation on the finite parts (non-finite entries replaced by 0), whose
+   terms are exactly the definition's finite terms;
+2. add the terms that have a non-finite factor, one entry at a time: an input entry
+   with all the taps it meets, a weight entry with all the input elements it meets.
+
+Step 2 costs ``taps * C_out/g`` per non-finite input entry and ``N * prod(n)`` per
+non-finite weight entry; when that would pass the direct cost of the op (many
+non-finite entries), the caller runs the definition itself instead
+(:func:`sparse_is_cheaper`). Finite values are never touched: with finite inputs
+nothing here runs but one ``isfinite`` pass over the inputs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .geometry import Geometry
+
+__all__ = ["all_finite", "finite_part", "sparse_is_cheaper", "add_transpose_terms", "add_conv_terms"]
+
+#: Above this many non-finite entries the per-entry loop costs more Python time than the definition.
+MAX_ENTRIES = 4096
+
+
+def all_finite(*arrays: np.ndarray | None) -> bool:
+    """True when no array holds a NaN or an inf (``None`` entries are skipped)."""
+    return all(a is None or bool(np.isfinite(a).all()) for a in arrays)
+
+
+def finite_part(a: np.ndarray) -> np.ndarray:
+    """``a`` with every NaN and inf replaced by 0 (a new array; ``a`` itself is never written)."""
+    return np.where(np.isfinite(a), a, 0).astype(a.dtype, copy=False)
+
+
+def sparse_is_cheaper(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> bool:
+    """Whether adding the non-finite terms entry by entry beats running the definition."""
+    bad_x = int(np.count_nonzero(~np.isfinite(x)))
+    bad_w = int(np.count_nonzero(~np.isfinite(weight)))
+    if bad_x + bad_w > MAX_ENTRIES:
+        return False
+    taps, positions = math.prod(geom.kernel), math.prod(geom.in_size)
+    per_x = taps * weight.shape[1]
+    per_w = x.shape[0] * positions
+    direct = x.shape[0] * x.shape[1] * weight.shape[1] * positions * taps
+    return bad_x * per_x + bad_w * per_w <= direct
+
+
+def _tap_range(start: int, limit: int, origin: int, step: int, count: int) -> range:
+    """The ``j`` in ``[0, count)`` with ``0 <= origin + j*step - start < limit`` (a run of consecutive ``j``)."""
+    lo = max(0, -((origin - start) // step))  # ceil((start - origin) / step)
+    hi = min(count - 1, (start + limit - 1 - origin) // step)
+    return range(lo, hi + 1)
+
+
+def add_transpose_terms(y: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Geometry) -> None:
+    """Add into the transposed conv's output ``y`` ``(N, C_out, *L)`` every term with a non-finite factor.
+
+    ``y`` holds the op on :func:`finite_part` of ``x`` ``(N, C_in, *n)`` and of
+    ``weight`` ``(C_in, C_out/g, *k)``; a term ``x[b, c, i] * w[c, o, j]`` lands at
+    ``y[b, o, i*s + j*d - lo]`` inside the window.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf and inf * 0 are the definition's NaNs
+        _add_transpose_terms(y, x, weight, geom)
+
+
+def _add_transpose_terms(y: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Geometry) -> None:
+    c_in, c_out_g = weight.shape[:2]
+    c_in_g = c_in // geom.groups
+    axes = geom.axes
+    # the input entries that are NaN or inf, with every tap they meet (their products include inf * 0)
+    for b, c, *i in np.argwhere(~np.isfinite(x)):
+        taps = [_tap_range(a.start, a.length, ii * a.stride, a.dilation, a.kernel) for a, ii in zip(axes, i)]
+        if any(len(t) == 0 for t in taps):
+            continue
+        out = tuple(
+            slice(ii * a.stride + t.start * a.dilation - a.start, ii * a.stride + t[-1] * a.dilation - a.start + 1, a.dilation)
+            for a, ii, t in zip(axes, i, taps)
+        )
+        group = c // c_in_g
+        channels = slice(group * c_out_g, (group + 1) * c_out_g)
+        y[(b, channels) + out] += x[(b, c) + tuple(i)] * weight[(c, slice(None)) + tuple(slice(t.start, t.stop) for t in taps)]
+    # the weight entries that are NaN or inf, with every finite input element they meet
+    finite_x = np.isfinite(x)
+    for c, o, *j in np.argwhere(~np.isfinite(weight)):
+        spans = [_tap_range(a.start, a.length, jj * a.dilation, a.stride, a.size) for a, jj in zip(axes, j)]
+        if any(len(t) == 0 for t in spans):
+            continue
+        src = (slice(None), c) + tuple(slice(t.start, t.stop) for t in spans)
+        out = tuple(
+            slice(t.start * a.stride + jj * a.dilation - a.start, t[-1] * a.stride + jj * a.dilation - a.start + 1, a.stride)
+            for a, jj, t in zip(axes, j, spans)
+        )
+        group = c // c_in_g
+        terms = np.where(finite_x[src], x[src] * weight[(c, o) + tuple(j)], 0)
+        y[(slice(None), group * c_out_g + o) + out] += terms
+
+
+def add_conv_terms(y: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Geometry) -> None:
+    """Add into the forward conv's output ``y`` ``(N, C_out, *n)`` every term with a non-finite factor.
+
+    ``geom`` is the conv's geometry as the transposed conv it is the adjoint of
+    (axis ``size`` = the conv's output length, ``start`` = the padding before,
+    ``length`` = the conv's input length ``m``); ``x`` is ``(N, C_in, *m)`` and
+    ``weight`` ``(C_out, C_in/g, *k)``. A term ``w[o, c, j] * x[b, c, i]`` reaches
+    output ``t`` when ``i = t*s + j*d - lo``: the transposed conv's own triples.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        _add_conv_terms(y, x, weight, geom)
+
+
+def _add_conv_terms(y: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Geometry) -> None:
+    c_out, c_in_g = weight.shape[:2]
+    c_out_g = c_out // geom.groups
+    axes = geom.axes
+    for b, c, *i in np.argwhere(~np.isfinite(x)):
+        # per axis the (tap, output) pairs with t*s = i + lo - j*d
+        pairs = []
+        for a, ii in zip(axes, i):
+            j = np.arange(a.kernel)
+            num = ii + a.start - j * a.dilation
+            ok = (num % a.stride == 0) & (num >= 0) & (num // a.stride < a.size)
+            pairs.append((j[ok], num[ok] // a.stride))
+        if any(len(js) == 0 for js, _ in pairs):
+            continue
+        group = c // c_in_g
+        channels = np.arange(group * c_out_g, (group + 1) * c_out_g)
+        taps = np.ix_(channels, *(js for js, _ in pairs))
+        outs = np.ix_(channels, *(ts for _, ts in pairs))
+        w = weight[:, c - group * c_in_g][taps]
+        y[b][outs] += x[(b, c) + tuple(i)] * w
+    finite_x = np.isfinite(x)
+    for o, c_local, *j in np.argwhere(~np.isfinite(weight)):
+        c = (o // c_out_g) * c_in_g + c_local
+        spans = [
+            _tap_range(-jj * a.dilation + a.start, a.length, 0, a.stride, a.size) for a, jj in zip(axes, j)
+        ]  # outputs t with 0 <= t*s + j*d - lo < m
+        if any(len(t) == 0 for t in spans):
+            continue
+        src = (slice(None), c) + tuple(
+            slice(t.start * a.stride + jj * a.dilation - a.start, t[-1] * a.stride + jj * a.dilation - a.start + 1, a.stride)
+            for a, jj, t in zip(axes, j, spans)
+        )
+        terms = np.where(finite_x[src], x[src] * weight[(o, c_local) + tuple(j)], 0)
+        y[(slice(None), o) + tuple(slice(t.start, t.stop) for t in spans)] += terms
