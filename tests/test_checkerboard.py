@@ -279,6 +279,33 @@ def test_onnx_file_pattern_equals_onnxruntime(tmp_path):
     assert r.layers[0].weights.response.tolist() == [[[1.0, 2.0], [2.0, 4.0]]]
 
 
+@pytest.mark.parametrize("control", ["If", "Loop"])
+def test_onnx_subgraph_bodies_are_noted_not_stacked(tmp_path, control):
+    onnx = pytest.importorskip("onnx")
+    from onnx_support import subgraph_model
+
+    path = str(tmp_path / "control.onnx")
+    onnx.save(subgraph_model(control), path)
+    r = cb.analyze_stack(path)
+    assert [l.layer.name for l in r.layers] == ["top"]
+    assert r.layers[0].weights is not None
+    assert len(r.skipped) == (2 if control == "If" else 1)
+    assert all(s.startswith(f"inner: inside {control} 'control'") for s in r.skipped), r.skipped
+
+
+def test_onnx_weights_stored_as_external_data(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    path = tmp_path / "inline.onnx"
+    onnx_stack(str(path), [dict(weight=np.arange(9.0).reshape(1, 1, 3, 3), strides=[2, 2])], None)
+    model = onnx.load(str(path))
+    external = str(tmp_path / "external.onnx")
+    onnx.save(model, external, save_as_external_data=True, location="weights.bin", size_threshold=0)
+    assert (tmp_path / "weights.bin").exists()
+    inline, split = cb.analyze_stack(str(path)), cb.analyze_stack(external)
+    np.testing.assert_array_equal(split.layers[0].layer.weight, inline.layers[0].layer.weight)
+    assert split.layers[0].layer.weight[0, 0].tolist() == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+
+
 def test_cli_model_file(tmp_path):
     path = str(tmp_path / "m.onnx")
     onnx_stack(path, [dict(weight=np.ones((1, 1, 3, 3)), strides=[2, 2])], None)
