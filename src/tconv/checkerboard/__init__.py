@@ -31,6 +31,7 @@ from .stack import LayerReport, StackLayer, StackReport, analyze_stack, layers_f
 from .weights import WeightReport, analyze_weight, phase_sums
 
 __all__ = [
+    "EVEN_TOLERANCE",
     "overlap",
     "unevenness",
     "StackLayer",

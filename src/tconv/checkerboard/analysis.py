@@ -80,7 +80,6 @@ def _prone(ratio: float) -> bool:
     return ratio > 1.0 + EVEN_TOLERANCE
 
 
-
 def _normalise(func: str, kernel_size: IntOrSeq, stride: IntOrSeq, dilation: IntOrSeq, padding: Padding):
     """Canonical ``(kernel, stride, dilation, lo)`` per axis; ``func`` is the public name below ``checkerboard``."""
     name = f"checkerboard.{func}"
@@ -142,7 +141,6 @@ def unevenness(kernel_size: IntOrSeq, stride: IntOrSeq, *, dilation: IntOrSeq = 
     inf
     """
     return _ratio(overlap(kernel_size, stride, dilation=dilation, padding=padding))
-
 
 
 # --------------------------------------------------------------------------

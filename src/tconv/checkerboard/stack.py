@@ -219,8 +219,6 @@ def _layers_from_tconv_nn(func: str, model: Any) -> tuple[list[StackLayer], list
     return layers, skipped
 
 
-
-
 def layers_from(source: Any) -> tuple[list[StackLayer], list[str]]:
     """The analysable layers of ``source`` and notes on what was skipped.
 
@@ -229,7 +227,8 @@ def layers_from(source: Any) -> tuple[list[StackLayer], list[str]]:
     ``kind="conv"`` and ``name``; or ``kind="upsample"`` with ``scale_factor``
     and ``mode``); a ``tconv.nn`` model; a PyTorch ``nn.Module`` or a
     Keras model (neither imported unless you pass one); or the path of an ``.onnx`` file
-    (its ``ConvTranspose`` nodes, read with ``onnx.helper``).
+    (the ``ConvTranspose`` chain of its main graph, read by :mod:`tconv.compat.onnx.graph`;
+    nodes inside ``If`` / ``Loop`` / ``Scan`` bodies are listed among the skipped).
     """
     func = "layers_from"
     if isinstance(source, (str, os.PathLike)):
@@ -268,7 +267,6 @@ def layers_from(source: Any) -> tuple[list[StackLayer], list[str]]:
         f"or an .onnx path; got {type(source).__name__}",
         TypeError,
     )
-
 
 
 @dataclass(frozen=True)
@@ -325,8 +323,6 @@ class StackReport:
         lines.append("artifact-prone layers: " + (", ".join(prone) if prone else "none"))
         lines.extend(f"skipped: {s}" for s in self.skipped)
         return "\n".join(line for line in lines if line)
-
-
 
 
 def _propagate(layer: StackLayer, axis: int, pattern: np.ndarray) -> np.ndarray:

@@ -110,7 +110,9 @@ def _layer(layer: Any) -> LayerRecord:
         weights = {"weight": np.ascontiguousarray(kernel.T)}  # (in, out) -> tconv's (out, in)
         if cfg["use_bias"]:
             weights["bias"] = _numpy(layer.bias)
-        return record("linear", weights, in_features=kernel.shape[0], out_features=kernel.shape[1], bias=cfg["use_bias"])
+        return record(
+            "linear", weights, in_features=kernel.shape[0], out_features=kernel.shape[1], bias=cfg["use_bias"]
+        )
     if cls == "BatchNormalization":
         axis = cfg["axis"]
         axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
@@ -122,7 +124,8 @@ def _layer(layer: Any) -> LayerRecord:
             eps=cfg["epsilon"], momentum=1.0 - cfg["momentum"], num_features=in_shape[-1] if in_shape else None,
         )
     if cls == "LeakyReLU":
-        return record("activation", function="leaky_relu", negative_slope=cfg.get("negative_slope", cfg.get("alpha", 0.3)))
+        slope = cfg.get("negative_slope", cfg.get("alpha", 0.3))  # Keras 3 renamed alpha
+        return record("activation", function="leaky_relu", negative_slope=slope)
     if cls == "ReLU":
         return record("activation", function="relu", max_value=cfg.get("max_value"),
                       threshold=cfg.get("threshold", 0), negative_slope=cfg.get("negative_slope", 0))

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from ..records import LayerRecord
 from . import geometry as onnx_geometry
 from .graph import Graph, read
-from ..records import LayerRecord
 
 __all__ = ["GEOMETRY_ATTRIBUTES", "NOMINAL_SIZE", "conv_transpose_layers"]
 

@@ -109,7 +109,7 @@ def _leaf(module: Any, name: str) -> LayerRecord | None:
         return record("reshape", dim=module.dim, shape=tuple(module.unflattened_size))
     if isinstance(module, tnn.Upsample):
         return record(
-            "upsample", size=module.size, scale_factor=module.scale_factor, mode=module.mode, align_corners=module.align_corners,
-            recompute_scale_factor=module.recompute_scale_factor,
+            "upsample", size=module.size, scale_factor=module.scale_factor, mode=module.mode,
+            align_corners=module.align_corners, recompute_scale_factor=module.recompute_scale_factor,
         )
     return None
