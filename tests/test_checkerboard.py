@@ -211,6 +211,13 @@ def test_keras_same_window_start_matches_keras():
         assert r.pattern.tolist() == interior_period(y, r.pattern.shape, k + s).tolist(), (k, s, op)
 
 
+def test_torch_padding_larger_than_the_nominal_input_is_read():
+    model = torch.nn.Sequential(torch.nn.ConvTranspose2d(1, 1, 3, 1, padding=10), torch.nn.ConvTranspose2d(1, 1, 3, 2, 1))
+    r = cb.analyze_stack(model)
+    assert [l.layer.start for l in r.layers] == [(10, 10), (1, 1)]
+    assert r.geometry_prone == ["1"]
+
+
 def test_torch_upsample_and_conv_stack_resize_convolution_is_even():
     nn = torch.nn
     model = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(3, 3, 3, padding=1))

@@ -24,7 +24,7 @@ from . import geometry as torch_geometry
 
 __all__ = ["is_model", "read"]
 
-#: the input length a transposed conv's window is resolved at: PyTorch's window start does not depend on it
+#: the input length a transposed conv's window is resolved at (at least): PyTorch's window start does not depend on it
 _NOMINAL_SIZE = 16
 
 
@@ -68,9 +68,9 @@ def _leaf(module: Any, name: str) -> LayerRecord | None:
 
     if isinstance(module, (tnn.ConvTranspose1d, tnn.ConvTranspose2d, tnn.ConvTranspose3d)):
         k, s, d = tuple(module.kernel_size), tuple(module.stride), tuple(module.dilation)
-        geom = torch_geometry(
-            (_NOMINAL_SIZE,) * len(k), k, s, tuple(module.padding), tuple(module.output_padding), module.groups, d
-        )
+        # long enough that any padding leaves an output: (n-1)*s >= 2*padding
+        n = _NOMINAL_SIZE + 2 * max(module.padding)
+        geom = torch_geometry((n,) * len(k), k, s, tuple(module.padding), tuple(module.output_padding), module.groups, d)
         return record(
             "conv_transpose", geom, in_channels=module.in_channels, out_channels=module.out_channels,
             kernel_size=k, stride=s, padding=tuple(module.padding), output_padding=tuple(module.output_padding),
