@@ -61,9 +61,10 @@ def _minimal_period(pattern: np.ndarray) -> np.ndarray:
     return pattern
 
 
-def _outer(per_axis: Sequence[np.ndarray]) -> np.ndarray:
+def _outer(factors: Sequence[np.ndarray]) -> np.ndarray:
+    """The N-d pattern of per-axis patterns (an N-d tap is a tuple of per-axis taps)."""
     out = np.ones(())
-    for p in per_axis:
+    for p in factors:
         out = np.multiply.outer(out, p)
     return out
 
@@ -126,8 +127,8 @@ def overlap(kernel_size: IntOrSeq, stride: IntOrSeq, *, dilation: IntOrSeq = 1, 
     [3, 0]
     """
     k, s, d, lo = _normalise("overlap", kernel_size, stride, dilation, padding)
-    per_axis = [_through_transposed(np.ones(1), np.ones(ki), si, di, li) for ki, si, di, li in zip(k, s, d, lo)]
-    return _outer(per_axis).astype(np.int64)
+    counts = [_through_transposed(np.ones(1), np.ones(ki), si, di, li) for ki, si, di, li in zip(k, s, d, lo)]
+    return _outer(counts).astype(np.int64)
 
 
 def unevenness(kernel_size: IntOrSeq, stride: IntOrSeq, *, dilation: IntOrSeq = 1, padding: Padding = 0) -> float:
