@@ -211,6 +211,13 @@ def test_keras_same_window_start_matches_keras():
         assert r.pattern.tolist() == interior_period(y, r.pattern.shape, k + s).tolist(), (k, s, op)
 
 
+def test_torch_padding_larger_than_the_nominal_input_is_read():
+    model = torch.nn.Sequential(torch.nn.ConvTranspose2d(1, 1, 3, 1, padding=10), torch.nn.ConvTranspose2d(1, 1, 3, 2, 1))
+    r = cb.analyze_stack(model)
+    assert [l.layer.start for l in r.layers] == [(10, 10), (1, 1)]
+    assert r.geometry_prone == ["1"]
+
+
 def test_torch_upsample_and_conv_stack_resize_convolution_is_even():
     nn = torch.nn
     model = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(3, 3, 3, padding=1))
@@ -279,6 +286,33 @@ def test_onnx_file_pattern_equals_onnxruntime(tmp_path):
     assert r.layers[0].weights.response.tolist() == [[[1.0, 2.0], [2.0, 4.0]]]
 
 
+@pytest.mark.parametrize("control", ["If", "Loop"])
+def test_onnx_subgraph_bodies_are_noted_not_stacked(tmp_path, control):
+    onnx = pytest.importorskip("onnx")
+    from onnx_support import subgraph_model
+
+    path = str(tmp_path / "control.onnx")
+    onnx.save(subgraph_model(control), path)
+    r = cb.analyze_stack(path)
+    assert [l.layer.name for l in r.layers] == ["top"]
+    assert r.layers[0].weights is not None
+    assert len(r.skipped) == (2 if control == "If" else 1)
+    assert all(s.startswith(f"inner: inside {control} 'control'") for s in r.skipped), r.skipped
+
+
+def test_onnx_weights_stored_as_external_data(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    path = tmp_path / "inline.onnx"
+    onnx_stack(str(path), [dict(weight=np.arange(9.0).reshape(1, 1, 3, 3), strides=[2, 2])], None)
+    model = onnx.load(str(path))
+    external = str(tmp_path / "external.onnx")
+    onnx.save(model, external, save_as_external_data=True, location="weights.bin", size_threshold=0)
+    assert (tmp_path / "weights.bin").exists()
+    inline, split = cb.analyze_stack(str(path)), cb.analyze_stack(external)
+    np.testing.assert_array_equal(split.layers[0].layer.weight, inline.layers[0].layer.weight)
+    assert split.layers[0].layer.weight[0, 0].tolist() == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+
+
 def test_cli_model_file(tmp_path):
     path = str(tmp_path / "m.onnx")
     onnx_stack(path, [dict(weight=np.ones((1, 1, 3, 3)), strides=[2, 2])], None)
@@ -345,11 +379,13 @@ def test_bilinear_and_icnr_inits_are_even_random_is_not():
         assert not cb.analyze_weight(rand, s).even
 
 
-def test_local_icnr_matches_the_property():
-    rng = np.random.default_rng(0)
-    w = cb._icnr_weight(rng.normal(size=(1, 1, 2, 3)), (2, 3))
-    assert w.shape == (1, 1, 3, 5)
-    assert cb.analyze_weight(w, (2, 3)).even
+def test_icnr_with_per_axis_strides_matches_the_property():
+    # the remedy's ICNR kernel is tconv.init's (checkerboard kept a local copy of the construction before)
+    init = pytest.importorskip("tconv.init")
+    for seed in range(3):
+        w = init.icnr_transpose(1, 1, (3, 5), (2, 3), rng=seed, dtype=np.float64)  # a 2x3 sub-kernel
+        assert w.shape == (1, 1, 3, 5)
+        assert cb.analyze_weight(w, (2, 3)).even
 
 
 def test_phase_sums_equal_torch_constant_response_per_channel_pair():

@@ -10,10 +10,11 @@ import pytest
 onnx = pytest.importorskip("onnx")
 
 from onnx import TensorProto, helper  # noqa: E402
-from onnx_support import OPSET, convtranspose_model, run_onnxruntime  # noqa: E402
+from onnx_support import OPSET, convtranspose_model, run_onnxruntime, subgraph_model  # noqa: E402
 from support import assert_close  # noqa: E402
 from tconv import TconvError  # noqa: E402
 from tconv.cli import main  # noqa: E402
+from tconv.compat.onnx import graph as onnx_graph  # noqa: E402
 from tconv.inspect import format_reports, inspect_model  # noqa: E402
 
 
@@ -135,6 +136,31 @@ def test_every_convtranspose_node_in_order_subgraphs_included(tmp_path):
     reports = inspect_model(model)
     assert [r.name for r in reports] == ["first", "inner", "inner"]
     assert [a["length"] for a in reports[0].spec] == [10]
+
+
+@pytest.mark.parametrize("control", ["If", "Loop"])
+def test_the_graph_reader_walks_subgraph_bodies_with_their_shapes_and_weights(tmp_path, control):
+    # the one subgraph rule: every node of every body, depth first, each with where it sits
+    graph = onnx_graph.read(_save(tmp_path, subgraph_model(control)), "inspect")
+    nodes = graph.nodes("ConvTranspose")
+    branches = ["else_branch", "then_branch"] if control == "If" else ["body"]
+    assert [n.proto.name for n in nodes] == ["top"] + ["inner"] * len(branches)
+    assert nodes[0].scope == () and not nodes[0].in_subgraph
+    assert [n.scope for n in nodes[1:]] == [((control, "control", b),) for b in branches]
+    assert nodes[1].where() == f"{control} 'control' ({branches[0]})"
+    assert set(graph.initializers()) == {"W1", "W2"}  # the body's own initializer too
+    assert graph.shapes()["Z"] == [1, 1, 18, 18]  # inferred inside the body
+    reports = inspect_model(subgraph_model(control))
+    assert [r.name for r in reports] == ["top"] + ["inner"] * len(branches)
+    assert all(r.static and [a["length"] for a in r.spec] == [18, 18] for r in reports[1:])
+
+
+def test_the_graph_reader_decodes_attributes(tmp_path):
+    model, _ = _static([1, 2, 5], [2, 1, 3], auto_pad="SAME_UPPER", strides=[2])
+    (node,) = onnx_graph.read(model, "inspect").nodes("ConvTranspose")
+    assert node.attributes == {"auto_pad": "SAME_UPPER", "strides": [2]}
+    assert onnx_graph.attributes(node.proto) == node.attributes
+    assert onnx_graph.read(model.SerializeToString(), "inspect").nodes()[0].attributes == node.attributes
 
 
 def test_cli_prints_the_report_and_json(tmp_path, capsys):

@@ -22,21 +22,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .compat import onnx as compat_onnx
+from .compat.onnx import graph as onnx_graph
+from .compat.onnx.models import GEOMETRY_ATTRIBUTES, NOMINAL_SIZE
+from .converter import convert
 from .errors import TconvError
 from .geometry import Geometry
 
 __all__ = ["NodeReport", "inspect_model", "format_reports", "register"]
-
-#: the input length used to resolve what does not depend on it, when the model leaves it open
-_NOMINAL = 8
-
-
-def _onnx():
-    try:
-        import onnx
-    except ImportError:
-        raise ImportError("tconv.inspect needs onnx: pip install 'tconv[onnx]'") from None
-    return onnx
 
 
 @dataclass
@@ -68,87 +60,12 @@ class NodeReport:
     error: str | None = None
 
 
-def _load(model: Any):
-    """A ModelProto from a path, bytes or a ModelProto; one clean error for anything unreadable."""
-    onnx = _onnx()
-    if isinstance(model, onnx.ModelProto):
-        return model
-    try:
-        if isinstance(model, (bytes, bytearray)):
-            proto = onnx.load_model_from_string(bytes(model))
-        else:
-            proto = onnx.load(str(model), load_external_data=False)
-    except FileNotFoundError:
-        raise TconvError(f"tconv.inspect: no such file: {str(model)!r}") from None
-    except IsADirectoryError:
-        raise TconvError(f"tconv.inspect: {str(model)!r} is a directory, not an ONNX file") from None
-    except Exception as exc:  # protobuf's DecodeError and friends: the file is not (all of) a model
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise TconvError(f"tconv.inspect: cannot read {_label(model)} as an ONNX model (truncated or not ONNX): {reason}") from None
-    if not proto.HasField("graph") or not proto.opset_import:
-        raise TconvError(f"tconv.inspect: {_label(model)} is not a complete ONNX model (no graph or no opset): truncated?")
-    return proto
-
-
-def _label(model: Any) -> str:
-    return "the given bytes" if isinstance(model, (bytes, bytearray)) else repr(str(model))
-
-
-def _shapes(model, infer: bool) -> dict[str, list[int | str]]:
-    """Every tensor's shape the model declares, or with ``infer`` also what ONNX shape inference derives.
-
-    Dims are ints, or the dim's name (``'?'`` when unnamed).
-    """
-    onnx = _onnx()
-    if infer:
-        try:
-            model = onnx.shape_inference.infer_shapes(model)
-        except Exception:  # inference is a bonus: fall back on what the model declares
-            pass
-    graph = model.graph
-    shapes: dict[str, list[int | str]] = {}
-    for init in graph.initializer:
-        shapes[init.name] = list(init.dims)
-    for info in list(graph.input) + list(graph.value_info) + list(graph.output):
-        tensor = info.type.tensor_type
-        if tensor.HasField("shape"):
-            shapes.setdefault(
-                info.name,
-                [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tensor.shape.dim],
-            )
-    return shapes
-
-
-def _nodes(graph, onnx):
-    """ConvTranspose nodes of the graph and of its subgraphs (If/Loop/Scan bodies), in order."""
-    for node in graph.node:
-        if node.op_type == "ConvTranspose" and node.domain in ("", "ai.onnx"):
-            yield node
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                yield from _nodes(attr.g, onnx)
-            elif attr.type == onnx.AttributeProto.GRAPHS:
-                for sub in attr.graphs:
-                    yield from _nodes(sub, onnx)
-
-
-def _attributes(node, onnx) -> dict[str, Any]:
-    attrs = {}
-    for attr in node.attribute:
-        value = onnx.helper.get_attribute_value(attr)
-        attrs[attr.name] = value.decode() if isinstance(value, bytes) else (list(value) if isinstance(value, (list, tuple)) else value)
-    return attrs
-
-
 def _axes(geom: Geometry, attrs: dict) -> list[dict]:
     op = attrs.get("output_padding") or [0] * geom.ndim
     return [
         dict(start=a.start, length=a.length, full=a.full, pads=[a.start, a.full + o - a.start - a.length], output_padding=o)
         for a, o in zip(geom.axes, op)
     ]
-
-
-_GEOMETRY_KEYS = ("auto_pad", "dilations", "group", "output_padding", "output_shape", "pads", "strides")
 
 
 def inspect_model(model: Any) -> list[NodeReport]:
@@ -167,12 +84,12 @@ def inspect_model(model: Any) -> list[NodeReport]:
     TconvError
         The file is missing, truncated or not an ONNX model.
     """
-    onnx = _onnx()
-    proto = _load(model)
-    declared, inferred = _shapes(proto, False), _shapes(proto, True)
+    graph = onnx_graph.read(model, "inspect")
+    declared, inferred = graph.shapes(infer=False), graph.shapes(infer=True)
     reports = []
-    for index, node in enumerate(_nodes(proto.graph, onnx)):
-        report = _report(index, node, _attributes(node, onnx), inferred)
+    for index, graph_node in enumerate(graph.nodes("ConvTranspose")):
+        node = graph_node.proto
+        report = _report(index, node, graph_node.attributes, inferred)
         if node.output:
             report.declared_output = declared.get(node.output[0])
             report.inferred_output = inferred.get(node.output[0])
@@ -220,11 +137,11 @@ def _report(index: int, node, attrs: dict, shapes: dict) -> NodeReport:
     if not kernel:
         report.error = "the kernel size is unknown (no kernel_shape attribute and W's shape is not static)"
         return report
-    geometry_attrs = {key: attrs[key] for key in _GEOMETRY_KEYS if key in attrs}
+    geometry_attrs = {key: attrs[key] for key in GEOMETRY_ATTRIBUTES if key in attrs}
     if not static and "output_shape" in attrs:
         report.error = "the input size is not static and output_shape is given: the window depends on it"
         return report
-    in_size = list(spatial) if static else [_NOMINAL] * len(kernel)
+    in_size = list(spatial) if static else [NOMINAL_SIZE] * len(kernel)
     try:
         spec = compat_onnx.geometry(in_size, kernel, **geometry_attrs)
     except (TconvError, TypeError) as exc:
@@ -248,10 +165,8 @@ def _formula(constant: int, stride: int) -> str:
 
 
 def _torch(report: NodeReport, attrs: dict, in_size: list[int], bias: bool) -> None:
-    from .converter import convert
-
     desc = {"framework": "onnx", "kernel_shape": report.kernel, "bias": bias}
-    desc.update({key: attrs[key] for key in _GEOMETRY_KEYS if key in attrs})
+    desc.update({key: attrs[key] for key in GEOMETRY_ATTRIBUTES if key in attrs})
     if report.in_channels:
         desc["in_channels"] = report.in_channels
     if report.out_channels:
@@ -347,7 +262,7 @@ def _axis_lines(r: NodeReport) -> list[str]:
         size = f"n={r.input_shape[2 + ax]}" if r.static else "n"
         out = a["length"] if r.static else r.length_formula[ax]
         lines.append(
-            f"  axis {ax}: {size} -> {out}; full result {'' if r.static else f'(at n={_NOMINAL}) '}{a['full']}, "
+            f"  axis {ax}: {size} -> {out}; full result {'' if r.static else f'(at n={NOMINAL_SIZE}) '}{a['full']}, "
             f"window starts at {a['start']}; explicit pads [{a['pads'][0]}, {a['pads'][1]}]"
             + (f" with output_padding {a['output_padding']}" if a["output_padding"] else "")
             + ("  (negative: zeros, not expressible as ONNX pads)" if min(a["pads"]) < 0 else "")

@@ -1,8 +1,11 @@
 """Build a :mod:`tconv.nn` model from a real PyTorch module or Keras model (weights converted).
 
-torch and keras are imported only inside these functions: only users who
-already have a model in one of them call them. The result is channels-first
-(PyTorch's layout) whatever the source: feed Keras-converted models ``(N, C, H, W)``.
+The models are read by :mod:`tconv.compat.torch.models` and
+:mod:`tconv.compat.keras.models` into framework-neutral records (kernels
+already in tconv's layouts); this module builds the layers from the records.
+Neither framework is imported: only users who already have a model in one of
+them call these. The result is channels-first (PyTorch's layout) whatever the
+source: feed Keras-converted models ``(N, C, H, W)``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..compat.keras import models as keras_models
+from ..compat.records import LayerRecord
+from ..compat.torch import models as torch_models
 from ..errors import TconvError
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .layers import BatchNorm1d, BatchNorm2d, BatchNorm3d, Flatten, LeakyReLU, Linear, ReLU, Reshape, Sigmoid, Tanh
@@ -22,7 +28,8 @@ __all__ = ["from_torch", "from_keras"]
 
 _CONV = {1: Conv1d, 2: Conv2d, 3: Conv3d}
 _CONV_T = {1: ConvTranspose1d, 2: ConvTranspose2d, 3: ConvTranspose3d}
-_BN = {2: BatchNorm1d, 3: BatchNorm1d, 4: BatchNorm2d, 5: BatchNorm3d}
+_BN = {1: BatchNorm1d, 2: BatchNorm2d, 3: BatchNorm3d}
+_SIMPLE: dict[str, Callable[[], Module]] = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
 
 
 # --------------------------------------------------------------------------
@@ -30,51 +37,46 @@ _BN = {2: BatchNorm1d, 3: BatchNorm1d, 4: BatchNorm2d, 5: BatchNorm3d}
 # --------------------------------------------------------------------------
 
 
-def _torch_leaf(module: Any, tnn: Any) -> Module | None:
-    """The tconv layer for one PyTorch leaf module (None: not a known leaf)."""
-    name = type(module).__name__
-    dtype = None
-    for p in module.parameters(recurse=False):
-        dtype = p.detach().numpy().dtype
-        break
-    dtype = dtype or np.float32
-    if isinstance(module, (tnn.Conv1d, tnn.Conv2d, tnn.Conv3d)):
-        nd = int(name[-2])
-        return _CONV[nd](
-            module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
-            module.dilation, module.groups, module.bias is not None, module.padding_mode, dtype=dtype,
+def _torch_leaf(record: LayerRecord) -> Module | None:
+    """The tconv layer for one PyTorch leaf record (None: not a known leaf)."""
+    c, kind = record.config, record.kind
+    if kind == "conv":
+        return _CONV[len(c["kernel_size"])](
+            c["in_channels"], c["out_channels"], c["kernel_size"], c["stride"], c["padding"], c["dilation"],
+            c["groups"], c["bias"], c["padding_mode"], dtype=c["dtype"],
         )
-    if isinstance(module, (tnn.ConvTranspose1d, tnn.ConvTranspose2d, tnn.ConvTranspose3d)):
-        nd = int(name[-2])
-        return _CONV_T[nd](
-            module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
-            module.output_padding, module.groups, module.bias is not None, module.dilation, module.padding_mode,
-            dtype=dtype,
+    if kind == "conv_transpose":
+        return _CONV_T[len(c["kernel_size"])](
+            c["in_channels"], c["out_channels"], c["kernel_size"], c["stride"], c["padding"], c["output_padding"],
+            c["groups"], c["bias"], c["dilation"], c["padding_mode"], dtype=c["dtype"],
         )
-    if isinstance(module, (tnn.BatchNorm1d, tnn.BatchNorm2d, tnn.BatchNorm3d)):
-        if module.momentum is None:
+    if kind == "batchnorm":
+        if c["momentum"] is None:
             raise TconvError("tconv.nn.from_torch: BatchNorm with momentum=None (cumulative average) is not supported")
-        cls = {"BatchNorm1d": BatchNorm1d, "BatchNorm2d": BatchNorm2d, "BatchNorm3d": BatchNorm3d}[name]
-        return cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats,
-                   dtype=dtype)
-    if isinstance(module, tnn.Linear):
-        return Linear(module.in_features, module.out_features, module.bias is not None, dtype=dtype)
-    if isinstance(module, tnn.LeakyReLU):
-        return LeakyReLU(module.negative_slope)
-    simple: dict[type, Callable[[], Module]] = {tnn.ReLU: ReLU, tnn.Tanh: Tanh, tnn.Sigmoid: Sigmoid}
-    if type(module) in simple:
-        return simple[type(module)]()
-    if isinstance(module, tnn.Flatten):
-        if module.start_dim != 1 or module.end_dim != -1:
-            raise TconvError(f"tconv.nn.from_torch: only Flatten(start_dim=1, end_dim=-1) is supported; got {module}")
+        return _BN[c["ndim"]](c["num_features"], c["eps"], c["momentum"], c["affine"], c["track_running_stats"],
+                              dtype=c["dtype"])
+    if kind == "linear":
+        return Linear(c["in_features"], c["out_features"], c["bias"], dtype=c["dtype"])
+    if kind == "activation":
+        if c["function"] == "leaky_relu":
+            return LeakyReLU(c["negative_slope"])
+        return _SIMPLE[c["function"]]()
+    if kind == "flatten":
+        if c["start_dim"] != 1 or c["end_dim"] != -1:
+            raise TconvError(
+                f"tconv.nn.from_torch: only Flatten(start_dim=1, end_dim=-1) is supported; "
+                f"got Flatten(start_dim={c['start_dim']}, end_dim={c['end_dim']})"
+            )
         return Flatten()
-    if isinstance(module, tnn.Unflatten):
-        if module.dim != 1:
-            raise TconvError(f"tconv.nn.from_torch: only Unflatten(dim=1, ...) is supported; got {module}")
-        return Reshape(tuple(module.unflattened_size))
-    if isinstance(module, tnn.Upsample):
-        return Upsample(module.size, module.scale_factor, module.mode, module.align_corners,
-                        module.recompute_scale_factor)
+    if kind == "reshape":
+        if c["dim"] != 1:
+            raise TconvError(
+                f"tconv.nn.from_torch: only Unflatten(dim=1, ...) is supported; "
+                f"got Unflatten(dim={c['dim']}, unflattened_size={c['shape']})"
+            )
+        return Reshape(c["shape"])
+    if kind == "upsample":
+        return Upsample(c["size"], c["scale_factor"], c["mode"], c["align_corners"], c["recompute_scale_factor"])
     return None
 
 
@@ -95,22 +97,23 @@ def from_torch(module: Any) -> Module:
     >>> model(np.zeros((1, 4, 8, 8), np.float32)).shape
     (1, 2, 16, 16)
     """
-    import torch  # noqa: F401  (the caller has it; imported here only)
+    if not torch_models.is_model(module):
+        raise TypeError(f"tconv.nn.from_torch: module must be a torch.nn.Module; got {type(module).__name__}")
+    return _from_torch_record(torch_models.read(module))
 
-    tnn = torch.nn
-    converted = None if isinstance(module, tnn.Sequential) else _torch_leaf(module, tnn)
+
+def _from_torch_record(record: LayerRecord) -> Module:
+    converted = None if record.kind == "container" else _torch_leaf(record)
     if converted is None:
-        children = dict(module.named_children())
-        own_parameters = any(True for _ in module.parameters(recurse=False))
-        if not isinstance(module, tnn.Sequential) and (not children or own_parameters):
+        if record.kind == "other" and (not record.children or record.config["own_parameters"]):
             raise TconvError(
-                f"tconv.nn.from_torch: cannot convert {type(module).__name__}: not a supported layer, and not "
+                f"tconv.nn.from_torch: cannot convert {record.source_type}: not a supported layer, and not "
                 f"a container of children applied in order"
             )
-        converted = Sequential({name: from_torch(child) for name, child in children.items()})
+        converted = Sequential({child.name.rsplit(".", 1)[-1]: _from_torch_record(child) for child in record.children})
     else:
-        converted.load_state_dict({k: v.detach().cpu().numpy() for k, v in module.state_dict().items()})
-    converted.train(module.training)
+        converted.load_state_dict(dict(record.weights))
+    converted.train(record.config["training"])
     return converted
 
 
@@ -125,69 +128,48 @@ def _channels_first_order(shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _activation(name: str) -> Module | None:
-    table: dict[str, Callable[[], Module]] = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
     if name == "linear":
         return None
-    if name not in table:
-        raise TconvError(f"tconv.nn.from_keras: activation must be one of linear, {', '.join(table)}; got {name!r}")
-    return table[name]()
+    if name not in _SIMPLE:
+        raise TconvError(f"tconv.nn.from_keras: activation must be one of linear, {', '.join(_SIMPLE)}; got {name!r}")
+    return _SIMPLE[name]()
 
 
-def _keras_conv_layer(layer: Any, in_shape: tuple[int, ...], transposed: bool) -> Module:
-    cfg = layer.get_config()
-    nd = len(in_shape) - 1
-    if cfg.get("data_format", "channels_last") != "channels_last":
-        raise TconvError(f"tconv.nn.from_keras: {layer.name}: only data_format='channels_last' is supported")
-    kernel = _numpy(layer.kernel)
-    spatial_axes = tuple(range(nd))
-    # Keras kernels are (*k, C_in/g, C_out) for Conv and (*k, C_out, C_in) for ConvTranspose; tconv/PyTorch
-    # put the two channel axes first in the same order as its own layouts: (C_out, C_in/g, *k), (C_in, C_out, *k)
-    weight = np.transpose(kernel, (nd + 1, nd) + spatial_axes)
-    k, s, d = cfg["kernel_size"], cfg["strides"], cfg["dilation_rate"]
-    padding = cfg["padding"]
-    if transposed:
-        if cfg.get("output_padding") is not None:
-            raise TconvError(f"tconv.nn.from_keras: {layer.name}: output_padding is not supported")
-        out = _CONV_T[nd](weight.shape[0], weight.shape[1], k, s, padding, 0, 1, cfg["use_bias"], d, dtype=weight.dtype)
+def _keras_conv_layer(record: LayerRecord) -> Module:
+    c = record.config
+    if c["data_format"] != "channels_last":
+        raise TconvError(f"tconv.nn.from_keras: {record.name}: only data_format='channels_last' is supported")
+    weight = record.weights["weight"]
+    nd = weight.ndim - 2
+    if record.kind == "conv_transpose":
+        if c["output_padding"] is not None:
+            raise TconvError(f"tconv.nn.from_keras: {record.name}: output_padding is not supported")
+        out = _CONV_T[nd](weight.shape[0], weight.shape[1], c["kernel_size"], c["stride"], c["padding"], 0, 1,
+                          c["bias"], c["dilation"], dtype=weight.dtype)
     else:
-        groups = cfg.get("groups", 1)
-        if padding == "same":
-            # TensorFlow's SAME: output ceil(n / s), the odd padding element at the end
-            pairs = []
-            for n, ki, si, di in zip(in_shape[:-1], _tuple(k, nd), _tuple(s, nd), _tuple(d, nd)):
-                total = max((math.ceil(n / si) - 1) * si + di * (ki - 1) + 1 - n, 0)
-                pairs.append((total // 2, total - total // 2))
-            padding = tuple(pairs)
-        out = _CONV[nd](weight.shape[1] * groups, weight.shape[0], k, s, padding, d, groups, cfg["use_bias"],
-                        dtype=weight.dtype)
-    out.weight.data = np.ascontiguousarray(weight)
-    if cfg["use_bias"]:
-        out.bias.data = _numpy(layer.bias).astype(weight.dtype)
+        groups = c["groups"]
+        padding = c["pads"] if c["padding"] == "same" else c["padding"]
+        out = _CONV[nd](weight.shape[1] * groups, weight.shape[0], c["kernel_size"], c["stride"], padding,
+                        c["dilation"], groups, c["bias"], dtype=weight.dtype)
+    out.weight.data = weight
+    if c["bias"]:
+        out.bias.data = record.weights["bias"].astype(weight.dtype)
     return out
 
 
-def _numpy(variable: Any) -> np.ndarray:
-    """A Keras variable's value as a NumPy array (whatever the backend)."""
-    return np.array(variable.value)
-
-
-def _tuple(v: Any, nd: int) -> tuple[int, ...]:
-    return tuple(v) if isinstance(v, (tuple, list)) else (int(v),) * nd
-
-
-def _keras_bn(layer: Any, in_shape: tuple[int, ...]) -> Module:
-    cfg = layer.get_config()
-    axis = cfg["axis"]
-    axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
-    if axis not in (-1, len(in_shape)):
-        raise TconvError(f"tconv.nn.from_keras: {layer.name}: BatchNormalization must normalise the last axis; got {axis}")
-    c = in_shape[-1]
-    bn = _BN[len(in_shape) + 1](c, eps=cfg["epsilon"], momentum=1.0 - cfg["momentum"], unbiased_running_var=False)
-    values = {w.path.split("/")[-1]: _numpy(w).astype(np.float32) for w in layer.weights}
-    bn.weight.data = values.get("gamma", np.ones(c, np.float32))
-    bn.bias.data = values.get("beta", np.zeros(c, np.float32))
-    bn.register_buffer("running_mean", values["moving_mean"])
-    bn.register_buffer("running_var", values["moving_variance"])
+def _keras_bn(record: LayerRecord) -> Module:
+    c, in_shape = record.config, record.config["in_shape"]
+    if c["axis"] not in (-1, len(in_shape)):
+        raise TconvError(
+            f"tconv.nn.from_keras: {record.name}: BatchNormalization must normalise the last axis; got {c['axis']}"
+        )
+    n = c["num_features"]
+    bn = _BN[len(in_shape) - 1 or 1](n, eps=c["eps"], momentum=c["momentum"], unbiased_running_var=False)
+    values = {key: v.astype(np.float32) for key, v in record.weights.items()}
+    bn.weight.data = values.get("weight", np.ones(n, np.float32))
+    bn.bias.data = values.get("bias", np.zeros(n, np.float32))
+    bn.register_buffer("running_mean", values["running_mean"])
+    bn.register_buffer("running_var", values["running_var"])
     return bn
 
 
@@ -234,72 +216,73 @@ def from_keras(model: Any) -> Sequential:
       that is PyTorch's ``momentum = 1 - m`` (default 0.99 -> 0.01) and ``eps = e``
       (Keras' default 1e-3, not PyTorch's 1e-5).
     """
-    layers = [layer for layer in model.layers if type(layer).__name__ not in ("InputLayer", "Dropout")]
+    if not keras_models.is_model(model):
+        raise TypeError(f"tconv.nn.from_keras: model must be a keras.Model; got {type(model).__name__}")
+    records = [r for r in keras_models.read(model) if r.source_type not in ("InputLayer", "Dropout")]
     modules: list[Module] = []
     pending_input_perm: np.ndarray | None = None
-    for layer in layers:
-        kind = type(layer).__name__
-        in_shape = tuple(int(v) for v in layer.input.shape[1:])
-        out_shape = tuple(int(v) for v in layer.output.shape[1:])
-        cfg = layer.get_config()
-        if kind == "Dense":
+    for record in records:
+        kind, c = record.kind, record.config
+        in_shape, out_shape = c["in_shape"], c["out_shape"]
+        if kind == "linear":
             if len(in_shape) != 1:
-                raise TconvError(f"tconv.nn.from_keras: {layer.name}: Dense must act on flat features; got {in_shape}")
-            kernel = _numpy(layer.kernel)
-            lin = Linear(kernel.shape[0], kernel.shape[1], cfg["use_bias"], dtype=kernel.dtype)
-            lin.weight.data = np.ascontiguousarray(kernel.T)
+                raise TconvError(f"tconv.nn.from_keras: {record.name}: Dense must act on flat features; got {in_shape}")
+            weight = record.weights["weight"]
+            lin = Linear(c["in_features"], c["out_features"], c["bias"], dtype=weight.dtype)
+            lin.weight.data = weight
             if pending_input_perm is not None:
                 lin.weight.data = np.ascontiguousarray(lin.weight.data[:, pending_input_perm])
                 pending_input_perm = None
-            if cfg["use_bias"]:
-                lin.bias.data = _numpy(layer.bias).astype(kernel.dtype)
+            if c["bias"]:
+                lin.bias.data = record.weights["bias"].astype(weight.dtype)
             modules.append(lin)
-            act = _activation(cfg["activation"])
-        elif kind in ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"):
-            modules.append(_keras_conv_layer(layer, in_shape, kind.endswith("Transpose")))
-            act = _activation(cfg["activation"])
-        elif kind == "BatchNormalization":
-            modules.append(_keras_bn(layer, in_shape))
+            act = _activation(c["activation"])
+        elif kind in ("conv", "conv_transpose"):
+            modules.append(_keras_conv_layer(record))
+            act = _activation(c["activation"])
+        elif kind == "batchnorm":
+            modules.append(_keras_bn(record))
             act = None
-        elif kind == "LeakyReLU":
-            modules.append(LeakyReLU(cfg.get("negative_slope", cfg.get("alpha", 0.3))))
+        elif kind == "activation" and record.source_type == "LeakyReLU":
+            modules.append(LeakyReLU(c["negative_slope"]))
             act = None
-        elif kind == "ReLU":
-            if cfg.get("max_value") is not None or cfg.get("threshold", 0) or cfg.get("negative_slope", 0):
-                raise TconvError(f"tconv.nn.from_keras: {layer.name}: only the plain ReLU is supported")
+        elif kind == "activation" and record.source_type == "ReLU":
+            if c["max_value"] is not None or c["threshold"] or c["negative_slope"]:
+                raise TconvError(f"tconv.nn.from_keras: {record.name}: only the plain ReLU is supported")
             modules.append(ReLU())
             act = None
-        elif kind == "Activation":
-            act = _activation(cfg["activation"])
-        elif kind == "Reshape":
+        elif kind == "activation":
+            act = _activation(c["function"])
+        elif kind == "reshape":
             if len(out_shape) > 1:
                 perm = _channels_first_order(out_shape)
                 if len(in_shape) == 1 and not np.array_equal(perm, np.arange(perm.size)):
-                    _permute_features(modules, perm, layer.name)
+                    _permute_features(modules, perm, record.name)
                 elif len(in_shape) != 1:
-                    raise TconvError(f"tconv.nn.from_keras: {layer.name}: only Reshape of flat features is supported")
+                    raise TconvError(f"tconv.nn.from_keras: {record.name}: only Reshape of flat features is supported")
                 modules.append(Reshape((out_shape[-1],) + out_shape[:-1]))
             else:
                 if len(in_shape) > 1:
                     pending_input_perm = _channels_first_order(in_shape)
                 modules.append(Reshape(out_shape))
             continue
-        elif kind in ("UpSampling1D", "UpSampling2D", "UpSampling3D"):
-            factors = _tuple(cfg.get("size", cfg.get("length")), len(in_shape) - 1)
-            interpolation = cfg.get("interpolation", "nearest")
+        elif kind == "upsample":
+            factors, interpolation = c["scale_factor"], c["mode"]
             linear = {1: "linear", 2: "bilinear", 3: "trilinear"}[len(factors)]
             if interpolation not in ("nearest", "bilinear"):
-                raise TconvError(f"tconv.nn.from_keras: {layer.name}: interpolation must be nearest or bilinear; got {interpolation!r}")
+                raise TconvError(
+                    f"tconv.nn.from_keras: {record.name}: interpolation must be nearest or bilinear; got {interpolation!r}"
+                )
             mode = "nearest" if interpolation == "nearest" else linear
             modules.append(Upsample(scale_factor=factors, mode=mode, align_corners=None if mode == "nearest" else False))
             continue
-        elif kind == "Flatten":
+        elif kind == "flatten":
             if len(in_shape) > 1:
                 pending_input_perm = _channels_first_order(in_shape)
             modules.append(Flatten())
             continue
         else:
-            raise TconvError(f"tconv.nn.from_keras: layer {layer.name} of type {kind} is not supported")
+            raise TconvError(f"tconv.nn.from_keras: layer {record.name} of type {record.source_type} is not supported")
         if act is not None:
             modules.append(act)
     return Sequential(*modules).eval()
