@@ -70,8 +70,8 @@ FLAGS: dict[str, tuple[tuple[str, ...], dict[str, Any], int | None]] = {
     "output_padding": (("--output-padding",), dict(type=ints, default=(0,), help="output_padding per axis (default 0)"), 0),
     "dilation": (("-d", "--dilation"), dict(type=ints, default=(1,), help="dilation(s) (default 1)"), 1),
     "target": (("--target",), dict(type=ints, help="the desired output size(s)"), 1),
-    "out": (("-o", "--out"), dict(help="write the output to this file instead of stdout"), None),
-    "picture": (("-o", "--out"), dict(dest="picture", help="the picture file to write"), None),
+    "out": (("-o", "--out"), dict(metavar="FILE", help="write the output to this file instead of stdout"), None),
+    "picture": (("-o", "--out"), dict(dest="picture", metavar="FILE", help="the picture file to write"), None),
 }
 
 
