@@ -23,7 +23,7 @@ def cmd_checkerboard(args: argparse.Namespace) -> str:
         return text
     if args.kernel is None:
         raise CommandError("give -k/--kernel (and -s, -p, -d) or --model FILE.onnx")
-    _, v = per_axis_values(args, "kernel", "stride", "dilation", "padding")
+    v = per_axis_values(args, "kernel", "stride", "dilation", "padding")
     kernel, stride = written(v["kernel"]), written(v["stride"])  # the heatmap's title shows them
     kw = dict(dilation=v["dilation"], padding=v["padding"])
     text = report(kernel, stride, in_size=max(args.input) if args.input else IN_SIZE, **kw)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from ..normalise import padding_pairs, per_axis, spatial_dims
 
-__all__ = ["CommandError", "Parser", "command", "ints", "paddings", "per_axis_values", "require", "written"]
+__all__ = ["FLAGS", "GEOMETRY", "TINY_CASE", "TINY_CASE_HELP", "CommandError", "Parser", "command", "ints", "paddings", "per_axis_values", "require", "sentence", "written"]
 
 
 class CommandError(Exception):
@@ -74,10 +74,22 @@ FLAGS: dict[str, tuple[tuple[str, ...], dict[str, Any], int | None]] = {
     "picture": (("-o", "--out"), dict(dest="picture", metavar="FILE", help="the picture file to write"), None),
 }
 
+#: the geometry of one transposed conv, every per-axis flag but --target
+GEOMETRY = ("input", "kernel", "stride", "padding", "output_padding", "dilation")
+
+#: ``matrix`` and ``draw matrix`` default to the articles' case: a 3x3 kernel, 2x2 -> 4x4
+TINY_CASE = dict(input=(2, 2), kernel=(3,))
+TINY_CASE_HELP = dict(input="input spatial size(s) (default 2,2)", kernel="kernel size(s) (default 3)")
+
 
 def flag(name: str) -> str:
     """How an error names a flag: ``-k/--kernel``."""
     return "/".join(FLAGS[name][0])
+
+
+def sentence(summary: str) -> str:
+    """A subcommand's one-line ``--help`` description from its summary in the ``tconv --help`` list."""
+    return summary[0].upper() + summary[1:] + "."
 
 
 def command(
@@ -90,7 +102,8 @@ def command(
     **helps: str,
 ) -> argparse.ArgumentParser:
     """Add subcommand ``name`` reading only ``flags`` (``helps``: a flag's own help text there)."""
-    p = subparsers.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".", epilog=epilog)
+    p = subparsers.add_parser(name, help=summary, description=sentence(summary), epilog=epilog)
+    # the per-axis flags (those with a smallest value) are listed apart, under "geometry"
     geometry = p.add_argument_group("geometry") if any(FLAGS[f][2] is not None for f in flags) else p
     for f in flags:
         options, keywords, minimum = FLAGS[f]
@@ -106,8 +119,8 @@ def require(args: argparse.Namespace, *names: str) -> None:
             raise CommandError(f"{flag(name)} is required")
 
 
-def per_axis_values(args: argparse.Namespace, *names: str) -> tuple[int, dict[str, tuple]]:
-    """(number of spatial dims, the canonical per-axis tuple of each flag in ``names``).
+def per_axis_values(args: argparse.Namespace, *names: str) -> dict[str, tuple]:
+    """The canonical per-axis tuple of each flag in ``names``, all with the same number of spatial dims.
 
     A flag given one value applies it to every axis, a ``lo:hi`` pair included;
     the flags given several must agree on their number. Padding comes back as
@@ -123,7 +136,7 @@ def per_axis_values(args: argparse.Namespace, *names: str) -> tuple[int, dict[st
             values[name] = padding_pairs(func, v * nd if len(v) == 1 else v, nd)
         else:
             values[name] = per_axis(func, flag(name), v, nd, FLAGS[name][2], one_for_all=True)
-    return nd, values
+    return values
 
 
 def written(values: tuple[int, ...]) -> int | tuple[int, ...]:

@@ -11,9 +11,7 @@ from .. import geometry as geo
 from ..algorithms.zero_insert import padded_input
 from ..ops import conv_matrix, conv_transpose
 from ..text import grid
-from .flags import CommandError, command, per_axis_values, require
-
-GEOMETRY = ("input", "kernel", "stride", "padding", "output_padding", "dilation")
+from .flags import GEOMETRY, TINY_CASE, TINY_CASE_HELP, CommandError, command, per_axis_values, require
 
 
 def _sizes(values: Sequence[int]) -> str:
@@ -23,7 +21,7 @@ def _sizes(values: Sequence[int]) -> str:
 def _geometry_args(args: argparse.Namespace) -> tuple[tuple[int, ...], dict[str, Any]]:
     """(input size, keyword arguments of the transposed conv) from the geometry flags."""
     require(args, "input", "kernel")
-    _, v = per_axis_values(args, *GEOMETRY)
+    v = per_axis_values(args, *GEOMETRY)
     return v["input"], dict(
         kernel_size=v["kernel"],
         stride=v["stride"],
@@ -40,7 +38,7 @@ def cmd_shape(args: argparse.Namespace) -> str:
 
 def cmd_solve(args: argparse.Namespace) -> str:
     require(args, "input", "kernel", "target")
-    _, v = per_axis_values(args, "input", "kernel", "stride", "dilation", "target")
+    v = per_axis_values(args, "input", "kernel", "stride", "dilation", "target")
     answers = geo.solve_padding(v["input"], v["target"], v["kernel"], stride=v["stride"], dilation=v["dilation"])
     lines = [f"(padding, output_padding) pairs giving output size {_sizes(args.target)}:"]
     for ax, pairs in enumerate(answers):
@@ -102,8 +100,5 @@ def register(subparsers: Any) -> None:
         "input", "kernel", "stride", "dilation", "target", "out",
     )  # fmt: skip
     command(subparsers, "explain", "the geometry axis by axis, with ASCII grids", cmd_explain, *GEOMETRY, "out")
-    p = command(
-        subparsers, "matrix", "print C and C^T for a tiny case", cmd_matrix, *GEOMETRY, "out",
-        input="input spatial size(s) (default 2,2)", kernel="kernel size(s) (default 3)",
-    )  # fmt: skip
-    p.set_defaults(input=(2, 2), kernel=(3,))
+    p = command(subparsers, "matrix", "print C and C^T for a tiny case", cmd_matrix, *GEOMETRY, "out", **TINY_CASE_HELP)
+    p.set_defaults(**TINY_CASE)

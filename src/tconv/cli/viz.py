@@ -8,9 +8,7 @@ from typing import Any
 
 from ..checkerboard import analyze_stack
 from ..viz import animate, draw_matrix, draw_overlap
-from .flags import CommandError, command, per_axis_values, require, written
-
-GEOMETRY = ("input", "kernel", "stride", "padding", "output_padding", "dilation")
+from .flags import GEOMETRY, TINY_CASE, TINY_CASE_HELP, CommandError, command, per_axis_values, require, sentence, written
 
 
 def _picture(args: argparse.Namespace, example: str) -> str:
@@ -24,7 +22,7 @@ def _picture(args: argparse.Namespace, example: str) -> str:
 
 def _geometry(args: argparse.Namespace) -> tuple[tuple[int, ...], tuple[int, ...], dict[str, Any]]:
     require(args, "input", "kernel")
-    _, v = per_axis_values(args, *GEOMETRY)
+    v = per_axis_values(args, *GEOMETRY)
     kwargs = dict(stride=v["stride"], padding=v["padding"], output_padding=v["output_padding"], dilation=v["dilation"])
     return v["input"], v["kernel"], kwargs
 
@@ -52,7 +50,7 @@ def cmd_draw_overlap(args: argparse.Namespace) -> str:
         return f"wrote {path}"
     if args.kernel is None:
         raise CommandError("give -k/--kernel (with -s, -p, -d) or --model FILE.onnx")
-    _, v = per_axis_values(args, "kernel", "stride", "padding", "dilation")
+    v = per_axis_values(args, "kernel", "stride", "padding", "dilation")
     path = _picture(args, "overlap.png")
     draw_overlap(
         written(v["kernel"]),  # the panel's title shows kernel and stride
@@ -71,15 +69,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--frames", metavar="DIR", help="also write every frame as a PNG into DIR")
     p.add_argument("--duration", type=int, default=600, help="milliseconds per frame (default 600)")
 
-    draw = subparsers.add_parser(
-        "draw", help="still pictures: matrix (C and C^T), overlap (heatmap)", description="Still pictures: matrix (C and C^T), overlap (heatmap)."
-    )
+    summary = "still pictures: matrix (C and C^T), overlap (heatmap)"
+    draw = subparsers.add_parser("draw", help=summary, description=sentence(summary))
     what = draw.add_subparsers(required=True, metavar="PICTURE")
     m = command(
-        what, "matrix", "C and C^T for a small case (default: 3x3 kernel, 2x2 -> 4x4)", cmd_draw_matrix, *GEOMETRY, "picture",
-        input="input spatial size(s) (default 2,2)", kernel="kernel size(s) (default 3)",
+        what, "matrix", "C and C^T for a small case (default: 3x3 kernel, 2x2 -> 4x4)", cmd_draw_matrix,
+        *GEOMETRY, "picture", **TINY_CASE_HELP,
     )  # fmt: skip
-    m.set_defaults(input=(2, 2), kernel=(3,))
+    m.set_defaults(**TINY_CASE)
     o = command(
         what, "overlap", "overlap heatmap of a geometry or an ONNX stack", cmd_draw_overlap,
         "kernel", "stride", "padding", "dilation", "picture",
