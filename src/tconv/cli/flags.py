@@ -14,7 +14,21 @@ from typing import Any, Callable
 
 from ..normalise import padding_pairs, per_axis, spatial_dims
 
-__all__ = ["FLAGS", "GEOMETRY", "TINY_CASE", "TINY_CASE_HELP", "CommandError", "Parser", "command", "ints", "paddings", "per_axis_values", "require", "sentence", "written"]
+__all__ = [
+    "FLAGS",
+    "GEOMETRY",
+    "TINY_CASE",
+    "TINY_CASE_HELP",
+    "CommandError",
+    "Parser",
+    "command",
+    "ints",
+    "paddings",
+    "per_axis_values",
+    "require",
+    "sentence",
+    "written",
+]
 
 
 class CommandError(Exception):

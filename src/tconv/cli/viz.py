@@ -65,7 +65,9 @@ def cmd_draw_overlap(args: argparse.Namespace) -> str:
 
 def register(subparsers: Any) -> None:
     p = command(subparsers, "animate", "animated GIF of a transposed conv (needs tconv[viz])", cmd_animate, *GEOMETRY, "picture")
-    p.add_argument("--view", choices=("zero_insertion", "scatter"), default="zero_insertion", help="which picture (default zero_insertion)")
+    p.add_argument(
+        "--view", choices=("zero_insertion", "scatter"), default="zero_insertion", help="which picture (default zero_insertion)"
+    )
     p.add_argument("--frames", metavar="DIR", help="also write every frame as a PNG into DIR")
     p.add_argument("--duration", type=int, default=600, help="milliseconds per frame (default 600)")
 
