@@ -1,9 +1,15 @@
-"""The command line, in-process."""
+"""The command line, in-process (and once through the console script)."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+import sys
+
 import pytest
 
+import tconv
 from tconv.cli import main
 
 
@@ -72,6 +78,7 @@ def test_out_writes_a_file(capsys, tmp_path):
         (["shape", "-i", "x", "-k", "3"], "expected integers"),
         (["solve", "-i", "7", "-k", "3"], "--target is required"),
         (["bogus"], "invalid choice"),
+        (["shape", "-i", "7,5", "-k", "3,3,3"], "-i/--input has 2, -k/--kernel has 3"),
         (["shape", "-i", "3", "-k", "3", "-p", "1:a"], "lo:hi"),
         (["matrix", "-i", "20,20", "-k", "3"], "tiny cases only"),
         (["shape", "-i", "3", "-k", "3", "-s", "2", "--output-padding", "5"], "output_padding"),
@@ -87,8 +94,140 @@ def test_bad_arguments_give_one_line_and_exit_2(capsys, argv, piece):
 
 
 def test_python_dash_m(tmp_path):
-    import subprocess
-    import sys
-
     done = subprocess.run([sys.executable, "-m", "tconv", "shape", "-i", "2", "-k", "3"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout == "output size: 4\n"
+
+
+# --------------------------------------------------------------------------
+# one reading of the per-axis flags (tconv.normalise), the same in every subcommand
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "flags, size",
+    [
+        (["-i", "3", "-k", "3", "-s", "2", "-p", "1:0", "--output-padding", "1"], "7"),  # a lo:hi pair is one axis
+        (["-i", "3,3", "-k", "3", "-s", "2", "-p", "1:0", "--output-padding", "1"], "7,7"),  # one pair for every axis
+        (["-i", "3,3", "-k", "3", "-s", "2", "-p", "1:0,0", "--output-padding", "1"], "7,8"),
+        (["-i", "3", "-k", "3,3", "-d", "2"], "7,7"),  # one value for every axis
+    ],
+)
+def test_shape_reads_lo_hi_pairs_per_axis(capsys, flags, size):
+    assert run(capsys, "shape", *flags) == (0, f"output size: {size}\n", "")
+
+
+def test_checkerboard_reads_a_lo_hi_pair_as_one_axis(capsys):
+    code, out, _ = run(capsys, "checkerboard", "-k", "3", "-s", "2", "-p", "1:0")
+    assert code == 0
+    assert out.startswith("overlap (taps per output position over one period 2):\n  1 2\nunevenness: 2\n")
+    assert "kernel_size=4 " in out  # one axis: not (4, 4)
+
+
+def test_explain_and_matrix_read_a_lo_hi_pair_as_one_axis(capsys):
+    code, out, _ = run(capsys, "explain", "-i", "3", "-k", "3", "-s", "2", "-p", "1:0", "--output-padding", "1")
+    assert code == 0 and out.startswith("axis 0: n=3 k=3 s=2 d=1 -> 7\n") and "axis 1" not in out
+    code, out, _ = run(capsys, "matrix", "-i", "2", "-k", "3", "-p", "1:0")
+    assert code == 0 and "transposed conv 2 -> 3" in out and "2x3:" in out
+
+
+# --------------------------------------------------------------------------
+# help, version, refused flags, one error style
+# --------------------------------------------------------------------------
+
+GEOMETRY = {"-i", "-k", "-s", "-p", "--output-padding", "-d"}
+READS = {
+    ("shape",): GEOMETRY | {"-o"},
+    ("solve",): {"-i", "-k", "-s", "-d", "--target", "-o"},
+    ("explain",): GEOMETRY | {"-o"},
+    ("matrix",): GEOMETRY | {"-o"},
+    ("tour",): {"-o"},
+    ("checkerboard",): {"-i", "-k", "-s", "-p", "-d", "-o", "--model", "--heatmap"},
+    ("animate",): GEOMETRY | {"-o", "--view", "--frames", "--duration"},
+    ("draw", "matrix"): GEOMETRY | {"-o"},
+    ("draw", "overlap"): {"-k", "-s", "-p", "-d", "-o", "--model", "--periods"},
+    ("convert",): {"-i", "-o", "--to", "--json"},
+    ("inspect",): {"-o", "--json"},
+}
+
+
+def test_every_subcommand_is_tested_here(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    assert set(re.findall(r"^    (\w+)", out, re.M)) == {c[0] for c in READS}
+
+
+@pytest.mark.parametrize("command", sorted(READS), ids=" ".join)
+def test_help_has_one_line_description_and_lists_only_the_flags_read(capsys, command):
+    code, out, err = run(capsys, *command, "--help")
+    assert code == 0 and err == ""
+    description = out.split("\n\n")[1]
+    assert description.endswith(".") and description.count(".") == 1, description  # one sentence
+    options = set(re.findall(r"^  (-[-\w]+)", out, re.M)) - {"-h"}
+    assert options == READS[command]
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["shape", "-i", "3", "-k", "3", "--target", "99"], "--target 99"),
+        (["tour", "-i", "3"], "-i 3"),
+        (["solve", "-i", "7", "-k", "5", "-p", "1", "--target", "14"], "-p 1"),
+        (["solve", "-i", "7", "-k", "5", "--output-padding", "1", "--target", "14"], "--output-padding 1"),
+        (["checkerboard", "-k", "3", "--output-padding", "1"], "--output-padding 1"),
+        (["draw", "overlap", "-k", "3", "-i", "4", "-o", "o.png"], "-i 4"),
+        (["inspect", "m.onnx", "-k", "3"], "-k 3"),
+        (["convert", "{}", "--to", "torch", "-i", "8", "-s", "2"], "-s 2"),
+        (["shape", "-i", "3", "-k", "3", "-g", "2"], "-g 2"),
+    ],
+)
+def test_flags_a_subcommand_does_not_read_are_refused(capsys, argv, flag):
+    code, out, err = run(capsys, *argv)
+    command = "tconv " + " ".join(argv[: 2 if argv[0] == "draw" else 1])
+    assert code == 2 and out == ""
+    assert err == f"{command}: unrecognized arguments: {flag} ({command} --help lists what it reads)\n"
+
+
+def test_version(capsys):
+    assert run(capsys, "--version") == (0, f"tconv {tconv.__version__}\n", "")
+
+
+@pytest.mark.parametrize(
+    "argv, prefix",
+    [
+        (["shape", "-i", "7", "-k", "5", "-s", "0"], "tconv shape: -s/--stride must be >= 1"),  # the normaliser's
+        (["shape", "-i", "3", "-k", "3", "-s", "2", "--output-padding", "5"], "tconv shape: output_padding"),  # the library's
+        (["shape", "-i", "x", "-k", "3"], "tconv shape: argument -i/--input:"),  # argparse's
+        (["shape", "-i", "7"], "tconv shape: -k/--kernel is required"),  # the command's
+        (["matrix", "-i", "20,20", "-k", "3"], "tconv matrix: prints tiny cases only"),
+        (["checkerboard", "-s", "2"], "tconv checkerboard: give -k/--kernel"),
+        (["checkerboard", "--model", "model.pt"], "tconv checkerboard: model files must be ONNX"),
+        (["draw", "overlap", "-s", "2", "-o", "o.png"], "tconv draw overlap: give -k/--kernel"),
+        (["draw", "matrix", "-i", "2,2,2"], "tconv draw matrix:"),
+        (["convert", "{not json", "--to", "torch", "-i", "8"], "tconv convert: the layer description is not valid JSON"),
+        (["convert", "nofile.json", "--to", "torch", "-i", "8"], "tconv convert: LAYER must be a JSON object"),
+        (["inspect", "missing.onnx"], "tconv inspect: no such file: 'missing.onnx'"),
+        (["draw"], "tconv draw: the following arguments are required: PICTURE"),
+        (["bogus"], "tconv: argument COMMAND: invalid choice: 'bogus'"),
+    ],
+)
+def test_one_error_style(capsys, argv, prefix):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith(prefix + (" " if prefix.endswith(":") else "")) and err.count("\n") == 1, err
+    assert not re.match(r"tconv( \w+)*: (error: )?tconv[. ]", err), err  # no second prefix from the library
+
+
+def test_console_script():
+    script = shutil.which("tconv")
+    if script is None:
+        pytest.skip("the tconv console script is not installed")
+    done = subprocess.run([script, "shape", "-i", "7", "-k", "5", "--target", "14"], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "tconv shape: unrecognized arguments: --target 14 (tconv shape --help lists what it reads)\n"
+    done = subprocess.run([script, "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == f"tconv {tconv.__version__}\n"
+
+
+def test_the_command_line_needs_no_optional_extra():
+    code = "import sys, tconv.cli; assert not {'PIL', 'matplotlib', 'onnx', 'torch'} & set(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)

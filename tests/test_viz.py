@@ -187,6 +187,22 @@ def test_cli_pictures(tmp_path, capsys):
     assert main(["animate", "-i", "2,2,2", "-k", "3", "-o", str(gif)]) == 2
 
 
+
+def test_cli_pictures_read_a_lo_hi_pair_as_one_axis(tmp_path, capsys):
+    """``-p 1:0`` is one axis's (lo, hi) in every subcommand: the pictures agree with ``tconv shape``."""
+    flags = ["-i", "3", "-k", "3", "-s", "2", "-p", "1:0", "--output-padding", "1"]
+    assert main(["shape", *flags]) == 0
+    assert capsys.readouterr().out == "output size: 7\n"
+    gif = tmp_path / "a.gif"
+    assert main(["animate", *flags, "-o", str(gif)]) == 0
+    assert "7 frames" in capsys.readouterr().out  # one frame per output element
+    with Image.open(gif) as im:
+        assert im.n_frames == 7
+    assert main(["draw", "matrix", "-i", "2", "-k", "3", "-p", "1:0", "-o", str(tmp_path / "m.png")]) == 0
+    assert "C is 2x3, C^T is 3x2" in capsys.readouterr().out  # 2 -> 3, one axis
+    assert main(["draw", "overlap", "-k", "3", "-s", "2", "-p", "1:0", "-o", str(tmp_path / "o.png")]) == 0
+
+
 @pytest.mark.slow
 def test_make_pictures_script_regenerates_everything(tmp_path):
     import importlib.util

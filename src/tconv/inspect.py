@@ -16,9 +16,7 @@ output length is given as a formula in ``n``.
 
 from __future__ import annotations
 
-import argparse
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from .compat import onnx as compat_onnx
@@ -28,7 +26,7 @@ from .converter import convert
 from .errors import TconvError
 from .geometry import Geometry
 
-__all__ = ["NodeReport", "inspect_model", "format_reports", "register"]
+__all__ = ["NodeReport", "inspect_model", "format_reports"]
 
 
 @dataclass
@@ -268,26 +266,3 @@ def _axis_lines(r: NodeReport) -> list[str]:
             + ("  (negative: zeros, not expressible as ONNX pads)" if min(a["pads"]) < 0 else "")
         )
     return lines
-
-
-def cmd_inspect(args: argparse.Namespace) -> str:
-    try:
-        reports = inspect_model(args.model)
-    except ImportError as exc:  # the CLI reports it in one line, as any bad input
-        raise TconvError(str(exc)) from None
-    if args.json:
-        return json.dumps([asdict(r) for r in reports], indent=2)
-    return format_reports(reports, args.model)
-
-
-def register(subparsers: Any, geometry_parent: argparse.ArgumentParser) -> None:
-    """Add ``tconv inspect MODEL.onnx`` (the shared geometry flags do not apply to it)."""
-    p = subparsers.add_parser(
-        "inspect",
-        help="every ConvTranspose node of an ONNX model, resolved and flagged",
-        description=__doc__.splitlines()[0],
-    )
-    p.add_argument("model", help="path of an .onnx file")
-    p.add_argument("--json", action="store_true", help="print the reports as JSON")
-    p.add_argument("-o", "--out", help="write the output to this file instead of stdout")
-    p.set_defaults(handler=cmd_inspect)

@@ -7,6 +7,7 @@ import numpy as np
 from . import geometry as geo
 from .algorithms import ALGORITHMS, backend
 from .ops import conv_matrix, conv_transpose
+from .text import grid
 
 
 def _agreement(x: np.ndarray, w: np.ndarray, **kwargs) -> tuple[np.ndarray, str]:
@@ -20,8 +21,6 @@ def _agreement(x: np.ndarray, w: np.ndarray, **kwargs) -> tuple[np.ndarray, str]
 
 
 def _grid(a: np.ndarray) -> str:
-    from .cli import grid
-
     return "\n".join("    " + line for line in grid(a).splitlines())
 
 

@@ -23,7 +23,6 @@ command prints.
 """
 
 from .analysis import EVEN_TOLERANCE, overlap, unevenness
-from .command import register  # the CLI's hook until tconv/cli/ registers the command itself (issue 16)
 from .remedies import Remedy, remedies
 from .report import report
 from .scores import image_score

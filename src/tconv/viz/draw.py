@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from .. import checkerboard as cb
 from .. import geometry as geo
 from ..errors import TconvError
 from ..normalise import IntOrSeq, Padding, padding_pairs
+from ..ops import conv_matrix
 from . import _canvas as cv
 
 __all__ = ["Picture", "draw_matrix", "draw_overlap", "heat_colour", "tap_colour"]
@@ -75,8 +77,6 @@ def draw_matrix(
     >>> pic.grids["C"].rows, pic.grids["C"].cols, pic.grids["C^T"].rows
     (4, 16, 16)
     """
-    from ..ops import conv_matrix
-
     func = "draw_matrix"
     geom = geo.transpose_geometry(
         f"viz.{func}", in_size, kernel_size, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation
@@ -112,8 +112,6 @@ def draw_matrix(
 
 
 def _panel_patterns(source: Any, stride, dilation, padding) -> list[tuple[str, np.ndarray]]:
-    from .. import checkerboard as cb
-
     if isinstance(source, cb.StackReport):
         return [(f"after {r.layer.name} (max/min {_ratio_text(r.stack_unevenness)})", r.stack_pattern) for r in source.layers]
     if stride is not None:
