@@ -59,9 +59,7 @@ def generator(z: np.ndarray, rng: np.random.Generator, kind: str, layers: int = 
 
 
 def generator_comparison(out: Path, seeds: int = 8) -> list[tuple[str, float]]:
-    from PIL import Image, ImageDraw
-
-    from tconv.viz._canvas import font
+    from PIL import Image, ImageDraw, ImageFont
 
     kinds = [("transposed conv k3 s2", "k3"), ("transposed conv k4 s2", "k4"), ("resize-convolution", "resize")]
     scores = {kind: [] for _, kind in kinds}
@@ -84,7 +82,7 @@ def generator_comparison(out: Path, seeds: int = 8) -> list[tuple[str, float]]:
         x = pad + index * (size + pad)
         canvas.paste(tile, (x, title))
         mean = float(np.mean(scores[kind]))
-        draw.text((x, 4), f"{label}\nimage_score {mean:.3f}", fill=(20, 20, 20), font=font(12))
+        draw.text((x, 4), f"{label}\nimage_score {mean:.3f}", fill=(20, 20, 20), font=ImageFont.load_default(size=12))
         rows.append((label, mean))
     canvas.save(out / "generators.png")
     return rows
