@@ -455,7 +455,7 @@ def last_plan(geom: Geometry, n_batch: int, c_in_g: int, c_out_g: int, limit: in
     :data:`SHORT_ROWS`, with at least 16 output channels per group and
     :data:`POSITIONS_PER_CHANNEL` input positions (over the batch) per input channel:
     the weight they reorder is then small next to the columns (DCGAN's 1024->512
-    4x4 layer is not, and measured slower this way). ``oc`` is as many
+    4x4 layer is not: ``docs/performance.md``, "Compiled loops"). ``oc`` is as many
     channels as keep one output row of the accumulator within :data:`SLAB_BYTES`
     (fewer, down to 16, until a sample fits), ``nb`` as many samples as fit ``limit``
     together with their channels-last input copy and the chunk's reordered weight.

@@ -18,7 +18,9 @@ NumPy path, which the test suite checks as well. Arrays reach the kernels as
 
 Tap tables: one row per tap that reaches the window,
 ``(tap, (first input, end input, first output, stride) per axis, assign)`` with
-the assigning taps (those covering their phase) first: see :func:`table`.
+the assigning taps (those covering their phase) first: see :func:`table`. They
+are built from the shared tap arithmetic (:meth:`tconv.geometry.Axis.tap_range`,
+:func:`.taps.placements`); the algorithms import this module, never the reverse.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def _compile():
     import numba
 
     # Indices typed unsigned: a signed index makes numba test it for Python's negative
-    # wrap-around on every access, which keeps LLVM from vectorising (10x slower here).
+    # wrap-around on every access, which keeps LLVM from vectorising (docs/performance.md).
     u64 = numba.uint64
     jit = functools.partial(numba.njit, nogil=True, cache=True, fastmath=False)
 
@@ -258,8 +260,8 @@ def _compile():
                 if offset[f2] < 0:
                     whole[t // 64] = False
         first = bs[7] != 1  # channels first: channel by channel, every row of it
-        # every tile whole: channels first, a row is copied without a test per element
-        # (3-D U-Net k4's shuffle, hot: 0.67 ms against 1.15 with the test)
+        # every tile whole: channels first, a row is copied without a test per element, the
+        # test being a large share of such a copy (docs/performance.md, "subpixel's constants")
         full = whole.all()
         for row in range(lo, hi):
             b = row // n0
