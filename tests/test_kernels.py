@@ -40,6 +40,16 @@ def test_environment_variable_selects_the_path(monkeypatch):
         tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 2)), stride=2, algorithm="col2im")
 
 
+def test_a_bad_thread_count_is_a_tconv_error(monkeypatch):
+    from tconv.algorithms import threads
+
+    monkeypatch.setenv("TCONV_NUM_THREADS", "two")
+    with pytest.raises(tconv.TconvError, match="TCONV_NUM_THREADS must be a positive int; got 'two'"):
+        threads.num_threads()
+    with pytest.raises(ValueError):  # TconvError is a ValueError: callers catching that keep working
+        tconv.conv_transpose(np.ones((1, 1, 300)), np.ones((1, 1, 2)), stride=2, algorithm="col2im")
+
+
 def test_missing_numba_falls_back_or_names_the_extra(monkeypatch):
     monkeypatch.setattr(compiled, "_COMPILED", False)  # as if numba were not installed
     monkeypatch.setenv("TCONV_KERNELS", "auto")

@@ -110,6 +110,33 @@ class Axis:
         """Zero-insertion view: padding after the zero-inserted input (negative: crop)."""
         return self.length + self.start - self.full + self.k_eff - 1
 
+    def tap_range(self, j: int) -> tuple[slice, slice] | None:
+        """Scatter view: the inputs ``i`` whose tap ``j`` lands in the window (``0 <= i*s + j*d - lo < L``),
+        and the window positions they land on (a slice of step ``s``); ``None`` when none does."""
+        offset = j * self.dilation - self.start  # window position of input 0
+        i0 = max(0, -(offset // self.stride))  # first i with i*s + offset >= 0
+        i1 = min(self.size, (self.length - 1 - offset) // self.stride + 1)
+        if i1 <= i0:
+            return None
+        o0 = i0 * self.stride + offset
+        return slice(i0, i1), slice(o0, o0 + (i1 - i0 - 1) * self.stride + 1, self.stride)
+
+    @functools.cached_property
+    def live_phases(self) -> tuple[int, ...]:
+        """Phase view (``f = s*u + r``): the phases ``r`` some tap reaches, ``{j*d mod s}``, ascending."""
+        return tuple(sorted({(j * self.dilation) % self.stride for j in range(self.kernel)}))
+
+    @property
+    def shifts(self) -> int:
+        """Phase view: ``Q = floor(d*(k-1)/s) + 1``, how many blocks ``u`` one input reaches."""
+        return self.dilation * (self.kernel - 1) // self.stride + 1
+
+    @property
+    def window_blocks(self) -> tuple[int, int]:
+        """Phase view: the first block ``lo // s`` the window ``[lo, lo + L)`` touches, and how many it touches."""
+        first = self.start // self.stride
+        return first, (self.start + self.length - 1) // self.stride - first + 1
+
 
 @dataclass(frozen=True)
 class Geometry:

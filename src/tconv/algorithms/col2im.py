@@ -26,14 +26,20 @@ zeros. With ``k == s`` every tap assigns: one GEMM plus a pixel shuffle.
 With many chunks (at least :data:`.threads.SPREAD_CHUNKS` per thread, each
 planned for its share of the budget), every thread does whole chunks instead
 (:func:`.threads.spread`): a one-thread GEMM and then that chunk's additions,
-while the other thread works on another chunk. Sharing each chunk lost time:
-OpenBLAS's idle threads spin for a while after each GEMM, on the cores the
-additions need (measured on DCGAN's 256->128 layer: one chunk's additions took
-2.0-3.3 ms after its GEMM, 1.4-1.7 ms with OpenBLAS's spinning cut short).
+while the other thread works on another chunk: OpenBLAS's idle threads spin for
+a while after each GEMM, on the cores shared additions would need
+(``docs/performance.md``, "Threads").
 
 FLOPs: ``2 * N * C_in * (C_out/g) * prod(n) * prod(k)``, all in GEMMs.
-Extra memory: one column chunk (at most ``min(CHUNK_BYTES, output / 2)``) plus a
-copy of the input (none when ``N == 1`` or with wide samples).
+Extra memory (:func:`working_bytes`): one column chunk (at most
+``min(CHUNK_BYTES, output / 2)`` over all threads) plus a copy of the input (none
+with wide samples); the compiled path's chunk, column buffer and input copy
+together, at most ``min(CHUNK_BYTES, 3/4 (input + output))``; depthwise layers
+one block of products and accumulators per thread.
+Time (:func:`estimate_seconds`): the GEMM at its shape's rate, the strided
+additions (their inner loops run along the input's last axis, so short rows are
+slow) into a zero-filled output (none when every tap assigns), or, compiled, one
+pass per chunk adding every column element.
 
 With one input channel per group (depthwise), the GEMM is a scalar product:
 each tap is multiplied and added in place instead (the assigning taps multiply
@@ -54,12 +60,14 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from ..geometry import Axis, Geometry
-from . import compiled
+from ..geometry import Geometry
+from . import compiled, cost
+from .common import iterator_bytes
+from .taps import Placement, placements
 from .threads import SPREAD_CHUNKS, num_threads, parallel_for, split, spread
 
 #: Least input positions per sample for one GEMM per sample (no copy of the input): below
@@ -72,45 +80,6 @@ BLOCK_BYTES = 2 * 2**20
 #: Least additions per tap (elements) worth splitting over threads: below it the
 #: threads mostly wait for each other's Python overhead.
 MIN_PARALLEL = 2**15
-
-
-def tap_ranges(a: Axis, j: int) -> tuple[slice, slice] | None:
-    """Inputs ``i`` whose tap ``j`` lands in the window, and where they land (per axis)."""
-    offset = j * a.dilation - a.start  # output index of input 0
-    i0 = max(0, -(offset // a.stride))  # first i with i*s + offset >= 0
-    i1 = min(a.size, (a.length - 1 - offset) // a.stride + 1)
-    if i1 <= i0:
-        return None
-    o0 = i0 * a.stride + offset
-    return slice(i0, i1), slice(o0, o0 + (i1 - i0 - 1) * a.stride + 1, a.stride)
-
-
-Placement = tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...], bool]
-
-
-@functools.lru_cache(maxsize=64)
-def placements(geom: Geometry) -> tuple[tuple[Placement, ...], bool]:
-    """(tap, input slices, output slices, assign) of every tap that reaches the window, and
-    whether they cover it (cached: a layer repeats).
-
-    A tap *covers* its phase (the outputs ``t = r (mod s)`` on every axis) when it
-    lands on all of them; the first covering tap of each phase assigns instead of
-    adding, and comes first. When every phase of the window has one, the output
-    needs no zeros.
-    """
-    taps, phases = [], set()
-    for j in np.ndindex(*geom.kernel):
-        ranges = [tap_ranges(a, ji) for a, ji in zip(geom.axes, j)]
-        if all(r is not None for r in ranges):
-            dst = tuple(r[1] for r in ranges)
-            phase = tuple(d.start for d in dst)
-            covers = all(d.start < a.stride and d.stop - 1 >= a.length - a.stride for d, a in zip(dst, geom.axes))
-            assign = covers and phase not in phases
-            if assign:
-                phases.add(phase)
-            taps.append((j, tuple(r[0] for r in ranges), dst, assign))
-    taps.sort(key=lambda tap: not tap[3])  # stable: the assignments first
-    return tuple(taps), len(phases) == math.prod(min(a.stride, a.length) for a in geom.axes)
 
 
 def exact_cover(geom: Geometry) -> bool:
@@ -137,6 +106,18 @@ def plan(
     return nb, oc
 
 
+def numpy_chunks(n_batch: int, groups: int, c_out_g: int, taps: int, positions: int, out_bytes: int,
+                 itemsize: int) -> tuple[int, int, int]:
+    """The NumPy path's chunk ``(nb, oc)`` (:func:`plan`) and its workers: the threads each take
+    whole chunks when there are enough (:func:`spread_plan`), else 1."""
+    nb, oc = plan(n_batch, groups, c_out_g, taps, positions, out_bytes, itemsize)
+    threads = num_threads()
+    # the chunks hold every group, so they count as one group
+    own = spread_plan(threads, n_batch, c_out_g, 1,
+                      lambda parts: plan(n_batch, groups, c_out_g, taps, positions, out_bytes, itemsize, parts))
+    return own + (threads,) if own else (nb, oc, 1)
+
+
 def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
     kernels = compiled_kernels(geom)
     if kernels is not None:
@@ -156,9 +137,103 @@ def compiled_kernels(geom: Geometry):
     return kernels
 
 
+def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry) -> float:
+    """Estimated seconds of a float32 call on the path that will run (the rates of :mod:`.cost`).
+
+    A GEMM of ``taps * C_out/g`` rows by ``C_in/g`` on the planned chunks, then
+    ``N * C_out * prod(n) * prod(k)`` additions: NumPy's strided ones (one call per
+    tap and chunk, inner loops along the input's last axis, into a zero-filled
+    output unless every tap assigns), or the compiled pass (runs along the rows, the
+    channels or the samples, plus a fixed cost per chunk and the copies of the
+    columns' layout). Depthwise layers: a product and an addition per tap, no GEMM.
+    """
+    n_batch, c_in = x_shape[:2]
+    c_out_g = weight_shape[1]
+    g = geom.groups
+    c_in_g, c_out = c_in // g, c_out_g * g
+    taps = math.prod(geom.kernel)
+    positions = math.prod(geom.in_size)
+    direct = 2.0 * n_batch * c_in * c_out_g * positions * taps
+    out_values = n_batch * c_out * math.prod(geom.out_size)
+    added = n_batch * c_out * positions * taps
+    compiled_path = compiled_kernels(geom) is not None
+    if c_in_g == 1:  # depthwise: a product and an addition per tap, no GEMM
+        if compiled_path:
+            return added * cost.DEPTHWISE_S + out_values * cost.KERNEL_S
+        return added * (2 * cost.ADD_S + cost.ADD_ROW_S / geom.in_size[-1]) + taps * cost.CALL_S
+    if not compiled_path:
+        nb, oc = plan(n_batch, g, c_out_g, taps, positions, 4 * out_values, 4)
+        chunks = -(-n_batch // nb) * -(-c_out_g // oc)
+        return (
+            cost.gemm_seconds(direct, oc * taps, c_in_g, nb * positions)
+            + chunks * taps * cost.CALL_S
+            + added * (cost.ADD_S * (0.5 if exact_cover(geom) else 1.0) + cost.ADD_ROW_S / geom.in_size[-1])
+            + (0 if exact_cover(geom) else out_values * cost.ZERO_S)
+        )
+    weight_bytes = 4.0 * c_in * c_out_g * taps
+    limit = compiled_limit(4 * n_batch * c_in * positions, 4 * out_values)
+    last = last_plan(geom, n_batch, c_in_g, c_out_g, limit, 4)
+    nb, oc = last or compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, 4)
+    chunks = -(-n_batch // nb) * -(-c_out_g // oc)
+    return (
+        cost.COMPILED_GEMM * cost.gemm_seconds(direct, oc * taps, c_in_g, nb * positions)
+        + (n_batch * c_in * positions * cost.COPY_S if side_by_side(nb, positions) else 0.0)
+        + chunks * g * cost.CHUNK_S
+        + added * (cost.KERNEL_S + cost.KERNEL_ROW_S / compiled_run(geom, nb, oc, last is not None))
+        # channels-last: the weight reordered once, the input copied once per chunk of channels
+        + ((weight_bytes / 4 + n_batch * c_in * positions * (-(-c_out_g // oc) - 1)) * cost.COPY_S if last else 0.0)
+    )
+
+
+def working_bytes(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry, itemsize: int) -> int:
+    """Bytes a call allocates beyond its input and output (C-contiguous arrays of ``itemsize``), an upper bound.
+
+    The column buffers of the chunks in flight (one per worker), the input copies
+    that put samples side by side, the channels-last weight; depthwise layers one
+    block of products and accumulators per thread; the compiled loops' own
+    accumulators (a phase-split output plane, or a slab of :data:`SLAB_BYTES`, per
+    thread); NumPy's iterator buffers, per thread.
+    """
+    n_batch, c_in = x_shape[:2]
+    c_out_g = weight_shape[1]
+    g = geom.groups
+    c_in_g = c_in // g
+    taps, positions = math.prod(geom.kernel), math.prod(geom.in_size)
+    in_bytes = n_batch * c_in * positions * itemsize
+    out_bytes = n_batch * g * c_out_g * math.prod(geom.out_size) * itemsize
+    kernels = compiled_kernels(geom)
+    threads = num_threads()
+    buffers = iterator_bytes(itemsize, threads)
+    padded = (1,) * (3 - geom.ndim) + geom.out_size
+    if c_in_g == 1 and n_batch * c_out_g > 1:
+        if kernels is not None:  # one phase-split output row per thread
+            return threads * (padded[2] + geom.stride[-1]) * itemsize
+        group_bytes = c_out_g * math.prod(geom.out_size) * itemsize
+        per_block = max(1, min(g, BLOCK_BYTES // group_bytes))
+        phases = _phases(geom)
+        largest = math.prod(max(sizes) for sizes in zip(*(size for _, size, _ in phases))) if phases else 1
+        blocks = min(threads, n_batch * -(-g // per_block))
+        return blocks * per_block * c_out_g * (positions + largest) * itemsize + buffers
+    if kernels is None:
+        nb, oc, workers = numpy_chunks(n_batch, g, c_out_g, taps, positions, out_bytes, itemsize)
+        copy = in_bytes if positions < DIRECT_POSITIONS else 0
+        return workers * nb * g * oc * taps * positions * itemsize + copy + buffers
+    chunk = compiled_chunks(geom, n_batch, c_in_g, c_out_g, in_bytes, out_bytes, itemsize)
+    nb, oc = chunk.nb, chunk.oc
+    slab = chunk.threads * max(SLAB_BYTES, padded[2] * max(nb, oc) * itemsize)  # col2im_runs' accumulators
+    if chunk.channels_last:
+        copy = nb * positions * c_in_g if nb > 1 else 0
+        return chunk.workers * (nb * positions * taps * oc + c_in_g * taps * oc + copy) * itemsize + slab + buffers
+    copy = c_in_g * nb * positions if side_by_side(nb, positions) else 0
+    strides = ((1,) * (3 - geom.ndim) + geom.stride)[1:]
+    plane = padded[0] * math.prod(s * -(-m // s) for m, s in zip(padded[1:], strides))  # col2im's accumulator
+    return (chunk.workers * (nb * oc * chunk.tc * positions + copy) * itemsize
+            + (slab if chunk.batch_last else chunk.threads * plane * itemsize) + buffers)
+
+
 #: Input positions from which a sample makes its own GEMM into its columns of the chunk,
-#: instead of being copied side by side with the others (measured on DCGAN's 128->3 32x32
-#: layer: the copy and one GEMM 2x slower; the same at 1024 positions with wider GEMMs).
+#: instead of being copied side by side with the others: with few GEMM rows the wide GEMM
+#: re-packs the whole copy for little arithmetic (``docs/performance.md``, "Compiled loops").
 SAMPLE_POSITIONS = 1024
 
 
@@ -186,18 +261,6 @@ def side_by_side(nb: int, positions: int) -> bool:
     return nb > 1 and positions < SAMPLE_POSITIONS
 
 
-#: Seconds per element of the copy that puts samples side by side (a transposing copy,
-#: measured on the benchmark machine), against the GEMM's :data:`GEMM_FLOPS_PER_S`.
-COPY_S = 6e-10
-GEMM_FLOPS_PER_S = 1.5e11
-
-
-def gemm_efficiency(m: int, n: int) -> float:
-    """Fraction of the GEMM rate OpenBLAS reaches on ``m x K @ K x n`` (measured: a 48-row
-    product runs at 0.6, ``... @ 256 x 256`` at two thirds of ``... @ 256 x 2048``)."""
-    return m / (m + 32) * n / (n + 256)
-
-
 def compiled_limit(in_bytes: int, out_bytes: int) -> int:
     """Bytes one chunk of the compiled path may hold (column buffer plus input copy): at most
     :data:`CHUNK_BYTES` and three quarters of input plus output, so the call's extra memory
@@ -213,7 +276,8 @@ def compiled_plan(
     The GEMM is ``(oc * taps, C_in/g) @ (C_in/g, nb * prod(n))``; among the chunks
     whose column buffer (plus the copy that puts ``nb > 1`` samples side by side) fits
     ``limit`` bytes, the one with the least estimated time: the GEMM at
-    :func:`gemm_efficiency` of its shape, plus the copy. Samples of at least
+    :func:`.cost.gemm_efficiency` of its shape, plus the copy and a fixed cost per
+    chunk (the rates of :mod:`.cost`). Samples of at least
     :data:`SAMPLE_POSITIONS` positions are not copied: each makes its own GEMM into its
     columns of the chunk.
     """
@@ -234,13 +298,59 @@ def compiled_plan(
                 continue
             chunks = -(-n_batch // nb) * -(-c_out_g // oc)
             seconds = (
-                flops / (GEMM_FLOPS_PER_S * gemm_efficiency(oc * taps, nb * positions if side else positions))
-                + (n_batch * c_in_g * positions * COPY_S if copy else 0.0)
-                + chunks * 1e-4  # a GEMM call and a hand-off to the threads
+                flops / (cost.PLAN_GEMM_FLOPS_PER_S * cost.gemm_efficiency(oc * taps, nb * positions if side else positions))
+                + (n_batch * c_in_g * positions * cost.PLAN_COPY_S if copy else 0.0)
+                + chunks * cost.CHUNK_S
             )
             if seconds < best_s:
                 best, best_s = (nb, oc), seconds
     return best
+
+
+class Chunks(NamedTuple):
+    """How the compiled path cuts a layer (:func:`compiled_chunks`)."""
+
+    nb: int  #: samples per chunk
+    oc: int  #: output channels (per group) per chunk
+    tc: int  #: taps per chunk (fewer than all when one channel's columns exceed the limit)
+    workers: int  #: threads doing whole chunks (:func:`.threads.spread`), else 1
+    threads: int  #: threads for the element-wise work
+    channels_last: bool  #: channels-last columns (:func:`last_plan`)
+    batch_last: bool  #: batch-last columns (:func:`batch_runs`)
+
+
+def compiled_chunks(geom: Geometry, n_batch: int, c_in_g: int, c_out_g: int, in_bytes: int, out_bytes: int,
+                    itemsize: int) -> Chunks:
+    """The chunks of the compiled path (all but depthwise layers), within :func:`compiled_limit`.
+
+    Channels-last columns when :func:`last_plan` takes the layer; else planar (or
+    batch-last) columns of :func:`compiled_plan`, a few taps at a time when one
+    sample's taps of one channel exceed the limit (FSRCNN: 81 taps of a 64x64
+    input, one channel; each part's sum is added to the output). Either way the
+    threads take whole chunks when there are enough (:func:`spread_plan`).
+    """
+    g, taps, positions = geom.groups, math.prod(geom.kernel), math.prod(geom.in_size)
+    limit = compiled_limit(in_bytes, out_bytes)
+    last = last_plan(geom, n_batch, c_in_g, c_out_g, limit, itemsize)
+    if last is not None:
+        threads = num_threads()
+        own = spread_plan(threads, n_batch, c_out_g, g,
+                          lambda parts: last_plan(geom, n_batch, c_in_g, c_out_g, limit // parts, itemsize))
+        nb, oc = own or last
+        return Chunks(nb, oc, taps, threads if own else 1, threads, True, False)
+    nb, oc = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, itemsize)
+    tc = taps if oc * taps * nb * positions * itemsize <= limit else max(1, limit // (positions * itemsize))
+    # the thread count only when there is something to share: reading it costs a noticeable
+    # share of a small layer's call after a pause (docs/performance.md, "Threads")
+    threads = num_threads() if tc == taps or nb * oc > 1 else 1
+
+    def worker_plan(parts: int) -> tuple[int, int] | None:  # every tap in one chunk, or no plan
+        nb_w, oc_w = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit // parts, itemsize)
+        return (nb_w, oc_w) if oc_w * taps * nb_w * positions * itemsize <= limit // parts else None
+
+    own = spread_plan(threads, n_batch, c_out_g, g, worker_plan) if tc == taps else None
+    nb, oc = own or (nb, oc)
+    return Chunks(nb, oc, tc, threads if own else 1, threads, False, tc == taps and batch_runs(geom, nb))
 
 
 def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.ndarray:
@@ -269,32 +379,13 @@ def _compiled(x: np.ndarray, weight: np.ndarray, geom: Geometry, kernels) -> np.
         parallel_for(lambda r: kernels.depthwise(yf, ys, xf, xs, wf, ws, shape, rows_a, rows_b, last, kernel, r[0], r[1]),
                      split(n_batch * g * c_out_g, num_threads()))
         return y
-    limit = compiled_limit(x.nbytes, y.nbytes)
-    last = last_plan(geom, n_batch, c_in_g, c_out_g, limit, dtype.itemsize)
-    if last is not None:
-        threads = num_threads()
-        own = spread_plan(threads, n_batch, c_out_g, g,
-                          lambda parts: last_plan(geom, n_batch, c_in_g, c_out_g, limit // parts, dtype.itemsize))
-        nb, oc = own or last
-        _channels_last(x, weight, geom, kernels, y, nb, oc, threads if own else 1)
+    chunk = compiled_chunks(geom, n_batch, c_in_g, c_out_g, x.nbytes, y.nbytes, dtype.itemsize)
+    nb, oc, tc, workers = chunk.nb, chunk.oc, chunk.tc, chunk.workers
+    if chunk.channels_last:
+        _channels_last(x, weight, geom, kernels, y, nb, oc, workers)
         return y
-    # one sample's taps of one channel beyond the limit (FSRCNN: 81 taps of a 64x64 input,
-    # one channel): the taps go in parts, each part's sum added to the output
-    nb, oc = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, dtype.itemsize)
-    tc = taps if oc * taps * nb * positions * dtype.itemsize <= limit else max(1, limit // (positions * dtype.itemsize))
-    # the thread count only when there is something to share (reading it costs 0.1-0.2 ms on a
-    # layer called after a pause, a tenth of FSRCNN's call)
-    threads = num_threads() if tc == taps or nb * oc > 1 else 1
-
-    def worker_plan(parts: int) -> tuple[int, int] | None:  # every tap in one chunk, or no plan
-        nb_w, oc_w = compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit // parts, dtype.itemsize)
-        return (nb_w, oc_w) if oc_w * taps * nb_w * positions * dtype.itemsize <= limit // parts else None
-
-    own = spread_plan(threads, n_batch, c_out_g, g, worker_plan) if tc == taps else None
-    nb, oc = own or (nb, oc)
-    workers = threads if own else 1
-    batch_last = tc == taps and batch_runs(geom, nb)
-    pass_threads = 1 if workers > 1 else threads  # for each chunk's additions
+    batch_last = chunk.batch_last
+    pass_threads = 1 if workers > 1 else chunk.threads  # for each chunk's additions
     chunks = [(gi, b0, b1, o0, o1, t0, t1) for gi in range(g) for b0, b1 in split(n_batch, -(-n_batch // nb))
               for o0, o1 in split(c_out_g, -(-c_out_g // oc)) for t0, t1 in split(taps, -(-taps // tc))]
     w_mat = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)  # W^T per group: a view
@@ -364,7 +455,7 @@ def last_plan(geom: Geometry, n_batch: int, c_in_g: int, c_out_g: int, limit: in
     :data:`SHORT_ROWS`, with at least 16 output channels per group and
     :data:`POSITIONS_PER_CHANNEL` input positions (over the batch) per input channel:
     the weight they reorder is then small next to the columns (DCGAN's 1024->512
-    4x4 layer is not, and measured slower this way). ``oc`` is as many
+    4x4 layer is not: ``docs/performance.md``, "Compiled loops"). ``oc`` is as many
     channels as keep one output row of the accumulator within :data:`SLAB_BYTES`
     (fewer, down to 16, until a sample fits), ``nb`` as many samples as fit ``limit``
     together with their channels-last input copy and the chunk's reordered weight.
@@ -482,13 +573,7 @@ def _numpy(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
     if c_in_g == 1 and n_batch * c_out_g > 1:
         _depthwise(yv, x, weight, geom, taps_placed)
         return y
-    nb, oc = plan(n_batch, g, c_out_g, taps, positions, y.nbytes, dtype.itemsize)
-    threads = num_threads()
-    # the chunks hold every group, so they count as one group
-    own = spread_plan(threads, n_batch, c_out_g, 1,
-                      lambda parts: plan(n_batch, g, c_out_g, taps, positions, y.nbytes, dtype.itemsize, parts))
-    nb, oc = own or (nb, oc)
-    workers = threads if own else 1
+    nb, oc, workers = numpy_chunks(n_batch, g, c_out_g, taps, positions, y.nbytes, dtype.itemsize)
     # W^T per group with rows (o, tap): a transposed view of the weight, no copy. The GEMMs
     # are 2-D calls (BLAS takes the transposed view as is; a stacked matmul would not).
     w_mat = weight.reshape(g, c_in_g, c_out_g * taps).transpose(0, 2, 1)

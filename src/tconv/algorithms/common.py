@@ -111,6 +111,27 @@ def correlate(
     return np.moveaxis(y, -1, 1)
 
 
+def iterator_bytes(itemsize: int, calls: int = 1) -> int:
+    """Bytes of NumPy's iterator buffers for ``calls`` concurrent element-wise calls (ufuncs, einsum)
+    on strided or broadcast operands: up to ``numpy.getbufsize()`` elements for each of three operands."""
+    return calls * 3 * np.getbufsize() * itemsize
+
+
+def correlate_bytes(n_batch: int, c_in: int, c_out: int, taps: int, in_positions: int, out_positions: int,
+                    groups: int, itemsize: int) -> int:
+    """Bytes :func:`correlate` allocates besides its result (``n_batch * c_out * out_positions`` values),
+    an upper bound: the channels-last copy of its input, then without groups the weight's GEMM
+    layout and the im2col buffer, with groups one tap's product (and the iterator's buffers)."""
+    values = n_batch * c_in * in_positions
+    if groups == 1:
+        per_sample = out_positions * taps * c_in * itemsize
+        nb = max(1, min(n_batch, IM2COL_BYTES // max(1, per_sample)))
+        values += taps * c_in * c_out + nb * out_positions * taps * c_in
+    else:
+        values += n_batch * c_out * out_positions
+    return values * itemsize + iterator_bytes(itemsize)
+
+
 def zero_insert(x: np.ndarray, stride: Sequence[int]) -> np.ndarray:
     """Insert ``s-1`` zeros between neighbouring elements on each trailing axis."""
     nd = len(stride)

@@ -18,7 +18,9 @@ NumPy path, which the test suite checks as well. Arrays reach the kernels as
 
 Tap tables: one row per tap that reaches the window,
 ``(tap, (first input, end input, first output, stride) per axis, assign)`` with
-the assigning taps (those covering their phase) first: see :func:`table`.
+the assigning taps (those covering their phase) first: see :func:`table`. They
+are built from the shared tap arithmetic (:meth:`tconv.geometry.Axis.tap_range`,
+:func:`.taps.placements`); the algorithms import this module, never the reverse.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ import types
 
 import numpy as np
 
-from ..errors import TconvError
+from ..errors import fail
 from ..geometry import Geometry
+from .taps import placements
 
 _COMPILED = None  # the compiled kernels once built, or False when numba is missing
 
@@ -64,8 +67,9 @@ def kernels():
     global _COMPILED
     choice = os.environ.get("TCONV_KERNELS", "").strip().lower() or "auto"
     if choice not in CHOICES:
-        raise TconvError(
-            f"tconv: environment variable TCONV_KERNELS must be one of {', '.join(CHOICES)}; got {choice!r}"
+        raise fail(
+            "algorithms.compiled.kernels",
+            f"environment variable TCONV_KERNELS must be one of {', '.join(CHOICES)}; got {choice!r}",
         )
     if choice == "numpy":
         return None
@@ -75,9 +79,9 @@ def kernels():
         except ImportError:
             _COMPILED = False
     if not _COMPILED and choice == "numba":
-        raise TconvError(
-            "tconv: TCONV_KERNELS=numba needs numba, which is not installed; "
-            'install the extra: pip install "tconv[fast]"'
+        raise fail(
+            "algorithms.compiled.kernels",
+            'TCONV_KERNELS=numba needs numba, which is not installed; install the extra: pip install "tconv[fast]"',
         )
     return _COMPILED or None
 
@@ -86,7 +90,7 @@ def _compile():
     import numba
 
     # Indices typed unsigned: a signed index makes numba test it for Python's negative
-    # wrap-around on every access, which keeps LLVM from vectorising (10x slower here).
+    # wrap-around on every access, which keeps LLVM from vectorising (docs/performance.md).
     u64 = numba.uint64
     jit = functools.partial(numba.njit, nogil=True, cache=True, fastmath=False)
 
@@ -256,8 +260,8 @@ def _compile():
                 if offset[f2] < 0:
                     whole[t // 64] = False
         first = bs[7] != 1  # channels first: channel by channel, every row of it
-        # every tile whole: channels first, a row is copied without a test per element
-        # (3-D U-Net k4's shuffle, hot: 0.67 ms against 1.15 with the test)
+        # every tile whole: channels first, a row is copied without a test per element, the
+        # test being a large share of such a copy (docs/performance.md, "subpixel's constants")
         full = whole.all()
         for row in range(lo, hi):
             b = row // n0
@@ -371,8 +375,6 @@ def table(geom: Geometry) -> tuple[np.ndarray, bool]:
     ``assign`` marks the first tap covering its phase (it writes instead of
     adding). When the taps cover the window, the output needs no zeroing.
     """
-    from .col2im import placements  # col2im owns the tap placement rules
-
     taps, covered = placements(geom)
     nd = geom.ndim
     kernel = (1,) * (3 - nd) + geom.kernel
@@ -390,14 +392,12 @@ def table(geom: Geometry) -> tuple[np.ndarray, bool]:
 @functools.lru_cache(maxsize=64)
 def landings(geom: Geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per axis (padded to three), the ``(input, tap, output)`` triples of ``col2im_runs``:
-    every input and tap whose output ``i*s + j*d - lo`` lies in the window (col2im's
-    :func:`tap_ranges`), inputs ascending."""
-    from .col2im import tap_ranges  # col2im owns the tap placement rules
-
+    every input and tap whose output ``i*s + j*d - lo`` lies in the window
+    (:meth:`~tconv.geometry.Axis.tap_range`), inputs ascending."""
     out = []
     for a in (None,) * (3 - geom.ndim) + geom.axes:
         rows = [(0, 0, 0)] if a is None else sorted(
-            (i, j, f) for j in range(a.kernel) if (ranges := tap_ranges(a, j)) is not None
+            (i, j, f) for j in range(a.kernel) if (ranges := a.tap_range(j)) is not None
             for i, f in zip(range(ranges[0].start, ranges[0].stop), range(ranges[1].start, ranges[1].stop, a.stride))
         )
         table_ = np.array(rows, dtype=np.int64).reshape(-1, 3)
@@ -422,8 +422,6 @@ def tap_slice(geom: Geometry, t0: int, t1: int) -> np.ndarray:
 def depthwise_tables(geom: Geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-axis tables of :func:`depthwise`: the (tap, input) pairs reaching each output of
     the first two (padded) axes in CSR form, the last axis' tap ranges, and ``(k0, k1, k2, s2)``."""
-    from .col2im import tap_ranges
-
     axes = (None,) * (3 - geom.ndim) + geom.axes
 
     def csr(a) -> np.ndarray:
@@ -431,7 +429,7 @@ def depthwise_tables(geom: Geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray
             return np.array([0, 1, 0, 0], dtype=np.int64)
         reach: list[list[int]] = [[] for _ in range(a.length)]
         for j in range(a.kernel):
-            ranges = tap_ranges(a, j)
+            ranges = a.tap_range(j)
             if ranges is not None:
                 for i, f in zip(range(ranges[0].start, ranges[0].stop), range(ranges[1].start, ranges[1].stop, a.stride)):
                     reach[f] += [j, i]
@@ -441,7 +439,7 @@ def depthwise_tables(geom: Geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray
     last_axis = axes[2]
     last = []
     for j in range(last_axis.kernel):
-        ranges = tap_ranges(last_axis, j)
+        ranges = last_axis.tap_range(j)
         last += [ranges[0].start, ranges[0].stop, ranges[1].start] if ranges is not None else [0, 0, 0]
     kernel = [1 if a is None else a.kernel for a in axes] + [last_axis.stride]
     out = (csr(axes[0]), csr(axes[1]), np.array(last, dtype=np.int64), np.array(kernel, dtype=np.int64))

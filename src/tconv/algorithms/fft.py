@@ -11,17 +11,23 @@ The linear convolution of lengths ``(n-1)*s + 1`` and ``k_eff`` is exactly
 FLOPs: about ``5 * F * log2(F) * N * (C_in + C_out) + 8 * N * C_in * (C_out/g) * F/2``
 with ``F = prod(full)``: independent of the kernel size, so it wins for large
 kernels (FCN's 64x64 bilinear upsampler).
-Extra memory: the spectra, ``N * (C_in + C_out) * F / 2`` complex numbers, plus
-``C_in * (C_out/g) * F / 2`` for the kernel's.
+Extra memory (:func:`working_bytes`): the spectra, ``N * (C_in + C_out) * F / 2``
+complex numbers, plus ``C_in * (C_out/g) * F / 2`` for the kernel's, and the
+full result and the transforms' padded copies.
+Time (:func:`estimate_seconds`): the transforms and the products per frequency,
+plus a dozen array passes.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy import fft as sfft
 
 from ..geometry import Geometry
-from .common import dilate_kernel, take_window, zero_insert
+from . import cost
+from .common import dilate_kernel, iterator_bytes, take_window, zero_insert
 
 
 def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
@@ -42,3 +48,46 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
     y_f = y_f.transpose(2, 0, 3, 1).reshape((n_batch, g * c_out_g) + spectrum)
     y_full = sfft.irfftn(y_f, shape, axes=axes)
     return take_window(y_full[(Ellipsis,) + tuple(slice(0, f) for f in geom.full)], geom).astype(dtype, copy=False)
+
+
+def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry) -> float:
+    """Estimated seconds of a float32 call (the rates of :mod:`.cost`).
+
+    ``N * (C_in + C_out)`` transforms of ``F = prod(full)`` points and a product per
+    frequency; it does not grow with the kernel.
+    """
+    n_batch, c_in = x_shape[:2]
+    c_out_g = weight_shape[1]
+    c_out = c_out_g * geom.groups
+    out_values = n_batch * c_out * math.prod(geom.out_size)
+    f = math.prod(geom.full)
+    flops = 5.0 * f * math.log2(max(f, 2)) * n_batch * (c_in + c_out) + 4.0 * n_batch * c_in * c_out_g * f
+    # a dozen array passes (zero insertion, transforms, products) of fixed overhead each
+    return flops / cost.FFT_FLOPS_PER_S + 64.0 * out_values / cost.MEMORY_BYTES_PER_S + 12 * cost.CALL_S
+
+
+def working_bytes(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry, itemsize: int) -> int:
+    """Bytes a call allocates beyond its input and output (C-contiguous arrays of ``itemsize``), an upper bound.
+
+    The largest of the call's four stages: the zero-inserted input, its padded copy
+    and its spectrum; the kernel's dilated copy, padded copy and spectrum; the
+    product's spectrum and its reordered copy; the inverse transform's working copy
+    and the full real result (less the output when that is a window of it). Each
+    stage holds the spectra made before it.
+    """
+    n_batch, c_in = x_shape[:2]
+    c_out_g = weight_shape[1]
+    c_out = c_out_g * geom.groups
+    shape = tuple(sfft.next_fast_len(f, real=True) for f in geom.full)
+    real = math.prod(shape)
+    spectrum = math.prod(shape[:-1]) * (shape[-1] // 2 + 1) * 2  # in reals
+    x_spec, w_spec, y_spec = n_batch * c_in * spectrum, c_in * c_out_g * spectrum, n_batch * c_out * spectrum
+    inside = all(0 <= a.start and a.start + a.length <= a.full for a in geom.axes)  # the output is a view
+    full = n_batch * c_out * (real - (math.prod(geom.out_size) if inside else 0))
+    stages = (
+        n_batch * c_in * (math.prod(a.dilated_size for a in geom.axes) + real) + x_spec,
+        x_spec + c_in * c_out_g * (math.prod(a.k_eff for a in geom.axes) + real) + w_spec,
+        x_spec + w_spec + 2 * y_spec,
+        x_spec + w_spec + 2 * y_spec + full,
+    )
+    return max(stages) * itemsize + iterator_bytes(itemsize)

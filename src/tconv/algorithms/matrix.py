@@ -12,17 +12,23 @@ literally the transpose of the convolution's matrix.
 
 FLOPs: ``2 * nnz(C) * N`` with ``nnz(C) <= C_in * (C_out/g) * prod(n) * prod(k)``
 (taps the window crops are not stored).
-Extra memory: ``C`` itself, about ``nnz * (itemsize + 16)`` bytes while it is built;
-the algorithm declines (``TconvError``) beyond :data:`MEMORY_BUDGET`.
+Extra memory (:func:`working_bytes`): while ``C`` is built, its entries three
+times over (per tap, joined, and in compressed rows) with their indices, about
+``nnz * (3 * itemsize + 48)`` bytes; then ``C``, a copy of the input and the
+product. The algorithm declines (``TconvError``) when ``C``'s bound
+``nnz * (itemsize + 16)`` passes :data:`MEMORY_BUDGET`.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy import sparse
 
 from ..errors import TconvError
 from ..geometry import Geometry
+from .common import iterator_bytes
 
 #: Largest matrix (bytes, while building) the ``matrix`` algorithm will make.
 MEMORY_BUDGET = 256 * 2**20
@@ -77,3 +83,23 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
     n_batch = x.shape[0]
     y = (c.T @ x.reshape(n_batch, -1).T).T
     return np.asarray(y).reshape((n_batch, -1) + geom.out_size)
+
+
+def working_bytes(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry, itemsize: int) -> int:
+    """Bytes a call allocates beyond its input and output (C-contiguous arrays of ``itemsize``), an upper bound.
+
+    Building ``C`` (``nnz`` entries, the taps the window keeps): the per-tap pieces
+    (64-bit row and column indices and values), their concatenation, the COO
+    matrix's 32-bit indices and the CSR matrix; then ``C`` beside a copy of the
+    input and the product before its reordering into the output.
+    """
+    n_batch, c_in = x_shape[:2]
+    c_out_g = weight_shape[1]
+    kept = [sum((r[0].stop - r[0].start) for j in range(a.kernel) if (r := a.tap_range(j)) is not None)
+            for a in geom.axes]
+    nnz = c_in * c_out_g * math.prod(kept)
+    rows = c_in * math.prod(geom.in_size) + 1
+    build = nnz * (2 * (16 + itemsize) + 8 + 8 + itemsize) + 8 * rows
+    product = (nnz * (8 + itemsize) + 8 * rows + n_batch * c_in * math.prod(geom.in_size) * itemsize
+               + n_batch * c_out_g * geom.groups * math.prod(geom.out_size) * itemsize)
+    return max(build, product) + iterator_bytes(itemsize)

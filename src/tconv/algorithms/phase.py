@@ -15,20 +15,25 @@ In N-d the phases are the products of the per-axis residues.
 
 FLOPs: about ``2 * N * C_in * (C_out/g) * prod(L / s) * prod(k)``: no
 multiplication by an inserted zero.
-Extra memory: one phase's input window and result, about ``(N * C_in * prod(n)
-+ N * C_out * prod(L)) / prod(s)`` beyond the output.
+Extra memory (:func:`working_bytes`): the regrouped kernel, then per phase its
+sub-kernel, input window and result with the correlation's copies, about
+``2 * (N * C_in * prod(n) + N * C_out * prod(L)) / prod(s)`` beyond the output.
+Time (:func:`estimate_seconds`): one GEMM per live phase on a fresh im2col copy,
+a fixed cost per phase and the interleaved writes of the output.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from math import gcd
 
 import numpy as np
 
 from ..geometry import Axis, Geometry
-from .common import correlate, to_conv_layout, window
+from . import cost
+from .common import correlate, correlate_bytes, iterator_bytes, to_conv_layout, window
 
 
 @dataclass(frozen=True)
@@ -77,3 +82,51 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
             x_win, sub, (1,) * geom.ndim, tuple(p.dilation for p in combo), geom.groups
         )
     return y
+
+
+def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry) -> float:
+    """Estimated seconds of a float32 call (the rates of :mod:`.cost`).
+
+    A GEMM per live phase, ``C_out/g`` wide (at :data:`.cost.PHASE_GEMM` of the
+    modelled rate), a fixed cost per phase, an im2col copy of ``N * C_in * prod(n)``
+    elements per tap (one einsum per tap with groups) and the interleaved writes.
+    """
+    n_batch, c_in = x_shape[:2]
+    c_out_g = weight_shape[1]
+    g = geom.groups
+    c_in_g = c_in // g
+    taps = math.prod(geom.kernel)
+    positions = math.prod(geom.in_size)
+    direct = 2.0 * n_batch * c_in * c_out_g * positions * taps
+    out_values = n_batch * c_out_g * g * math.prod(geom.out_size)
+    live = math.prod([len(a.live_phases) for a in geom.axes])
+    return (
+        cost.PHASE_GEMM
+        * cost.gemm_seconds(direct, n_batch * positions, max(1, taps // math.prod(geom.stride)) * c_in_g, c_out_g)
+        + live * cost.PHASE_S
+        + n_batch * c_in * positions * taps * cost.COPY_S * (1 if g == 1 else 4)
+        + out_values * cost.SHUFFLE_S
+    )
+
+
+def working_bytes(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry, itemsize: int) -> int:
+    """Bytes a call allocates beyond its input and output (C-contiguous arrays of ``itemsize``), an upper bound.
+
+    The regrouped kernel, and the largest phase's sub-kernel, input window and
+    result with what :func:`.common.correlate` allocates for them.
+    """
+    n_batch, c_in = x_shape[:2]
+    c_out = weight_shape[1] * geom.groups
+    c_in_g = c_in // geom.groups
+    largest = 0
+    for combo in itertools.product(*(_axis_phases(a) for a in geom.axes)):
+        if any(not p.taps for p in combo):
+            continue
+        taps = math.prod(len(p.taps) for p in combo)
+        window_positions = math.prod(p.count + (len(p.taps) - 1) * p.dilation for p in combo)
+        out_positions = math.prod(p.count for p in combo)
+        sub = c_out * c_in_g * taps
+        phase = ((sub + n_batch * c_in * window_positions + n_batch * c_out * out_positions) * itemsize
+                 + correlate_bytes(n_batch, c_in, c_out, taps, window_positions, out_positions, geom.groups, itemsize))
+        largest = max(largest, phase)
+    return c_out * c_in_g * math.prod(geom.kernel) * itemsize + largest + iterator_bytes(itemsize)

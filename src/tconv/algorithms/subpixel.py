@@ -25,10 +25,13 @@ copied from a channels-last copy of the input. Channels first (without groups,
 at most :data:`FIRST_PHASES` phases on the last axis and :data:`FIRST_BLOCKS`
 blocks per sample), ``Y^T = W^T @ columns`` with the columns copied from the
 input as it is, and the shuffle reads each channel's phases in runs.
-Extra memory: one chunk of the windowed input, (channels last) its
-channels-last copy, the im2col buffer and the chunk of ``Y``: together at most
-:data:`SHARE` of the input plus output, or :data:`CHUNK_BYTES`, less the size
-of the rearranged kernel.
+Extra memory (:func:`working_bytes`): the rearranged kernel
+``prod(Q * |R|) * C_in/g * C_out`` and one chunk of the windowed input,
+(channels last) its channels-last copy, the im2col buffer and the chunk of
+``Y``: together at most :data:`SHARE` of the input plus output, or
+:data:`CHUNK_BYTES` (one block row of one sample at least).
+Time (:func:`estimate_seconds`): the GEMM at its shape's rate, the im2col copy,
+the kernel's rearrangement and a transposing depth-to-space write of the output.
 """
 
 from __future__ import annotations
@@ -37,45 +40,26 @@ import functools
 import itertools
 import math
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ..geometry import Axis, Geometry
-from . import compiled
-from .common import correlate, to_conv_layout, window
+from ..geometry import Geometry
+from . import compiled, cost
+from .common import correlate, iterator_bytes, to_conv_layout, window
 from .threads import split
 
 #: Largest chunk of the blocked result ``Y`` (bytes).
 CHUNK_BYTES = 16 * 2**20
 #: Most live phases on the last axis for the GEMM to run channels first (without groups; see
-#: :func:`_columns_first`). The shuffle then reads as many runs side by side per output row;
-#: measured (compiled shuffle, one thread, medians of 7 hot calls): 3-D U-Net k4 (2 phases)
-#: 2.2 ms against 2.8-4.9 channels last, FCN-8s (8) 6.8-10.4 against 10.6-14.3, FCN-32s (32)
-#: 11.0-11.3 against 7.8-10.6.
+#: :func:`_columns_first`): the shuffle then reads as many runs side by side per output row, which
+#: pays only while they are few (``docs/performance.md``, "subpixel's constants").
 FIRST_PHASES = 4
-#: Fewest blocks per sample for the GEMM to run channels first: the columns are copied in runs
-#: of a block row, and several samples' columns transposed. Measured (``subpixel``, medians of
-#: 9 calls after a pause): 0.77x on Keras' MNIST DCGAN layer (64 blocks), 0.94x on DCGAN's
-#: 256->128 16x16 layer (289 blocks; the fastest calls even), 1.12x on 3-D U-Net k4 (4913), 1.21x
-#: on the dilated layer (1156).
+#: Fewest blocks per sample for the GEMM to run channels first: its columns are copied in runs
+#: of a block row, short on small inputs (``docs/performance.md``, "subpixel's constants").
 FIRST_BLOCKS = 256
 #: Share of input plus output bytes one chunk's copies may take (with the rearranged kernel).
 SHARE = 0.75
-
-
-def live_phases(a: Axis) -> list[int]:
-    """The phases ``r`` (of ``f = s*u + r``) that some tap reaches on this axis."""
-    return sorted({(j * a.dilation) % a.stride for j in range(a.kernel)})
-
-
-def _blocks(a: Axis) -> tuple[int, int]:
-    """First block and number of blocks the window ``[lo, lo + L)`` touches."""
-    first = a.start // a.stride
-    return first, (a.start + a.length - 1) // a.stride - first + 1
-
-
-def shifts(a: Axis) -> int:
-    """``Q``: how many blocks one input reaches, ``floor(d*(k-1)/s) + 1``."""
-    return a.dilation * (a.kernel - 1) // a.stride + 1
 
 
 def _sub_kernel(weight: np.ndarray, geom: Geometry) -> np.ndarray:
@@ -96,8 +80,8 @@ def _sub_kernel(weight: np.ndarray, geom: Geometry) -> np.ndarray:
         flat = np.ascontiguousarray(split.transpose(order)).reshape(
             tuple(a.kernel // a.stride for a in geom.axes) + (c_in, -1))
         return flat.transpose((nd + 1, nd) + tuple(range(nd)))
-    phases = [live_phases(a) for a in geom.axes]
-    qs = tuple(shifts(a) for a in geom.axes)
+    phases = [a.live_phases for a in geom.axes]
+    qs = tuple(a.shifts for a in geom.axes)
     n_r = tuple(len(p) for p in phases)
     # per axis and tap: its phase's index and its flipped shift (the correlation reads x[u - q]
     # as x_win[t + Q-1-q])
@@ -126,23 +110,119 @@ def _sub_kernel(weight: np.ndarray, geom: Geometry) -> np.ndarray:
     return sub.reshape((-1,) + sub.shape[1 + nd :])
 
 
+class Chunks(NamedTuple):
+    """How a call is cut (:func:`chunks`): ``nb`` samples by ``rows`` block rows of axis 0 per chunk."""
+
+    first: bool  #: the GEMM channels first (``Y^T = W^T @ columns``), else channels last
+    nb: int
+    rows: int
+    sub_values: int  #: elements of the rearranged kernel
+
+
+def chunks(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry, itemsize: int) -> Chunks:
+    """The chunks of samples and block rows whose copies stay within the budget.
+
+    The budget is :data:`SHARE` of input plus output or :data:`CHUNK_BYTES`, less the
+    rearranged kernel; what a block row holds: channels first, the window and the
+    columns, then the columns and the blocked result; channels last, the window,
+    its channels-last copy, the columns and the blocked result.
+    """
+    n_batch, c_in = x_shape[:2]
+    c_out = weight_shape[1] * geom.groups
+    counts = tuple(a.window_blocks[1] for a in geom.axes)
+    qs = tuple(a.shifts for a in geom.axes)
+    counts_r = tuple(len(a.live_phases) for a in geom.axes)
+    sub_values = math.prod(qs) * math.prod(counts_r) * c_in // geom.groups * c_out
+    first = geom.groups == 1 and counts_r[-1] <= FIRST_PHASES and math.prod(counts) >= FIRST_BLOCKS
+    span = tuple(c + q - 1 for c, q in zip(counts[1:], qs[1:]))  # a chunk's window past axis 0
+    blocks = math.prod(counts[1:])
+    window_values = c_in * math.prod(span) / blocks
+    columns, result = c_in * math.prod(qs) // geom.groups, c_out * math.prod(counts_r)
+    row_values = math.ceil(blocks * (
+        columns + max(window_values, result) if first else 2 * window_values + columns + result))
+    in_bytes = n_batch * c_in * math.prod(geom.in_size) * itemsize
+    out_bytes = n_batch * c_out * math.prod(geom.out_size) * itemsize
+    budget = max(1, (min(CHUNK_BYTES, int((in_bytes + out_bytes) * SHARE)) - sub_values * itemsize) // itemsize)
+    nb = max(1, min(n_batch, budget // (row_values * counts[0])))
+    rows = counts[0] if nb > 1 else max(1, min(counts[0], budget // row_values))
+    return Chunks(first, nb, rows, sub_values)
+
+
+def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry) -> float:
+    """Estimated seconds of a float32 call (the rates of :mod:`.cost`).
+
+    A GEMM of ``prod(Q) * C_in/g`` by ``prod(|R|) * C_out/g`` over the blocks ``U``
+    the window touches (``prod(Q |R| / k) * prod(U / n)`` times the definition's
+    multiplies), the im2col copy, the weight read once per chunk and a transposing
+    depth-to-space write of the output.
+    """
+    n_batch, c_in = x_shape[:2]
+    c_out_g = weight_shape[1]
+    g = geom.groups
+    c_in_g, c_out = c_in // g, c_out_g * g
+    positions = math.prod(geom.in_size)
+    out_values = n_batch * c_out * math.prod(geom.out_size)
+    weight_bytes = 4.0 * c_in * c_out_g * math.prod(geom.kernel)
+    phases = [len(a.live_phases) for a in geom.axes]
+    shifts = [a.shifts for a in geom.axes]
+    blocks = [a.window_blocks[1] for a in geom.axes]
+    rows = n_batch * math.prod(blocks)
+    depth, width = math.prod(shifts) * c_in_g, math.prod(phases) * c_out_g
+    budget = min(CHUNK_BYTES, SHARE * 4 * (n_batch * c_in * positions + out_values))
+    parts = max(1, math.ceil(rows * width * g * 4 / budget))
+    return (
+        cost.gemm_seconds(2.0 * rows * depth * width * g, rows / parts, depth, width)
+        + (rows * depth * g + n_batch * c_in * math.prod(b + q - 1 for b, q in zip(blocks, shifts))) * cost.COPY_S
+        + parts * weight_bytes / cost.MEMORY_BYTES_PER_S
+        + weight_bytes / 4 * cost.SHUFFLE_S  # the kernel rearranged into (Q, C_in, R, C_out), once per call
+        + (  # the depth-to-space: one compiled pass, or NumPy assignments per phase combination
+            out_values * cost.SHUFFLE_COMPILED_S if compiled_shuffle(geom)
+            else out_values * cost.SHUFFLE_S + parts * math.prod(phases[:-1]) * 2 * cost.CALL_S
+        )
+    )
+
+
+def working_bytes(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry, itemsize: int) -> int:
+    """Bytes a call allocates beyond its input and output (C-contiguous arrays of ``itemsize``), an upper bound.
+
+    The rearranged kernel (with groups, while it is built, a regrouped copy of the
+    weight too), then the largest chunk's window, its channels-last copy (channels
+    last), its columns and its blocked result, as :func:`chunks` cuts them.
+    """
+    n_batch, c_in = x_shape[:2]
+    c_out = weight_shape[1] * geom.groups
+    plan = chunks(x_shape, weight_shape, geom, itemsize)
+    counts = tuple(a.window_blocks[1] for a in geom.axes)
+    qs = tuple(a.shifts for a in geom.axes)
+    nb, rows = plan.nb, min(plan.rows, counts[0])
+    window_ = nb * c_in * (rows + qs[0] - 1) * math.prod(c + q - 1 for c, q in zip(counts[1:], qs[1:]))
+    blocks = nb * rows * math.prod(counts[1:])
+    columns = blocks * math.prod(qs) * c_in // geom.groups
+    result = blocks * c_out * math.prod(len(a.live_phases) for a in geom.axes)
+    if plan.first:
+        chunk = columns + max(window_, result)
+    else:  # with groups, one tap's product at a time instead of the columns
+        chunk = 2 * window_ + (columns if geom.groups == 1 else result) + result
+    regrouped = c_in * weight_shape[1] * math.prod(geom.kernel) if geom.groups > 1 else 0
+    return (plan.sub_values + max(regrouped, chunk)) * itemsize + iterator_bytes(itemsize)
+
+
 def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
     nd = geom.ndim
     n_batch = x.shape[0]
     c_out = weight.shape[1] * geom.groups
     dtype = np.result_type(x, weight)
-    phases = [live_phases(a) for a in geom.axes]
-    qs = tuple(shifts(a) for a in geom.axes)
-    firsts, counts = zip(*(_blocks(a) for a in geom.axes))
+    phases = [a.live_phases for a in geom.axes]
+    qs = tuple(a.shifts for a in geom.axes)
+    firsts, counts = zip(*(a.window_blocks for a in geom.axes))
     dead = any(len(p) < a.stride for p, a in zip(phases, geom.axes))
     y = (np.zeros if dead else np.empty)((n_batch, c_out) + geom.out_size, dtype=dtype)
     sub = _sub_kernel(weight, geom)
-    # x_win: the input blocks u - q for every block u the window touches, zero outside x; cut
-    # into chunks of samples and block rows so that the chunk's copies stay within the budget:
-    # channels first, the window and columns, then the columns and the blocked result;
-    # channels last, the window, its channels-last copy, the columns and the blocked result
+    # x_win: the input blocks u - q for every block u the window touches, zero outside x, in chunks
+    plan = chunks(x.shape, weight.shape, geom, dtype.itemsize)
+    nb, rows = plan.nb, plan.rows
     w_t = None
-    if geom.groups == 1 and len(phases[-1]) <= FIRST_PHASES and math.prod(counts) >= FIRST_BLOCKS:
+    if plan.first:
         # Y^T = W^T @ columns: the columns are copied from x as it is (no channels-last copy),
         # and the shuffle reads each phase's blocks in runs side by side
         flat = sub.transpose(tuple(range(2, 2 + nd)) + (1, 0))  # (*Q, C_in, |R| * C_out), contiguous
@@ -150,15 +230,6 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
     starts = tuple(f - q + 1 for f, q in zip(firsts, qs))
     span = tuple(c + q - 1 for c, q in zip(counts[1:], qs[1:]))  # a chunk's window past axis 0
     counts_r = tuple(len(p) for p in phases)
-    c_in = x.shape[1]
-    blocks = math.prod(counts[1:])
-    window_values = c_in * math.prod(span) / blocks
-    columns, result = c_in * math.prod(qs) // geom.groups, c_out * math.prod(counts_r)
-    row_values = math.ceil(blocks * (
-        columns + max(window_values, result) if w_t is not None else 2 * window_values + columns + result))
-    budget = max(1, (min(CHUNK_BYTES, int((x.nbytes + y.nbytes) * SHARE)) - sub.nbytes) // dtype.itemsize)
-    nb = max(1, min(n_batch, budget // (row_values * counts[0])))
-    rows = counts[0] if nb > 1 else max(1, min(counts[0], budget // row_values))
     targets = _targets(geom)
     kernels = compiled.kernels() if compiled_shuffle(geom) else None
     maps = _maps(geom) if kernels is not None else None
@@ -198,7 +269,7 @@ def _targets(geom: Geometry) -> list[list[tuple[int, int, range]]]:
     first) whose phase-``r`` output is in the window."""
     return [
         [(ri, r, range(-(-(a.start - r) // a.stride) - f, (a.start + a.length - 1 - r) // a.stride - f + 1))
-         for ri, r in enumerate(live_phases(a))]
+         for ri, r in enumerate(a.live_phases)]
         for a, f in zip(geom.axes, (a.start // a.stride for a in geom.axes))
     ]
 
@@ -268,8 +339,7 @@ def _shuffle_compiled(kernels, y: np.ndarray, b0: int, b1: int, blocked: np.ndar
     """:func:`_shuffle` into samples ``b0:b1`` of ``y`` by the compiled kernel (``tconv[fast]``).
 
     On one thread: it follows the chunk's GEMM, after which OpenBLAS's idle thread
-    spins for a while on the other core (measured: two threads made the
-    3-D U-Net k4 layer 10 %, FCN-8s 30 % slower than one)."""
+    spins for a while on the other core (``docs/performance.md``, "subpixel's constants")."""
     nd = geom.ndim
     pad = 3 - nd
     lengths = (1,) * pad + geom.out_size

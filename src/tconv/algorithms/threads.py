@@ -25,6 +25,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Callable, Iterable, Sequence, TypeVar
 
+from ..errors import fail
+
 T = TypeVar("T")
 
 #: Least chunks per thread for an algorithm to give each thread whole chunks (:func:`spread`)
@@ -53,7 +55,10 @@ def num_threads() -> int:
         try:
             return max(1, int(env))
         except ValueError:
-            raise ValueError(f"tconv: TCONV_NUM_THREADS must be a positive int; got {env!r}") from None
+            raise fail(
+                "algorithms.threads.num_threads",
+                f"environment variable TCONV_NUM_THREADS must be a positive int; got {env!r}",
+            ) from None
     cpus = _cpus()
     limits = [lib.num_threads for lib in _blas_libraries()]
     return max(1, min([cpus] + limits))
