@@ -106,8 +106,11 @@ class Framework(Protocol):
     def source(self, desc: Mapping[str, Any], input_size: object) -> Source:
         """The description (checked against :attr:`KEYS`) parsed with this framework's ``geometry``."""
 
-    def search(self, a: Axis, option: Any = None) -> Optional[Choice]:
-        """The arguments of this framework closest to ``a``'s window, within one padding family ``option``."""
+    def search(self, a: Axis, option: Any) -> Optional[Choice]:
+        """The arguments of this framework closest to ``a``'s window, within its padding family ``option``.
+
+        ``option`` is the framework's own (a padding mode, say); None where it has one family only.
+        """
 
     def target(self, src: Source) -> Target:
         """``src``'s layer in this framework: the arguments :meth:`search` found, the code, the weight layout."""
