@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import TconvError, fail
 from ..geometry import Axis, Geometry
-from ..normalise import as_int
+from ..normalise import as_int, is_seq
 
 __all__ = [
     "FUNC",
@@ -43,13 +43,16 @@ __all__ = [
     "bias_text",
     "channels",
     "check_keys",
+    "check_op",
     "crop",
     "cost",
     "kwargs_text",
+    "live_class",
     "need",
     "nd_from_name",
     "only_axis",
     "pick",
+    "rank",
     "residual",
     "residual_text",
     "total",
@@ -125,6 +128,26 @@ def check_keys(desc: Mapping[str, Any], allowed: Iterable[str], framework: str) 
     unknown = sorted(set(desc) - set(allowed) - IGNORED)
     if unknown:
         raise fail(FUNC, f"unknown keys for a {framework} layer: {unknown}; allowed: {sorted(set(allowed))}")
+
+
+def live_class(layer: object, module: str, pattern: str) -> str | None:
+    """The class name of ``layer`` when it is a ``module`` object whose name matches ``pattern``, else None."""
+    name = type(layer).__name__
+    return name if type(layer).__module__.startswith(module) and re.fullmatch(pattern, name) else None
+
+
+def check_op(desc: Mapping[str, Any], key: str, expected: str, framework: str, what: str = "") -> None:
+    """The description's ``key`` (default ``expected``) names the one op this framework's hooks read."""
+    if desc.get(key, expected) != expected:
+        raise fail(FUNC, f"the {framework} description's {key} must be {expected!r}{what}; got {desc.get(key)!r}")
+
+
+def rank(desc: Mapping[str, Any], key: str, framework: str) -> int:
+    """The number of spatial dims of a description whose ``key`` lists one kernel size per spatial dim."""
+    kernel = desc.get(key)
+    if not is_seq(kernel):
+        raise fail(FUNC, f"the {framework} description needs {key} as one int per spatial dim; got {kernel!r}")
+    return len(kernel)
 
 
 def nd_from_name(name: str, pattern: str, what: str) -> int:

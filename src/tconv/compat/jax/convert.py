@@ -14,23 +14,9 @@ import numpy as np
 
 from ...errors import fail
 from ...geometry import Axis
-from ...normalise import is_seq, per_axis
-from .. import layouts
-from ..porting import (
-    FUNC,
-    Choice,
-    Source,
-    Target,
-    best,
-    bias_after,
-    bias_text,
-    channels,
-    check_keys,
-    kwargs_text,
-    only_axis,
-    residual,
-    residual_text,
-)
+from ...normalise import per_axis
+from .. import layouts, porting
+from ..porting import FUNC, Choice, Source, Target
 from . import _DEFAULT_SPECS
 from . import geometry as jax_geometry
 
@@ -64,16 +50,12 @@ def _specs(dimension_numbers: object, nd: int) -> tuple[str, str, str]:
 
 
 def source(desc: Mapping[str, Any], input_size: object) -> Source:
-    check_keys(desc, KEYS, NAME)
-    if desc.get("op", "conv_transpose") != "conv_transpose":
-        raise fail(FUNC, f"a jax description's op must be 'conv_transpose' (jax.lax.conv_transpose); got {desc.get('op')!r}")
-    kernel = desc.get("kernel_size")
-    if not is_seq(kernel):
-        raise fail(FUNC, f"a jax description needs kernel_size as one int per spatial dim; got {kernel!r}")
-    nd = len(kernel)
+    porting.check_keys(desc, KEYS, NAME)
+    porting.check_op(desc, "op", "conv_transpose", NAME, " (jax.lax.conv_transpose)")
+    nd = porting.rank(desc, "kernel_size", NAME)
     geom = jax_geometry(
         per_axis(FUNC, "input_size", input_size, nd, 1),
-        kernel,
+        desc["kernel_size"],
         desc.get("strides", (1,) * nd),
         desc.get("padding", "SAME"),
         desc.get("rhs_dilation"),
@@ -85,20 +67,20 @@ def source(desc: Mapping[str, Any], input_size: object) -> Source:
     def to_canonical(w: np.ndarray) -> np.ndarray:
         return layouts.from_jax(w, rhs, transpose_kernel=transpose, lhs_spec=lhs)
 
-    c_in, c_out = channels(desc, "in_channels"), channels(desc, "out_channels")
+    c_in, c_out = porting.channels(desc, "in_channels"), porting.channels(desc, "out_channels")
     return Source(NAME, geom, c_in, c_out, bool(desc.get("bias", False)), to_canonical, "jax.lax.conv_transpose")
 
 
 def _axis(a: Axis, padding: Any) -> Axis:
     """The axis ``jax.lax.conv_transpose`` computes for ``a``'s sizes and this padding."""
     pads = padding if isinstance(padding, str) else [padding]
-    return only_axis(jax_geometry((a.size,), (a.kernel,), (a.stride,), pads, (a.dilation,)))
+    return porting.only_axis(jax_geometry((a.size,), (a.kernel,), (a.stride,), pads, (a.dilation,)))
 
 
 def search(a: Axis, option: Any) -> Choice | None:
     """The padding for ``a``: ``option`` ``"SAME"`` or ``"VALID"``, or ``"pairs"`` (``a``'s own pair, else VALID)."""
     paddings = [(a.pad_before, a.pad_after), "VALID"] if option == "pairs" else [option]
-    return best(a, ((p, lambda p=p: _axis(a, p)) for p in paddings))
+    return porting.best(a, ((p, lambda p=p: _axis(a, p)) for p in paddings))
 
 
 def target(src: Source) -> Target:
@@ -107,7 +89,7 @@ def target(src: Source) -> Target:
     padding: Any = None
     for mode in ("SAME", "VALID"):  # a string when it gives every axis's window, else one pair per axis
         choices = [search(a, mode) for a in geom.axes]
-        if None not in choices and residual(choices) is None:
+        if None not in choices and porting.residual(choices) is None:
             padding = mode
             break
     if padding is None:  # VALID (written as its pair) only where JAX refuses the exact pair
@@ -120,16 +102,17 @@ def target(src: Source) -> Target:
         dimension_numbers=tuple(specs),
         transpose_kernel=True,
     )
-    rest = residual(choices)
-    late = bias_after(src, rest)
-    lines = [f"y = jax.lax.conv_transpose(x, kernel, {kwargs_text(args)})  # x: {specs[0]}, kernel: (*k, C_out, C_in)"]
+    rest = porting.residual(choices)
+    late = porting.bias_after(src, rest)
+    call = f"y = jax.lax.conv_transpose(x, kernel, {porting.kwargs_text(args)})"
+    lines = [f"{call}  # x: {specs[0]}, kernel: (*k, C_out, C_in)"]
     if src.bias and not late:
         lines.append("y = y + bias")
     if rest:
         config = [(0, 0, 0)] + [(-b, -a, 0) for b, a in rest] + [(0, 0, 0)]
-        lines += [f"# residual: no single conv_transpose has this window: {residual_text(rest)}",
+        lines += [f"# residual: no single conv_transpose has this window: {porting.residual_text(rest)}",
                   f"y = jax.lax.pad(y, jnp.zeros((), y.dtype), {config!r})  # negative pads crop"]  # fmt: skip
     if late:
-        lines += [bias_text(NAME), "y = y + bias"]
+        lines += [porting.bias_text(NAME), "y = y + bias"]
     to_target = lambda w: layouts.to_jax(layouts.ungroup(w, geom.groups), specs[1], transpose_kernel=True)  # noqa: E731
     return Target(args, rest, "\n".join(lines), to_target, True, late)

@@ -7,32 +7,13 @@ live layer's ``get_config()``); the target is that layer, or
 
 from __future__ import annotations
 
-import re
 from typing import Any, Mapping
 
 from ...errors import fail
 from ...geometry import Axis
 from ...normalise import per_axis
-from .. import layouts
-from ..porting import (
-    FUNC,
-    IGNORED,
-    Choice,
-    Source,
-    Target,
-    best,
-    bias_after,
-    bias_text,
-    channels,
-    check_keys,
-    kwargs_text,
-    nd_from_name,
-    need,
-    only_axis,
-    pick,
-    residual,
-    residual_text,
-)
+from .. import layouts, porting
+from ..porting import FUNC, Choice, Source, Target
 from . import geometry as keras_geometry
 
 __all__ = ["KEYS", "NAME", "describe", "search", "source", "target"]
@@ -44,10 +25,11 @@ KEYS = ("layer", "filters", "kernel_size", "strides", "padding", "output_padding
 
 def describe(layer: object) -> dict | None:
     """A live Keras ``Conv{1,2,3}DTranspose`` as a description (None for anything else)."""
-    cls = type(layer).__name__
-    if not (type(layer).__module__.startswith("keras") and re.fullmatch(r"Conv[123]DTranspose", cls)):
+    cls = porting.live_class(layer, "keras", r"Conv[123]DTranspose")
+    if cls is None:
         return None
-    desc = {"framework": NAME, "layer": cls, **{k: v for k, v in layer.get_config().items() if k not in IGNORED}}
+    config = {k: v for k, v in layer.get_config().items() if k not in porting.IGNORED}
+    desc = {"framework": NAME, "layer": cls, **config}
     kernel = getattr(layer, "kernel", None) if getattr(layer, "built", False) else None
     if kernel is not None:
         desc["in_channels"] = int(kernel.shape[-1])
@@ -55,8 +37,8 @@ def describe(layer: object) -> dict | None:
 
 
 def source(desc: Mapping[str, Any], input_size: object) -> Source:
-    check_keys(desc, KEYS, NAME)
-    nd = nd_from_name(desc.get("layer"), r"Conv([123])DTranspose", "layer")
+    porting.check_keys(desc, KEYS, NAME)
+    nd = porting.nd_from_name(desc.get("layer"), r"Conv([123])DTranspose", "layer")
     if desc.get("groups", 1) != 1:
         raise fail(FUNC, f"keras Conv{nd}DTranspose has no groups; got groups={desc['groups']!r}")
     geom = keras_geometry(
@@ -67,7 +49,7 @@ def source(desc: Mapping[str, Any], input_size: object) -> Source:
         desc.get("output_padding"),
         desc.get("dilation_rate", 1),
     )
-    c_in, c_out = channels(desc, "in_channels"), channels(desc, "filters")
+    c_in, c_out = porting.channels(desc, "in_channels"), porting.channels(desc, "filters")
     bias = bool(desc.get("use_bias", True))
     return Source(NAME, geom, c_in, c_out, bias, layouts.from_keras, f"keras.layers.Conv{nd}DTranspose")
 
@@ -76,20 +58,21 @@ def search(a: Axis, option: Any) -> Choice | None:
     """``output_padding`` for ``a`` within ``option = (padding, "None" or "ints")``: ``output_padding=None`` or ints."""
     padding, output_padding = option
     ops = [None] if output_padding == "None" else range(a.stride)
-    return best(
-        a, ((op, lambda op=op: only_axis(keras_geometry(a.size, a.kernel, a.stride, padding, op, a.dilation))) for op in ops)
-    )
+    def axis_of(op: int | None) -> Axis:
+        return porting.only_axis(keras_geometry(a.size, a.kernel, a.stride, padding, op, a.dilation))
+
+    return porting.best(a, ((op, lambda op=op: axis_of(op)) for op in ops))
 
 
 def target(src: Source) -> Target:
     geom, nd = src.geometry, src.geometry.ndim
     options = {(p, o): [search(a, (p, o)) for a in geom.axes] for p in ("same", "valid") for o in ("None", "ints")}
-    (padding, op_kind), choices = pick(options)
+    (padding, op_kind), choices = porting.pick(options)
     output_padding = None if op_kind == "None" else tuple(op for op, _ in choices)
-    rest = residual(choices)
-    late = bias_after(src, rest)
+    rest = porting.residual(choices)
+    late = porting.bias_after(src, rest)
     args = dict(
-        filters=need(src.out_channels, "out_channels (filters)", NAME),
+        filters=porting.need(src.out_channels, "out_channels (filters)", NAME),
         kernel_size=geom.kernel,
         strides=geom.stride,
         padding=padding,
@@ -100,15 +83,18 @@ def target(src: Source) -> Target:
     if max(geom.stride) > 1 and max(geom.dilation) > 1:  # keras.layers refuses both; keras.ops computes it
         ops_args = {k: v for k, v in args.items() if k not in ("filters", "kernel_size", "use_bias")}
         lines = [
-            f"y = keras.ops.conv_transpose(x, kernel, {kwargs_text(ops_args)})  "
+            f"y = keras.ops.conv_transpose(x, kernel, {porting.kwargs_text(ops_args)})  "
             "# keras.layers refuses strides > 1 with dilation_rate > 1; kernel: (*k, filters, C_in)"
         ]
         if src.bias and not late:
             lines.append("y = y + bias")
     else:
-        lines = [f"layer = keras.layers.Conv{nd}DTranspose({kwargs_text(args)})", "y = layer(x)  # x: channels_last"]
+        lines = [
+            f"layer = keras.layers.Conv{nd}DTranspose({porting.kwargs_text(args)})",
+            "y = layer(x)  # x: channels_last",
+        ]
     if rest:
-        lines.append(f"# residual: no single Conv{nd}DTranspose has this window: {residual_text(rest)}")
+        lines.append(f"# residual: no single Conv{nd}DTranspose has this window: {porting.residual_text(rest)}")
         pads = tuple((max(0, -b), max(0, -a)) for b, a in rest)
         crops = tuple((max(0, b), max(0, a)) for b, a in rest)
         if any(map(any, pads)):
@@ -116,6 +102,6 @@ def target(src: Source) -> Target:
         if any(map(any, crops)):
             lines.append(f"y = keras.layers.Cropping{nd}D({crops if nd > 1 else crops[0]!r})(y)")
     if late:
-        lines += [bias_text(NAME), "y = y + bias"]
+        lines += [porting.bias_text(NAME), "y = y + bias"]
     to_target = lambda w: layouts.to_keras(layouts.ungroup(w, geom.groups))  # noqa: E731
     return Target(args, rest, "\n".join(lines), to_target, True, late)

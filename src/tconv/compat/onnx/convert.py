@@ -14,23 +14,9 @@ import numpy as np
 
 from ...errors import fail
 from ...geometry import Axis
-from ...normalise import is_seq, per_axis
-from .. import layouts
-from ..porting import (
-    FUNC,
-    Choice,
-    Source,
-    Target,
-    best,
-    bias_after,
-    bias_text,
-    channels,
-    check_keys,
-    kwargs_text,
-    only_axis,
-    residual,
-    residual_text,
-)
+from ...normalise import per_axis
+from .. import layouts, porting
+from ..porting import FUNC, Choice, Source, Target
 from . import geometry as onnx_geometry
 
 __all__ = ["ATTRIBUTES", "KEYS", "NAME", "describe", "search", "source", "target"]
@@ -43,7 +29,7 @@ KEYS = ("op_type", "kernel_shape", "in_channels", "out_channels") + ATTRIBUTES +
 
 def describe(layer: object) -> dict | None:
     """A live ``onnx.NodeProto`` as a description (None for anything else)."""
-    if not (type(layer).__module__.startswith("onnx") and type(layer).__name__ == "NodeProto"):
+    if porting.live_class(layer, "onnx", "NodeProto") is None:
         return None
     from onnx import helper  # only reached with an onnx object in hand: onnx is installed
 
@@ -53,16 +39,12 @@ def describe(layer: object) -> dict | None:
 
 
 def source(desc: Mapping[str, Any], input_size: object) -> Source:
-    check_keys(desc, KEYS, NAME)
-    if desc.get("op_type", "ConvTranspose") != "ConvTranspose":
-        raise fail(FUNC, f"an onnx description's op_type must be 'ConvTranspose'; got {desc.get('op_type')!r}")
-    kernel = desc.get("kernel_shape")
-    if not is_seq(kernel):
-        raise fail(FUNC, f"an onnx description needs kernel_shape (one int per spatial dim); got {kernel!r}")
-    nd = len(kernel)
+    porting.check_keys(desc, KEYS, NAME)
+    porting.check_op(desc, "op_type", "ConvTranspose", NAME)
+    nd = porting.rank(desc, "kernel_shape", NAME)
     attrs = {key: desc[key] for key in ATTRIBUTES if key in desc}
-    geom = onnx_geometry(per_axis(FUNC, "input_size", input_size, nd, 1), tuple(kernel), **attrs)
-    c_in, c_out = channels(desc, "in_channels"), channels(desc, "out_channels")
+    geom = onnx_geometry(per_axis(FUNC, "input_size", input_size, nd, 1), desc["kernel_shape"], **attrs)
+    c_in, c_out = porting.channels(desc, "in_channels"), porting.channels(desc, "out_channels")
     return Source(NAME, geom, c_in, c_out, bool(desc.get("bias", False)), layouts.from_onnx, "ONNX ConvTranspose")
 
 
@@ -71,13 +53,13 @@ def search(a: Axis, option: Any = None) -> Choice | None:
 
     def axis_of(begin: int, end: int, op: int) -> Axis:
         kw = dict(strides=[a.stride], dilations=[a.dilation], pads=[begin, end], output_padding=[op])
-        got = only_axis(onnx_geometry(a.size, a.kernel, **kw))
-        if only_axis(onnx_geometry(a.size, a.kernel, behavior="onnxruntime", **kw)) != got:
+        got = porting.only_axis(onnx_geometry(a.size, a.kernel, **kw))
+        if porting.only_axis(onnx_geometry(a.size, a.kernel, behavior="onnxruntime", **kw)) != got:
             raise fail(FUNC, "ONNX Runtime reads these attributes differently")  # only portable nodes
         return got
 
     begin = max(a.start, 0)
-    return best(a, (
+    return porting.best(a, (
         ((begin, end, op), lambda end=end, op=op: axis_of(begin, end, op))
         for op in range(a.stride) for end in [max(0, a.full + op - begin - a.length)]
     ), fallback=((0, 0, 0), lambda: axis_of(0, 0, 0)))  # fmt: skip
@@ -94,15 +76,15 @@ def target(src: Source) -> Target:
         output_padding=[op for (_, _, op), _ in choices],
         group=geom.groups,
     )
-    rest = residual(choices)
-    late = bias_after(src, rest)
+    rest = porting.residual(choices)
+    late = porting.bias_after(src, rest)
     inputs = ["X", "W", "B"] if src.bias and not late else ["X", "W"]
-    lines = [f"node = onnx.helper.make_node('ConvTranspose', {inputs!r}, ['Y'], {kwargs_text(args)})"]
+    lines = [f"node = onnx.helper.make_node('ConvTranspose', {inputs!r}, ['Y'], {porting.kwargs_text(args)})"]
     if rest:
         lines.append(
-            f"# residual: no single ConvTranspose node has this window: {residual_text(rest)} "
+            f"# residual: no single ConvTranspose node has this window: {porting.residual_text(rest)} "
             "(a Pad node; negative pads crop)"
         )
     if late:
-        lines.append(bias_text(NAME) + ": an Add node with B reshaped to (C_out" + ", 1" * nd + ")")
+        lines.append(porting.bias_text(NAME) + ": an Add node with B reshaped to (C_out" + ", 1" * nd + ")")
     return Target(args, rest, "\n".join(lines), np.asarray, False, late)

@@ -13,24 +13,8 @@ from typing import Any, Mapping
 from ...errors import fail
 from ...geometry import Axis
 from ...normalise import is_seq, per_axis
-from .. import layouts
-from ..porting import (
-    FUNC,
-    Choice,
-    Source,
-    Target,
-    best,
-    bias_after,
-    bias_text,
-    channels,
-    check_keys,
-    nd_from_name,
-    need,
-    only_axis,
-    pick,
-    residual,
-    residual_text,
-)
+from .. import layouts, porting
+from ..porting import FUNC, Choice, Source, Target
 from . import _FORMATS, output_shape_range
 from . import geometry as tf_geometry
 
@@ -59,13 +43,14 @@ def _kernel(desc: Mapping[str, Any], nd: int | None) -> tuple[int, tuple[int, ..
     nd = nd or (len(kernel) if is_seq(kernel) else None)
     if nd is None:
         raise fail(FUNC, "a tensorflow conv_transpose description needs filters_shape or a per-axis kernel_size to know its rank")
-    return nd, per_axis(FUNC, "kernel_size", kernel, nd, 1), channels(desc, "in_channels"), channels(desc, "out_channels")
+    k = per_axis(FUNC, "kernel_size", kernel, nd, 1)
+    return nd, k, porting.channels(desc, "in_channels"), porting.channels(desc, "out_channels")
 
 
 def source(desc: Mapping[str, Any], input_size: object) -> Source:
-    check_keys(desc, KEYS, NAME)
+    porting.check_keys(desc, KEYS, NAME)
     op = desc.get("op")
-    nd = None if op == "conv_transpose" else nd_from_name(op, r"conv([123])d_transpose", "op")
+    nd = None if op == "conv_transpose" else porting.nd_from_name(op, r"conv([123])d_transpose", "op")
     nd, k, c_in, c_out = _kernel(desc, nd)
     n = per_axis(FUNC, "input_size", input_size, nd, 1)
     strides = desc.get("strides", 1)
@@ -88,7 +73,7 @@ def search(a: Axis, option: Any) -> Choice | None:
 
         def explicit(end: int, length: int) -> Axis:  # explicit pads exist for 2-D only: a dummy second axis
             pads = [[0, 0], [begin, end], [0, 0], [0, 0]]
-            return only_axis(tf_geometry((n, 1), (k, 1), (length, 1), (s, 1), pads, None, (d, 1)))
+            return porting.only_axis(tf_geometry((n, 1), (k, 1), (length, 1), (s, 1), pads, None, (d, 1)))
 
         candidates = (
             (((begin, end), length), lambda end=end, length=length: explicit(end, length))
@@ -98,10 +83,10 @@ def search(a: Axis, option: Any) -> Choice | None:
     else:  # the lengths TensorFlow accepts for this mode (output_shape_range), nearest first
         lengths = range(a.dilated_size, n * s + 1) if option == "SAME" else range(a.full, a.full + s)
         candidates = (
-            (length, lambda length=length: only_axis(tf_geometry(n, k, [length], s, option, None, d)))
+            (length, lambda length=length: porting.only_axis(tf_geometry(n, k, [length], s, option, None, d)))
             for length in sorted(lengths, key=lambda v: abs(v - a.length))
         )
-    return best(a, candidates)
+    return porting.best(a, candidates)
 
 
 def _slice_code(name: str, residual: tuple[tuple[int, int], ...], pad_fn: str) -> str:
@@ -115,8 +100,8 @@ def _slice_code(name: str, residual: tuple[tuple[int, int], ...], pad_fn: str) -
 def target(src: Source) -> Target:
     geom, nd = src.geometry, src.geometry.ndim
     modes = ["SAME", "VALID"] + (["EXPLICIT"] if nd == 2 else [])
-    mode, choices = pick({m: [search(a, m) for a in geom.axes] for m in modes})
-    c_out = need(src.out_channels, "out_channels", NAME)
+    mode, choices = porting.pick({m: [search(a, m) for a in geom.axes] for m in modes})
+    c_out = porting.need(src.out_channels, "out_channels", NAME)
     if mode == "EXPLICIT":
         lengths = [length for (_, length), _ in choices]
         padding: Any = [[0, 0]] + [list(pads) for (pads, _), _ in choices] + [[0, 0]]
@@ -130,17 +115,17 @@ def target(src: Source) -> Target:
         data_format=fmt,
         dilations=list(geom.dilation),
     )
-    rest = residual(choices)
+    rest = porting.residual(choices)
     shown = {**args, "output_shape": f"[tf.shape(x)[0], {', '.join(map(str, lengths))}, {c_out}]"}
     call = ", ".join(f"{k}={v}" if k == "output_shape" else f"{k}={v!r}" for k, v in shown.items())
-    late = bias_after(src, rest)
+    late = porting.bias_after(src, rest)
     lines = [f"y = tf.nn.conv{nd}d_transpose(x, filters, {call})  # x: {fmt}, filters: (*k, C_out, C_in)"]
     if src.bias and not late:
         lines.append("y = tf.nn.bias_add(y, bias)")
     if rest:
-        lines += [f"# residual: no single tf.nn.conv{nd}d_transpose has this window: {residual_text(rest)}",
+        lines += [f"# residual: no single tf.nn.conv{nd}d_transpose has this window: {porting.residual_text(rest)}",
                   f"y = {_slice_code('y', rest, 'tf.pad')}"]  # fmt: skip
     if late:
-        lines += [bias_text(NAME), "y = tf.nn.bias_add(y, bias)"]
+        lines += [porting.bias_text(NAME), "y = tf.nn.bias_add(y, bias)"]
     to_target = lambda w: layouts.to_tf(layouts.ungroup(w, geom.groups))  # noqa: E731
     return Target(args, rest, "\n".join(lines), to_target, True, late)
