@@ -50,6 +50,7 @@ __all__ = [
     "live_class",
     "need",
     "nd_from_name",
+    "no_layer_object",
     "only_axis",
     "pick",
     "rank",
@@ -134,6 +135,11 @@ def live_class(layer: object, module: str, pattern: str) -> str | None:
     """The class name of ``layer`` when it is a ``module`` object whose name matches ``pattern``, else None."""
     name = type(layer).__name__
     return name if type(layer).__module__.startswith(module) and re.fullmatch(pattern, name) else None
+
+
+def no_layer_object(layer: object) -> None:
+    """``describe`` for a framework whose op is a function (``tf.nn``, ``jax.lax``): no layer object to read."""
+    return None
 
 
 def check_op(desc: Mapping[str, Any], key: str, expected: str, framework: str, what: str = "") -> None:

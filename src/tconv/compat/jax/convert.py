@@ -27,9 +27,7 @@ KEYS = ("op", "kernel_size", "in_channels", "out_channels", "strides", "padding"
         "transpose_kernel", "use_consistent_padding", "bias")  # fmt: skip
 
 
-def describe(layer: object) -> None:
-    """None: ``jax.lax.conv_transpose`` is a function, with no layer object to read."""
-    return None
+describe = porting.no_layer_object
 
 
 def _specs(dimension_numbers: object, nd: int) -> tuple[str, str, str]:

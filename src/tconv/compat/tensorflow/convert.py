@@ -25,9 +25,7 @@ KEYS = ("op", "filters_shape", "kernel_size", "in_channels", "out_channels", "ou
         "data_format", "dilations", "bias")  # fmt: skip
 
 
-def describe(layer: object) -> None:
-    """None: ``tf.nn``'s ops are functions, with no layer object to read."""
-    return None
+describe = porting.no_layer_object
 
 
 def _kernel(desc: Mapping[str, Any], nd: int | None) -> tuple[int, tuple[int, ...], int | None, int | None]:
