@@ -44,10 +44,12 @@ from .geometry import Geometry
 __all__ = ["FRAMEWORKS", "Conversion", "convert"]
 
 #: every framework's converter hooks, by name
-_PORTS: dict[str, Framework] = {port.NAME: port for port in (torch_port, tensorflow_port, keras_port, jax_port, onnx_port)}
-FRAMEWORKS = tuple(_PORTS)
+_PORTS: dict[str, Framework] = {
+    port.NAME: port for port in (torch_port, tensorflow_port, keras_port, jax_port, onnx_port)
+}
+FRAMEWORKS = tuple(_PORTS)  # the names, in the order `tconv convert --to all` writes them
 
-# ``tconv.convert: <message>``; the command-line part below words its errors through it too
+# the command-line part at the end (moving to tconv.cli) words its errors through this
 _fail = functools.partial(fail, _FUNC)
 
 
@@ -171,9 +173,9 @@ def convert(layer: Any, to: str, input_size: int | Sequence[int], *, weight: Arr
         layer = _describe_live(layer)
     framework = layer.get("framework")
     if framework not in _PORTS:
-        raise _fail(f"layer['framework'] must be one of {', '.join(map(repr, FRAMEWORKS))}; got {framework!r}")
+        raise fail(_FUNC, f"layer['framework'] must be one of {', '.join(map(repr, FRAMEWORKS))}; got {framework!r}")
     if to not in _PORTS:
-        raise _fail(f"to must be one of {', '.join(map(repr, FRAMEWORKS))}; got {to!r}")
+        raise fail(_FUNC, f"to must be one of {', '.join(map(repr, FRAMEWORKS))}; got {to!r}")
     src = _PORTS[framework].source(dict(layer), input_size)
     if weight is not None:
         canonical = src.to_canonical(np.asarray(weight))
@@ -190,9 +192,9 @@ def loads(text: str) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _fail(f"the layer description is not valid JSON: {exc}") from None
+        raise fail(_FUNC, f"the layer description is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise _fail(f"the layer description must be a JSON object; got {type(value).__name__}")
+        raise fail(_FUNC, f"the layer description must be a JSON object; got {type(value).__name__}")
     return value
 
 
