@@ -2,7 +2,8 @@
 
 :func:`tconv.convert` ports a layer in two steps, each done by a framework's
 own module ``tconv.compat.<framework>.convert`` (the :class:`Framework`
-interface, the same five names in each):
+interface: ``NAME``, ``KEYS``, ``describe``, ``source``, ``search`` and
+``target`` in each):
 
 1. the source's ``source(description, input_size)`` parses the description,
    in the framework's own words, with that framework's ``geometry`` into a
@@ -23,7 +24,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -104,13 +105,13 @@ class Framework(Protocol):
     NAME: str
     KEYS: tuple[str, ...]  # the keys of a description: the framework's own argument names, plus channels
 
-    def describe(self, layer: object) -> Optional[dict]:
+    def describe(self, layer: object) -> dict | None:
         """A live layer object of this framework as a description dict; None if ``layer`` is none of its."""
 
     def source(self, desc: Mapping[str, Any], input_size: object) -> Source:
         """The description (checked against :attr:`KEYS`) parsed with this framework's ``geometry``."""
 
-    def search(self, a: Axis, option: Any) -> Optional[Choice]:
+    def search(self, a: Axis, option: Any) -> Choice | None:
         """The arguments of this framework closest to ``a``'s window, within its padding family ``option``.
 
         ``option`` is the framework's own (a padding mode, say); None where it has one family only.

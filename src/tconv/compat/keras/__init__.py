@@ -17,7 +17,8 @@ Keras 3 chooses the window by padding the zero-inserted input by
 so ``start = k_eff - 1 - left`` and ``length = (n-1)*s + left + right - k_eff + 2``.
 ``output_padding=None`` and ``0`` therefore give different lengths: ``same``
 with ``None`` is ``n*s`` (TensorFlow's SAME), with ``op`` it is
-``(n-1)*s + (k_eff % 2) + op``.
+``(n-1)*s + (k_eff % 2) + op``. With ``None`` both paddings are TensorFlow's
+windows, so they are read off :func:`tconv.compat.windows.string_axis`.
 """
 
 from __future__ import annotations
@@ -30,17 +31,16 @@ from ...geometry import Geometry, effective_kernel
 from ...normalise import IntOrSeq, as_array, check_rank, per_axis, spatial_dims
 from ...ops import run_geometry
 from ..layouts import from_keras, is_channels_last, to_channels_first, to_channels_last
-from ..windows import zero_insertion_axis
+from ..windows import string_axis, zero_insertion_axis
 
 __all__ = ["conv_transpose", "geometry"]
 
 
-def _pads(k_eff: int, s: int, padding: str, op: int | None) -> tuple[int, int]:
-    """Keras 3's ``(left, right)`` padding of the zero-inserted input, one axis."""
+def _pads(k_eff: int, padding: str, op: int) -> tuple[int, int]:
+    """Keras 3's ``(left, right)`` padding of the zero-inserted input, one axis, ``output_padding`` given."""
     if padding == "valid":
-        op = max(k_eff, s) - k_eff if op is None else op
         return k_eff - 1, k_eff - 1 + op
-    total = s + k_eff - 2 if op is None else k_eff + k_eff % 2 - 2 + op
+    total = k_eff + k_eff % 2 - 2 + op
     left = min(total // 2 + total % 2, k_eff - 1)
     return left, total - left
 
@@ -66,9 +66,11 @@ def _geometry(
     d = per_axis(func, "dilation_rate", dilation_rate, nd, 1)
     op = (None,) * nd if output_padding is None else per_axis(func, "output_padding", output_padding, nd, -(10**9))
     axes = []
-    for ax in range(nd):
-        left, right = _pads(effective_kernel(k[ax], d[ax]), s[ax], mode, op[ax])
-        a = zero_insertion_axis(n[ax], k[ax], s[ax], d[ax], left, right)
+    for ax, sizes in enumerate(zip(n, k, s, d)):
+        if op[ax] is None:  # Keras's pads for None choose TensorFlow's SAME / VALID window
+            a = string_axis(mode, *sizes)
+        else:
+            a = zero_insertion_axis(*sizes, *_pads(effective_kernel(k[ax], d[ax]), mode, op[ax]))
         if a.length < 1:
             raise fail(
                 func,
