@@ -37,6 +37,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import numpy as np  # noqa: E402
 
+from tconv.compat.windows import string_axis  # noqa: E402
+from tconv.geometry import effective_kernel, full_length  # noqa: E402
 from tconv.referee import FRAMEWORKS, PARAMETERS  # noqa: E402
 
 DATA_FILE = Path(__file__).resolve().parents[1] / "src" / "tconv" / "data" / "disagreements.csv"
@@ -67,7 +69,7 @@ def layer_calls(layer: dict) -> dict:
     """The call each framework gets for ``layer``: ``{framework: (kind, keyword arguments)}`` or ``None`` (n/a)."""
     concept, s, d, k = layer["concept"], layer["s"], layer["d"], layer["k"]
     op, p, target = layer["output_padding"] or 0, layer["padding"], layer["output_shape"]
-    k_eff = d * (k - 1) + 1
+    k_eff = effective_kernel(k, d)
     calls: dict = dict.fromkeys(FRAMEWORKS)
     if concept in ("same", "same+output_padding"):
         # PyTorch has no "same": the usual port picks padding (k_eff-1)//2 and the output_padding reaching n*s (+op)
@@ -82,13 +84,13 @@ def layer_calls(layer: dict) -> dict:
         onnx = dict(auto_pad="SAME_UPPER", output_padding=[op])
     elif concept == "valid":
         calls["torch"] = dict(stride=s, padding=0, output_padding=0, dilation=d)
-        calls["tensorflow"] = dict(padding="VALID", output_shape=(layer["n"] - 1) * s + max(k_eff, s))
+        calls["tensorflow"] = dict(padding="VALID", output_shape=string_axis("valid", layer["n"], k, s, d).length)
         calls["keras"] = dict(padding="valid", output_padding=None)
         calls["jax"] = dict(padding="VALID")
         onnx = dict(auto_pad="VALID")
     elif concept == "padding=p":
         calls["torch"] = dict(stride=s, padding=p, output_padding=op, dilation=d)
-        full = (layer["n"] - 1) * s + k_eff
+        full = full_length(layer["n"], k, s, d)
         calls["tensorflow"] = dict(padding=[[0, 0], [0, 0], [p, p], [0, 0]], output_shape=full - 2 * p + op)
         if op == 0:
             calls["jax"] = dict(padding=[(p, p)])  # the pair a user would type: JAX reads it as the dilated input's padding
@@ -169,7 +171,7 @@ def _run_onnx_model(framework: str, call: dict, x: np.ndarray, w: np.ndarray) ->
 
 def locate(y: np.ndarray, x: np.ndarray, w: np.ndarray, s: int, d: int) -> str:
     """``length@start`` of ``y`` as a window of the full scatter result, or ``other``."""
-    full = np.zeros((x.size - 1) * s + d * (w.size - 1) + 1)
+    full = np.zeros(full_length(x.size, w.size, s, d))
     for j, wj in enumerate(w):
         full[j * d : j * d + (x.size - 1) * s + 1 : s] += x * wj
     length = y.size

@@ -209,3 +209,16 @@ def test_geometry_same_is_tensorflow_crop_and_valid_length():
         assert (same.start, same.length) == (max(0, k_eff - s) // 2, n * s)
         valid = tj.geometry((n,), (k,), (s,), "VALID", (d,)).axes[0]
         assert (valid.start, valid.length) == (0, (n - 1) * s + max(k_eff, s))
+
+
+def test_pairs_are_the_zero_insertion_pads_of_the_window():
+    # JAX's pair (pad_a, pad_b) is the window's Axis.pad_before / pad_after, for every sign
+    from tconv.compat.windows import zero_insertion_axis
+
+    for n, k, s, d in [(4, 3, 2, 1), (3, 1, 3, 1), (5, 4, 2, 2)]:
+        for pair in [(0, 0), (2, 1), (-1, 3), (4, -2)]:
+            a = tj.geometry((n,), (k,), (s,), [pair], (d,)).axes[0]
+            assert (a.pad_before, a.pad_after) == pair and a == zero_insertion_axis(n, k, s, d, *pair)
+            lo, hi = pair
+            c = tj.geometry((n,), (k,), (s,), [pair], (d,), use_consistent_padding=True).axes[0]
+            assert (c.start, c.end_crop) == (lo, hi)  # the forward conv's padding, as PyTorch reads it

@@ -139,3 +139,20 @@ def test_geometry_reads_full_or_spatial_shapes():
     assert ct.geometry((4, 4), 3, (8, 8), [1, 2, 2, 1], [[0, 0], [1, 1], [0, 2], [0, 0]]).start == (1, 0)
     with pytest.raises(TconvError, match="output_shape"):
         ct.geometry(4, 3, [3], 2)
+
+
+def test_per_axis_arguments_take_one_nd_or_full_rank_entries():
+    import tconv.geometry
+
+    assert ct.same_start is tconv.geometry.same_start and ct.same_start(4, 4, 2, 1, 8) == 1
+    for strides in (2, [2], [2, 2], [1, 2, 2, 1]):
+        assert ct.geometry((4, 4), 3, [8, 8], strides).stride == (2, 2)
+    assert ct.geometry((4, 4), 3, [1, 1, 8, 8], [1, 1, 2, 2], data_format="NCHW").stride == (2, 2)
+    with pytest.raises(TconvError, match=r"strides must have 1, 2 or 4 entries"):
+        ct.geometry((4, 4), 3, [8, 8], [2, 2, 2])
+    with pytest.raises(TypeError, match="strides"):
+        ct.geometry((4, 4), 3, [8, 8], 2.0)
+    with pytest.raises(TconvError, match=r"each explicit padding entry must be a \(before, after\) pair"):
+        ct.geometry((4, 4), 3, [8, 8], 2, [[0, 0], 1, [0, 0], [0, 0]])
+    with pytest.raises(TconvError, match="padding must be >= 0"):
+        ct.geometry((4, 4), 3, [8, 8], 2, [[0, 0], [-1, 0], [0, 0], [0, 0]])

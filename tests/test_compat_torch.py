@@ -170,3 +170,14 @@ def test_does_not_modify_inputs():
     x0, w0 = x.copy(), w.copy()
     tt.conv_transpose1d(x, w, None, 2, 1, 1, padding_mode="reflect")
     assert (x == x0).all() and (w == w0).all()
+
+
+def test_geometry_counts_spatial_dims_as_pytorch_expands():
+    # a sequence of one int applies to every axis (PyTorch's _ntuple), so it does not decide the rank
+    g = tt.geometry((4, 4), 3, stride=(2,), padding=[1], output_padding=(1,))
+    assert g.out_size == (8, 8) and g.stride == (2, 2) and g.start == (1, 1)
+    assert tt.geometry(4, 3, stride=(2,), padding=(1, 0)).out_size == (7, 9)
+    with pytest.raises(TconvError, match="disagree"):
+        tt.geometry((4, 4), (3, 3, 3))
+    with pytest.raises(TypeError, match="stride"):
+        tt.geometry(4, 3, stride=2.0)

@@ -348,6 +348,43 @@ def test_weights_supply_channels_and_refusals_are_clear():
                        "padding_mode": "circular"}, "keras", 8)  # fmt: skip
 
 
+def test_every_framework_implements_the_one_interface():
+    from tconv import converter
+    from tconv.compat import porting
+
+    assert converter.FRAMEWORKS == FRAMEWORKS
+    hooks = ("NAME", "KEYS", "describe", "source", "search", "target")
+    option = {"torch": None, "onnx": None, "tensorflow": "VALID", "jax": "VALID", "keras": ("valid", "None")}
+    rng = np.random.default_rng(5)
+    for name in FRAMEWORKS:
+        port = getattr(__import__(f"tconv.compat.{name}.convert").compat, name).convert
+        assert port.NAME == name and all(callable(getattr(port, h)) for h in hooks[2:]), name
+        assert set(hooks) <= set(port.__all__), name
+        assert port.describe(object()) is None
+        desc, n, *_ = _valid_source(rng, name, 2)
+        src = port.source(desc, n)
+        assert isinstance(src, porting.Source) and src.framework == name
+        assert isinstance(port.target(src), porting.Target)
+        for a in src.geometry.axes:  # one padding family of each: (arguments, crop) or None
+            choice = port.search(a, option[name])
+            assert choice is None or (len(choice) == 2 and len(choice[1]) == 2)
+
+
+def test_malformed_descriptions_are_refused_with_tconv_errors():
+    cases = [
+        ({"framework": "jax", "kernel_size": [3], "strides": 2}, TypeError, "strides"),
+        ({"framework": "jax", "kernel_size": 3}, TconvError, "kernel_size as one int per spatial dim"),
+        ({"framework": "onnx", "op_type": "Conv", "kernel_shape": [3]}, TconvError, "op_type must be 'ConvTranspose'"),
+        ({"framework": "torch", "layer": "ConvTranspose2d", "kernel_size": 3, "in_channels": [2]}, TypeError, "in_channels"),
+        ({"framework": "tensorflow", "op": "conv_transpose", "kernel_size": 3}, TconvError, "rank"),
+    ]
+    for desc, error, match in cases:
+        with pytest.raises(error, match=match):
+            tconv.convert(desc, "torch", 4)
+    with pytest.raises(TypeError, match="tconv.convert: layer must be a dict"):
+        tconv.convert(object(), "torch", 4)
+
+
 def test_cli_reads_json_from_an_argument_or_a_file(tmp_path, capsys):
     desc = {"framework": "keras", "layer": "Conv2DTranspose", "filters": 64, "kernel_size": 3, "strides": 2, "padding": "same", "in_channels": 128}
     assert main(["convert", json.dumps(desc), "--to", "torch", "-i", "32,32"]) == 0

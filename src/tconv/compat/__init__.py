@@ -1,6 +1,6 @@
 """Every framework's transposed-convolution convention, exactly, on NumPy arrays.
 
-One module per framework, each with that framework's own names, argument
+One package per framework, each with that framework's own names, argument
 order, defaults and layouts:
 
 - :mod:`tconv.compat.torch`: ``conv_transpose1d/2d/3d`` (``torch.nn.functional``)
@@ -11,11 +11,18 @@ order, defaults and layouts:
 
 and :mod:`tconv.compat.layouts` for moving weights and data between their layouts.
 
-Each module exposes a pure ``geometry(in_size, kernel_size, ...)`` that turns
-the framework's geometry arguments into one :class:`tconv.geometry.Geometry`;
-its array entry points parse into that geometry, permute layouts, call
-:func:`tconv.ops.run_geometry` and permute back. The converter
-(:func:`tconv.convert`) runs the same parse in reverse.
+Each package holds all of its framework's knowledge. Its ``__init__`` exposes
+a pure ``geometry(in_size, kernel_size, ...)`` that turns the framework's
+geometry arguments into one :class:`tconv.geometry.Geometry` (parsed with
+:mod:`tconv.normalise`); its array entry points parse into that geometry,
+permute layouts, call :func:`tconv.ops.run_geometry` and permute back. Its
+``convert`` module holds the converter hooks (:func:`tconv.convert` runs the
+same parse in reverse), one interface for the five frameworks:
+:class:`tconv.compat.porting.Framework`.
+
+Shared below the packages, framework-independent: :mod:`tconv.compat.porting`
+(the converter's records and search primitives) and
+:mod:`tconv.compat.windows` (the windows several conventions share).
 
 The modules are imported on demand (``tconv.compat.torch``, or ``from tconv.compat import torch as tt``);
 none of them imports the framework it mirrors.

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..errors import TconvError
+from ..errors import fail
 
 __all__ = [
     "to_channels_first",
@@ -53,13 +53,13 @@ def is_channels_last(data_format: str, func: str = "compat.layouts.is_channels_l
     (True, False)
     """
     if not isinstance(data_format, str):
-        raise TypeError(f"tconv.{func}: data_format must be a string; got {data_format!r}")
+        raise fail(func, f"data_format must be a string; got {data_format!r}", TypeError)
     if data_format in _CHANNELS_LAST:
         return True
     if data_format in _CHANNELS_FIRST:
         return False
     allowed = ", ".join(repr(f) for f in sorted(_CHANNELS_LAST | _CHANNELS_FIRST))
-    raise TconvError(f"tconv.{func}: data_format must be one of {allowed}; got {data_format!r}")
+    raise fail(func, f"data_format must be one of {allowed}; got {data_format!r}")
 
 
 def to_channels_first(x: ArrayLike) -> np.ndarray:
@@ -119,14 +119,15 @@ def _jax_order(func: str, rhs_spec: str, lhs_spec: str | None, nd: int) -> tuple
     """Where each canonical axis ``(I, O, *spatial)`` sits in ``rhs_spec``."""
     spatial = [c for c in rhs_spec if c not in "IO"]
     if sorted(rhs_spec) != sorted(set(rhs_spec)) or "I" not in rhs_spec or "O" not in rhs_spec or len(spatial) != nd:
-        raise TconvError(
-            f"tconv.{func}: rhs_spec must name I, O and {nd} distinct spatial dims (e.g. 'HWIO' or 'OIHW'); "
-            f"got {rhs_spec!r}"
+        raise fail(
+            func,
+            f"rhs_spec must name I, O and {nd} distinct spatial dims (e.g. 'HWIO' or 'OIHW'); "
+            f"got {rhs_spec!r}",
         )
     if lhs_spec is not None:
         # JAX matches the kernel's spatial dims to the input's by letter
         if sorted(c for c in lhs_spec if c not in "NC") != sorted(spatial):
-            raise TconvError(f"tconv.{func}: lhs_spec {lhs_spec!r} and rhs_spec {rhs_spec!r} name different spatial dims")
+            raise fail(func, f"lhs_spec {lhs_spec!r} and rhs_spec {rhs_spec!r} name different spatial dims")
         spatial = [c for c in lhs_spec if c not in "NC"]
     return (rhs_spec.index("I"), rhs_spec.index("O")) + tuple(rhs_spec.index(c) for c in spatial)
 
@@ -190,7 +191,7 @@ def ungroup(weight: ArrayLike, groups: int) -> np.ndarray:
     w = np.asarray(weight)
     c_in, c_out_g = w.shape[:2]
     if groups < 1 or c_in % groups:
-        raise TconvError(f"tconv.compat.layouts.ungroup: groups must divide C_in = {c_in}; got {groups}")
+        raise fail("compat.layouts.ungroup", f"groups must divide C_in = {c_in}; got {groups}")
     c_in_g = c_in // groups
     out = np.zeros((c_in, c_out_g * groups) + w.shape[2:], dtype=w.dtype)
     for g in range(groups):

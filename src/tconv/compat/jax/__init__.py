@@ -24,16 +24,17 @@ roles (``O`` is then the input channel count, TensorFlow's filters in ``HWIO``).
 
 from __future__ import annotations
 
-import numbers
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from ...errors import TconvError
-from ...geometry import Axis, Geometry
+from ...errors import fail
+from ...geometry import Axis, Geometry, full_length
+from ...normalise import is_seq, padding_pairs, per_axis, spatial_dims
 from ...ops import run_geometry
-from .._arrays import is_seq
+from ..windows import string_axis, zero_insertion_axis
 
 __all__ = ["conv_transpose", "geometry"]
 
@@ -42,39 +43,15 @@ _PRECISION_NAMES = {"default", "high", "highest", "fastest", "float32", "bfloat1
 _FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _fail(func: str, message: str) -> TconvError:
-    return TconvError(f"tconv.compat.jax.{func}: {message}")
-
-
-def _ints(func: str, name: str, value: object, nd: int, minimum: int | None) -> tuple[int, ...]:
-    """A sequence of ``nd`` ints (JAX takes sequences, never a bare int)."""
-    if not is_seq(value):
-        raise TypeError(f"tconv.compat.jax.{func}: {name} must be a sequence of {nd} ints; got {value!r}")
-    if len(value) != nd:
-        raise _fail(func, f"{name} must have one entry per spatial dim ({nd}); got {len(value)}: {tuple(value)!r}")
-    for v in value:
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise TypeError(f"tconv.compat.jax.{func}: {name} must hold ints; got {value!r}")
-    out = tuple(int(v) for v in value)
-    if minimum is not None and min(out) < minimum:
-        raise _fail(func, f"{name} must be >= {minimum} on every axis; got {out!r}")
-    return out
-
-
 def _pairs(func: str, padding: object, nd: int) -> tuple[tuple[int, int], ...]:
-    if not is_seq(padding):
-        raise TypeError(
-            f"tconv.compat.jax.{func}: padding must be 'SAME', 'VALID' or a sequence of {nd} (low, high) pairs; "
-            f"got {padding!r}"
+    """JAX's explicit padding: one ``(low, high)`` pair per spatial dim, never an int; negative entries crop."""
+    if not is_seq(padding) or not all(is_seq(pair) and len(pair) == 2 for pair in padding):
+        raise fail(
+            func,
+            f"padding must be 'SAME', 'VALID' or a sequence of {nd} (low, high) pairs; got {padding!r}",
+            TypeError,
         )
-    if len(padding) != nd:
-        raise _fail(func, f"padding must have one (low, high) pair per spatial dim ({nd}); got {len(padding)}: {padding!r}")
-    pairs = []
-    for pair in padding:
-        if not is_seq(pair) or len(pair) != 2:
-            raise TypeError(f"tconv.compat.jax.{func}: each padding entry must be a (low, high) pair; got {pair!r}")
-        pairs.append(_ints(func, "each padding pair", pair, 2, None))
-    return tuple(pairs)
+    return padding_pairs(func, padding, nd, minimum=None)
 
 
 def geometry(
@@ -115,63 +92,56 @@ def geometry(
     >>> geometry((4,), (3,), (2,), [(0, 0)], use_consistent_padding=True).out_size
     (9,)
     """
-    func = "geometry"
-    n = _ints(func, "in_size", in_size, len(in_size) if is_seq(in_size) else 1, 1)
-    nd = len(n)
-    if nd < 1:
-        raise _fail(func, f"in_size must name at least one spatial dim; got {in_size!r}")
-    k = _ints(func, "kernel_size", kernel_size, nd, 1)
-    s = _ints(func, "strides", strides, nd, 1)
-    d = (1,) * nd if rhs_dilation is None else _ints(func, "rhs_dilation", rhs_dilation, nd, 1)
+    func = "compat.jax.geometry"
+    nd = spatial_dims(
+        func,
+        in_size=in_size,
+        kernel_size=kernel_size,
+        strides=strides,
+        rhs_dilation=rhs_dilation,
+        padding=None if isinstance(padding, str) else padding,
+    )
+    # JAX's reading: one int >= 1 per spatial dim, always a sequence
+    n = per_axis(func, "in_size", in_size, nd, 1, sequence_only=True)
+    k = per_axis(func, "kernel_size", kernel_size, nd, 1, sequence_only=True)
+    s = per_axis(func, "strides", strides, nd, 1, sequence_only=True)
+    d = per_axis(func, "rhs_dilation", (1,) * nd if rhs_dilation is None else rhs_dilation, nd, 1, sequence_only=True)
     if not isinstance(use_consistent_padding, (bool, np.bool_)):
-        raise TypeError(f"tconv.compat.jax.{func}: use_consistent_padding must be a bool; got {use_consistent_padding!r}")
-    k_eff = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d))
+        raise fail(func, f"use_consistent_padding must be a bool; got {use_consistent_padding!r}", TypeError)
     if isinstance(padding, str):
         if padding not in ("SAME", "VALID"):
-            raise _fail(func, f"padding must be 'SAME', 'VALID' (upper case, as JAX) or (low, high) pairs; got {padding!r}")
-        pads = tuple(_string_pads(padding, ke, si) for ke, si in zip(k_eff, s))
-    elif use_consistent_padding:
-        pads = tuple((ke - 1 - lo, ke - 1 - hi) for ke, (lo, hi) in zip(k_eff, _pairs(func, padding, nd)))
-    else:
-        pads = _pairs(func, padding, nd)
+            raise fail(func, f"padding must be 'SAME', 'VALID' (upper case, as JAX) or (low, high) pairs; got {padding!r}")
+        return Geometry(tuple(string_axis(padding, *a) for a in zip(n, k, s, d)), 1)
     axes = []
-    for ax in range(nd):
-        pad_a, pad_b = pads[ax]
-        dilated = (n[ax] - 1) * s[ax] + 1
-        if dilated + pad_a + pad_b < 0:
-            raise _fail(
+    for ax, (pair, *sizes) in enumerate(zip(_pairs(func, padding, nd), n, k, s, d)):
+        if use_consistent_padding:  # the forward conv's padding: the window PyTorch's padding gives
+            lo, hi = pair
+            a = Axis(*sizes, lo, full_length(*sizes) - lo - hi)
+            pair = a.pad_before, a.pad_after
+        else:
+            a = zero_insertion_axis(*sizes, *pair)
+        if a.dilated_size + sum(pair) < 0:
+            raise fail(
                 func,
                 f"padding {padding!r} crops more than the zero-inserted input on axis {ax}: "
-                f"(n-1)*s + 1 = {dilated} padded by ({pad_a}, {pad_b}) would be {dilated + pad_a + pad_b} long",
+                f"(n-1)*s + 1 = {a.dilated_size} padded by {pair} would be {a.dilated_size + sum(pair)} long",
             )
         # as XLA, a padded input shorter than the dilated kernel gives an empty axis, not an error
-        length = max(0, dilated + pad_a + pad_b - k_eff[ax] + 1)
-        axes.append(Axis(n[ax], k[ax], s[ax], d[ax], k_eff[ax] - 1 - pad_a, length))
+        axes.append(replace(a, length=max(0, a.length)))
     return Geometry(tuple(axes), 1)
-
-
-def _string_pads(padding: str, k_eff: int, s: int) -> tuple[int, int]:
-    """JAX's padding of the zero-inserted input for a forward conv's ``'SAME'`` / ``'VALID'``."""
-    if padding == "SAME":
-        total = k_eff + s - 2
-        pad_a = k_eff - 1 if s > k_eff - 1 else -(-total // 2)
-    else:
-        total = k_eff + s - 2 + max(k_eff - s, 0)
-        pad_a = k_eff - 1
-    return pad_a, total - pad_a
 
 
 def _permutations(func: str, dimension_numbers: Any, ndim: int) -> tuple[tuple[int, ...], ...]:
     """``(lhs, rhs, out)`` permutations to ``(N, C, *spatial)`` / ``(O, I, *spatial)``, spatial in rhs order."""
     if dimension_numbers is None:
         if ndim not in _DEFAULT_SPECS:
-            raise _fail(func, f"lhs must have 3, 4 or 5 dims (N, 1-3 spatial, C) by default; got {ndim}")
+            raise fail(func, f"lhs must have 3, 4 or 5 dims (N, 1-3 spatial, C) by default; got {ndim}")
         dimension_numbers = _DEFAULT_SPECS[ndim]
     specs = tuple(getattr(dimension_numbers, name, None) for name in ("lhs_spec", "rhs_spec", "out_spec"))
     if all(isinstance(p, Sequence) and not isinstance(p, str) for p in specs):  # a ConvDimensionNumbers
         perms = tuple(tuple(int(i) for i in p) for p in specs)
         if any(sorted(p) != list(range(ndim)) for p in perms):
-            raise _fail(func, f"dimension_numbers must permute {ndim} dims; got {dimension_numbers!r}")
+            raise fail(func, f"dimension_numbers must permute {ndim} dims; got {dimension_numbers!r}")
         return perms
     if (
         isinstance(dimension_numbers, str)
@@ -179,21 +149,23 @@ def _permutations(func: str, dimension_numbers: Any, ndim: int) -> tuple[tuple[i
         or len(dimension_numbers) != 3
         or not all(isinstance(e, str) for e in dimension_numbers)
     ):
-        raise TypeError(
-            f"tconv.compat.jax.{func}: dimension_numbers must be None, a ConvDimensionNumbers or three strings "
-            f"such as ('NHWC', 'HWIO', 'NHWC'); got {dimension_numbers!r}"
+        raise fail(
+            func,
+            f"dimension_numbers must be None, a ConvDimensionNumbers or three strings "
+            f"such as ('NHWC', 'HWIO', 'NHWC'); got {dimension_numbers!r}",
+            TypeError,
         )
     lhs, rhs, out = dimension_numbers
     for spec, pair in ((lhs, "NC"), (rhs, "OI"), (out, "NC")):
         if len(spec) != ndim or len(set(spec)) != ndim or not all(c in spec for c in pair):
-            raise _fail(
+            raise fail(
                 func,
                 f"dimension_numbers {dimension_numbers!r}: each spec must have {ndim} distinct letters "
                 f"with {pair[0]} and {pair[1]} (lhs/out: N, C; rhs: O, I)",
             )
     spatial = [c for c in rhs if c not in "OI"]
     if set(c for c in lhs if c not in "NC") != set(spatial) or set(c for c in out if c not in "NC") != set(spatial):
-        raise _fail(func, f"dimension_numbers {dimension_numbers!r}: the specs name different spatial dims")
+        raise fail(func, f"dimension_numbers {dimension_numbers!r}: the specs name different spatial dims")
     return tuple(
         tuple(spec.index(c) for c in pair) + tuple(spec.index(c) for c in spatial)
         for spec, pair in ((lhs, "NC"), (rhs, "OI"), (out, "NC"))
@@ -210,7 +182,7 @@ def _check_precision(func: str, precision: Any) -> None:
         return
     if isinstance(precision, str) and precision.lower() in _PRECISION_NAMES:
         return
-    raise _fail(
+    raise fail(
         func,
         f"precision must be None, one of {sorted(_PRECISION_NAMES)}, a jax.lax.Precision or a pair of them; "
         f"got {precision!r}",
@@ -223,13 +195,17 @@ def _output_dtype(func: str, dtype: np.dtype, preferred: DTypeLike | None) -> np
         return dtype
     out = np.dtype(preferred)
     if out.kind not in "biuf" or (dtype.kind == "f" and out.kind != "f"):
-        raise TypeError(
-            f"tconv.compat.jax.{func}: preferred_element_type must be an integer or float dtype no narrower than "
-            f"the inputs' {dtype}, and a float for float inputs; got {out}"
+        raise fail(
+            func,
+            f"preferred_element_type must be an integer or float dtype no narrower than "
+            f"the inputs' {dtype}, and a float for float inputs; got {out}",
+            TypeError,
         )
     if out.kind == dtype.kind and out.itemsize < dtype.itemsize:
-        raise TypeError(
-            f"tconv.compat.jax.{func}: preferred_element_type must not be narrower than the inputs' {dtype}; got {out}"
+        raise fail(
+            func,
+            f"preferred_element_type must not be narrower than the inputs' {dtype}; got {out}",
+            TypeError,
         )
     return out
 
@@ -237,7 +213,7 @@ def _output_dtype(func: str, dtype: np.dtype, preferred: DTypeLike | None) -> np
 def _array(func: str, name: str, value: ArrayLike) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"tconv.compat.jax.{func}: {name} must hold real numbers; got dtype {arr.dtype}")
+        raise fail(func, f"{name} must hold real numbers; got dtype {arr.dtype}", TypeError)
     return arr
 
 
@@ -297,17 +273,19 @@ def conv_transpose(
     >>> conv_transpose(x, k, (2,), "VALID", transpose_kernel=True)[0, :, 0]
     array([ 1., 10.,  2., 20.])
     """
-    func = "conv_transpose"
+    func = "compat.jax.conv_transpose"
     x = _array(func, "lhs", lhs)
     w = _array(func, "rhs", rhs)
     if x.dtype != w.dtype:
-        raise TypeError(
-            f"tconv.compat.jax.{func}: lhs and rhs must have the same dtype (as jax.lax); got {x.dtype} and {w.dtype}"
+        raise fail(
+            func,
+            f"lhs and rhs must have the same dtype (as jax.lax); got {x.dtype} and {w.dtype}",
+            TypeError,
         )
     if x.ndim != w.ndim or x.ndim < 3:
-        raise _fail(func, f"lhs and rhs must have the same rank, at least 3 (N, C, spatial); got shapes {x.shape} and {w.shape}")
+        raise fail(func, f"lhs and rhs must have the same rank, at least 3 (N, C, spatial); got shapes {x.shape} and {w.shape}")
     if not isinstance(transpose_kernel, (bool, np.bool_)):
-        raise TypeError(f"tconv.compat.jax.{func}: transpose_kernel must be a bool; got {transpose_kernel!r}")
+        raise fail(func, f"transpose_kernel must be a bool; got {transpose_kernel!r}", TypeError)
     _check_precision(func, precision)
     out_dtype = _output_dtype(func, x.dtype, preferred_element_type)
     lhs_perm, rhs_perm, out_perm = _permutations(func, dimension_numbers, x.ndim)
@@ -320,14 +298,14 @@ def conv_transpose(
         weight = np.flip(w_oi.swapaxes(0, 1), axis=tuple(range(2, nd + 2)))
     if x_ncs.shape[1] != weight.shape[0]:
         role = "O" if transpose_kernel else "I"
-        raise _fail(
+        raise fail(
             func,
             f"lhs has {x_ncs.shape[1]} channels but rhs's {role} dim (the input channels"
             f"{' with transpose_kernel=True' if transpose_kernel else ''}) has {weight.shape[0]}; "
             f"shapes {x.shape} and {w.shape}",
         )
     if min(x_ncs.shape[1:]) < 1 or min(weight.shape) < 1:
-        raise _fail(func, f"lhs and rhs must have no empty channel, spatial or kernel dims; got {x.shape} and {w.shape}")
+        raise fail(func, f"lhs and rhs must have no empty channel, spatial or kernel dims; got {x.shape} and {w.shape}")
     geom = geometry(x_ncs.shape[2:], weight.shape[2:], strides, padding, rhs_dilation, use_consistent_padding)
     compute = out_dtype if out_dtype in _FLOATS else np.dtype(np.float64)
     x_c = x_ncs.astype(compute, copy=False)
@@ -335,7 +313,7 @@ def conv_transpose(
     if min(geom.out_size) == 0:  # JAX returns an empty array for a window of length 0
         y = np.zeros((x.shape[lhs_perm[0]], weight.shape[1]) + geom.out_size, dtype=compute)
     else:
-        y = run_geometry(x_c, w_c, None, geom, func=f"compat.jax.{func}")
+        y = run_geometry(x_c, w_c, None, geom, func=func)
     if out_dtype.kind in "iub":
         y = np.rint(y)
     return np.ascontiguousarray(y.transpose(np.argsort(out_perm))).astype(out_dtype, copy=False)

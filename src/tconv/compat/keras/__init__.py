@@ -17,34 +17,30 @@ Keras 3 chooses the window by padding the zero-inserted input by
 so ``start = k_eff - 1 - left`` and ``length = (n-1)*s + left + right - k_eff + 2``.
 ``output_padding=None`` and ``0`` therefore give different lengths: ``same``
 with ``None`` is ``n*s`` (TensorFlow's SAME), with ``op`` it is
-``(n-1)*s + (k_eff % 2) + op``.
+``(n-1)*s + (k_eff % 2) + op``. With ``None`` both paddings are TensorFlow's
+windows, so they are read off :func:`tconv.compat.windows.string_axis`.
 """
 
 from __future__ import annotations
 
-from typing import Sequence, Union
-
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ...errors import TconvError
-from ...geometry import Axis, Geometry
-from ...normalise import per_axis
+from ...errors import fail
+from ...geometry import Geometry, effective_kernel
+from ...normalise import IntOrSeq, as_array, check_rank, per_axis, spatial_dims
 from ...ops import run_geometry
-from .._arrays import as_array, check_rank, is_seq
 from ..layouts import from_keras, is_channels_last, to_channels_first, to_channels_last
+from ..windows import string_axis, zero_insertion_axis
 
 __all__ = ["conv_transpose", "geometry"]
 
-IntOrSeq = Union[int, Sequence[int]]
 
-
-def _pads(k_eff: int, s: int, padding: str, op: int | None) -> tuple[int, int]:
-    """Keras 3's ``(left, right)`` padding of the zero-inserted input, one axis."""
+def _pads(k_eff: int, padding: str, op: int) -> tuple[int, int]:
+    """Keras 3's ``(left, right)`` padding of the zero-inserted input, one axis, ``output_padding`` given."""
     if padding == "valid":
-        op = max(k_eff, s) - k_eff if op is None else op
         return k_eff - 1, k_eff - 1 + op
-    total = s + k_eff - 2 if op is None else k_eff + k_eff % 2 - 2 + op
+    total = k_eff + k_eff % 2 - 2 + op
     left = min(total // 2 + total % 2, k_eff - 1)
     return left, total - left
 
@@ -60,27 +56,29 @@ def _geometry(
     dilation_rate: IntOrSeq,
 ) -> Geometry:
     if not isinstance(padding, str):
-        raise TypeError(f"tconv.{func}: padding must be 'valid' or 'same'; got {padding!r}")
+        raise fail(func, f"padding must be 'valid' or 'same'; got {padding!r}", TypeError)
     mode = padding.lower()
     if mode not in ("valid", "same"):
-        raise TconvError(f"tconv.{func}: padding must be 'valid' or 'same' (any case); got {padding!r}")
+        raise fail(func, f"padding must be 'valid' or 'same' (any case); got {padding!r}")
     n = per_axis(func, "input size", in_size, nd, 1)
     k = per_axis(func, "kernel size", kernel_size, nd, 1)
     s = per_axis(func, "strides", strides, nd, 1)
     d = per_axis(func, "dilation_rate", dilation_rate, nd, 1)
     op = (None,) * nd if output_padding is None else per_axis(func, "output_padding", output_padding, nd, -(10**9))
     axes = []
-    for ax in range(nd):
-        k_eff = d[ax] * (k[ax] - 1) + 1
-        left, right = _pads(k_eff, s[ax], mode, op[ax])
-        length = (n[ax] - 1) * s[ax] + left + right - k_eff + 2
-        if length < 1:
-            raise TconvError(
-                f"tconv.{func}: the output would be empty on axis {ax}: "
-                f"length (n-1)*s + left + right - k_eff + 2 = {length}; "
-                f"increase output_padding (got {output_padding!r})"
+    for ax, sizes in enumerate(zip(n, k, s, d)):
+        if op[ax] is None:  # Keras's pads for None choose TensorFlow's SAME / VALID window
+            a = string_axis(mode, *sizes)
+        else:
+            a = zero_insertion_axis(*sizes, *_pads(effective_kernel(k[ax], d[ax]), mode, op[ax]))
+        if a.length < 1:
+            raise fail(
+                func,
+                f"the output would be empty on axis {ax}: "
+                f"length (n-1)*s + left + right - k_eff + 2 = {a.length}; "
+                f"increase output_padding (got {output_padding!r})",
             )
-        axes.append(Axis(n[ax], k[ax], s[ax], d[ax], k_eff - 1 - left, length))
+        axes.append(a)
     return Geometry(tuple(axes), 1)
 
 
@@ -101,8 +99,16 @@ def geometry(
     >>> geometry(4, 3, 2, "same", output_padding=0).out_size  # (n-1)*s + k % 2 + 0
     (7,)
     """
-    nd = next((len(v) for v in (in_size, kernel_size, strides, output_padding, dilation_rate) if is_seq(v)), 1)
-    return _geometry("compat.keras.geometry", nd, in_size, kernel_size, strides, padding, output_padding, dilation_rate)
+    func = "compat.keras.geometry"
+    nd = spatial_dims(
+        func,
+        in_size=in_size,
+        kernel_size=kernel_size,
+        strides=strides,
+        output_padding=output_padding,
+        dilation_rate=dilation_rate,
+    )
+    return _geometry(func, nd, in_size, kernel_size, strides, padding, output_padding, dilation_rate)
 
 
 def conv_transpose(
@@ -142,18 +148,19 @@ def conv_transpose(
     func = "compat.keras.conv_transpose"
     channels_last = True if data_format is None else is_channels_last(data_format, func)
     if data_format is not None and not data_format.startswith("channels_"):
-        raise TconvError(f"tconv.{func}: data_format must be 'channels_last' or 'channels_first'; got {data_format!r}")
+        raise fail(func, f"data_format must be 'channels_last' or 'channels_first'; got {data_format!r}")
     x = as_array(func, "inputs", inputs)
     w = as_array(func, "kernel", kernel)
     if x.ndim < 3:
-        raise TconvError(f"tconv.{func}: inputs must have at least 3 dims (batch, spatial, channels); got shape {x.shape}")
+        raise fail(func, f"inputs must have at least 3 dims (batch, spatial, channels); got shape {x.shape}")
     nd = x.ndim - 2
     check_rank(func, "kernel", w, nd + 2, "(*kernel, out_channels, in_channels)")
     x = to_channels_first(x) if channels_last else x
     if w.shape[-1] != x.shape[1]:
-        raise TconvError(
-            f"tconv.{func}: kernel.shape[-1] (in_channels) must equal the inputs' channels {x.shape[1]}; "
-            f"got kernel shape {w.shape}"
+        raise fail(
+            func,
+            f"kernel.shape[-1] (in_channels) must equal the inputs' channels {x.shape[1]}; "
+            f"got kernel shape {w.shape}",
         )
     geom = _geometry(func, nd, x.shape[2:], w.shape[:-2], strides, padding, output_padding, dilation_rate)
     y = run_geometry(x, from_keras(w), None, geom, func=func)

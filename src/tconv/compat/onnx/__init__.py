@@ -28,44 +28,36 @@ full result).
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ...errors import TconvError
-from ...geometry import Axis, Geometry
-from ...normalise import per_axis
+from ...errors import fail
+from ...geometry import Axis, Geometry, full_length
+from ...normalise import IntOrSeq, as_array, as_int, check_bias, check_rank, is_seq, per_axis, spatial_dims
 from ...ops import run_geometry
-from .._arrays import as_array, as_int, check_bias, check_rank, is_seq
 
 __all__ = ["conv_transpose", "geometry", "AUTO_PADS", "BEHAVIORS"]
 
-IntOrSeq = Union[int, Sequence[int]]
 AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 BEHAVIORS = ("spec", "onnxruntime")
-
-
-def _fail(func: str, message: str) -> TconvError:
-    return TconvError(f"tconv.compat.onnx.{func}: {message}")
-
-
-def _attr(func: str, name: str, value: IntOrSeq | None, nd: int, default: int, minimum: int) -> tuple[int, ...]:
-    if value is None:
-        return (default,) * nd
-    return per_axis(f"compat.onnx.{func}", name, value, nd, minimum)
 
 
 def _choice(func: str, name: str, value: object, allowed: tuple[str, ...]) -> str:
     if isinstance(value, bytes):  # attributes read from a ModelProto are bytes
         value = value.decode()
     if value not in allowed:
-        raise _fail(func, f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        raise fail(func, f"{name} must be one of {', '.join(allowed)}; got {value!r}")
     return value
 
 
 def _split(total: int, auto_pad: str) -> int:
-    """The start of the window for a total padding: the spec's SAME_UPPER branch or its "Else"."""
+    """The start of the window for a total padding: the spec's SAME_UPPER branch or its "Else".
+
+    :func:`tconv.geometry.same_start` splits the same way but clamps the total at 0; the
+    spec floors a negative total too (zeros on both sides of the full result).
+    """
     return total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
 
 
@@ -110,28 +102,34 @@ def geometry(
     >>> g.start, g.out_size, g.full
     ((0, 0), (10, 8), (9, 7))
     """
-    func = "geometry"
+    func = "compat.onnx.geometry"
     behavior = _choice(func, "behavior", behavior, BEHAVIORS)
     auto_pad = _choice(func, "auto_pad", auto_pad, AUTO_PADS)
-    nd = next((len(v) for v in (in_size, kernel_size, strides, dilations, output_padding, output_shape) if is_seq(v)), 1)
-    name = f"compat.onnx.{func}"
-    n = per_axis(name, "input size", in_size, nd, 1)
-    k = per_axis(name, "kernel size", kernel_size, nd, 1)
-    s = _attr(func, "strides", strides, nd, 1, 1)
-    d = _attr(func, "dilations", dilations, nd, 1, 1)
-    op = _attr(func, "output_padding", output_padding, nd, 0, 0)
-    as_int(name, "group", group, 1)
+    nd = spatial_dims(
+        func,
+        in_size=in_size,
+        kernel_size=kernel_size,
+        strides=strides,
+        dilations=dilations,
+        output_padding=output_padding,
+        output_shape=output_shape,
+    )
+    n = per_axis(func, "input size", in_size, nd, 1)
+    k = per_axis(func, "kernel size", kernel_size, nd, 1)
+    s = per_axis(func, "strides", 1 if strides is None else strides, nd, 1)
+    d = per_axis(func, "dilations", 1 if dilations is None else dilations, nd, 1)
+    op = per_axis(func, "output_padding", 0 if output_padding is None else output_padding, nd, 0)
+    as_int(func, "group", group, 1)
     begins, ends = _pads(func, pads, nd, auto_pad)
     shape = _output_shape(func, output_shape, nd)
     axes = []
     for ax in range(nd):
         if op[ax] >= max(s[ax], d[ax]):
-            raise _fail(
+            raise fail(
                 func,
                 f"output_padding must be < max(stride, dilation) = {max(s[ax], d[ax])} on axis {ax}; got {op[ax]}",
             )
-        k_eff = d[ax] * (k[ax] - 1) + 1
-        full = (n[ax] - 1) * s[ax] + k_eff
+        full = full_length(n[ax], k[ax], s[ax], d[ax])
         if shape is not None or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             length = shape[ax] if shape is not None else n[ax] * s[ax]
             total = full + op[ax] - length
@@ -145,44 +143,44 @@ def geometry(
         else:
             start, length, pad_sum = begins[ax], full + op[ax] - begins[ax] - ends[ax], begins[ax] + ends[ax]
         if length < 1:
-            raise _fail(func, f"the output would be empty on axis {ax}: length {length} (full result {full}, "
-                        f"output_padding {op[ax]}, pads {begins[ax]} + {ends[ax]})")
+            raise fail(func, f"the output would be empty on axis {ax}: length {length} (full result {full}, "
+                       f"output_padding {op[ax]}, pads {begins[ax]} + {ends[ax]})")  # fmt: skip
+        a = Axis(n[ax], k[ax], s[ax], d[ax], start, length)
         if behavior == "onnxruntime":
-            _check_ort_inverse(func, ax, n[ax], length, pad_sum, k_eff, s[ax], op[ax])
-        axes.append(Axis(n[ax], k[ax], s[ax], d[ax], start, length))
+            _check_ort_inverse(func, ax, a, pad_sum, op[ax])
+        axes.append(a)
     return Geometry(tuple(axes), int(group))
 
 
 def _pads(func: str, pads: Sequence[int] | None, nd: int, auto_pad: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """ONNX's layout of ``pads``: all the begins, then all the ends."""
     if pads is None:
         return (0,) * nd, (0,) * nd
     if auto_pad != "NOTSET":
-        raise _fail(func, f"pads cannot be used with auto_pad={auto_pad!r} (the spec forbids both); got pads={pads!r}")
+        raise fail(func, f"pads cannot be used with auto_pad={auto_pad!r} (the spec forbids both); got pads={pads!r}")
     if not is_seq(pads) or len(pads) != 2 * nd:
-        raise _fail(func, f"pads must list {2 * nd} ints (all begins, then all ends); got {pads!r}")
-    values = per_axis(f"compat.onnx.{func}", "pads", pads, 2 * nd, 0)
+        raise fail(func, f"pads must list {2 * nd} ints (all begins, then all ends); got {pads!r}")
+    values = per_axis(func, "pads", pads, 2 * nd, 0)
     return values[:nd], values[nd:]
 
 
 def _output_shape(func: str, output_shape: Sequence[int] | None, nd: int) -> tuple[int, ...] | None:
     if output_shape is None:
         return None
-    if not is_seq(output_shape):
-        raise TypeError(f"tconv.compat.onnx.{func}: output_shape must be a sequence of ints; got {output_shape!r}")
-    if len(output_shape) != nd:
-        raise _fail(func, f"output_shape must list the {nd} spatial sizes only (no batch or channels); got {output_shape!r}")
-    return per_axis(f"compat.onnx.{func}", "output_shape", output_shape, nd, 1)
+    if is_seq(output_shape) and len(output_shape) != nd:
+        raise fail(func, f"output_shape must list the {nd} spatial sizes only (no batch or channels); got {output_shape!r}")
+    return per_axis(func, "output_shape", output_shape, nd, 1, sequence_only=True)
 
 
-def _check_ort_inverse(func: str, ax: int, n: int, length: int, pad_sum: int, k_eff: int, s: int, op: int) -> None:
+def _check_ort_inverse(func: str, ax: int, a: Axis, pad_sum: int, op: int) -> None:
     """ONNX Runtime refuses a geometry whose forward conv does not map the output back to the input."""
-    expected = (length + pad_sum - k_eff) // s + 1
-    if expected != n:
-        raise _fail(
+    expected = (a.length + pad_sum - a.k_eff) // a.stride + 1
+    if expected != a.size:
+        raise fail(
             func,
-            f"ONNX Runtime refuses axis {ax}: the forward conv of the output (length {length}, padding {pad_sum}) "
-            f"has {expected} positions, not the input's {n}; output_padding ({op}) must be < stride ({s}) and an "
-            f"output_shape at most stride - 1 past the full result",
+            f"ONNX Runtime refuses axis {ax}: the forward conv of the output (length {a.length}, padding {pad_sum}) "
+            f"has {expected} positions, not the input's {a.size}; output_padding ({op}) must be < stride "
+            f"({a.stride}) and an output_shape at most stride - 1 past the full result",
         )
 
 
@@ -227,27 +225,28 @@ def conv_transpose(
     array([[[0., 1., 3., 3., 2.],
             [0., 1., 3., 3., 2.]]])
     """
-    func = "conv_transpose"
-    name = f"compat.onnx.{func}"
-    x = as_array(name, "X", X)
-    w = as_array(name, "W", W)
-    b = None if B is None else as_array(name, "B", B)
+    func = "compat.onnx.conv_transpose"
+    x = as_array(func, "X", X)
+    w = as_array(func, "W", W)
+    b = None if B is None else as_array(func, "B", B)
     if x.ndim < 3 or 0 in x.shape[1:]:
-        raise _fail(func, f"X must have shape (N, C, *spatial), at least one spatial dim, none empty; got shape {x.shape}")
-    check_rank(name, "W", w, x.ndim, "(C, M/group, *k), as X")
+        raise fail(func, f"X must have shape (N, C, *spatial), at least one spatial dim, none empty; got shape {x.shape}")
+    check_rank(func, "W", w, x.ndim, "(C, M/group, *k), as X")
     if len({a.dtype for a in (x, w, b) if a is not None}) > 1:
-        raise TypeError(
-            f"tconv.{name}: X, W and B must share one element type (ONNX's T); "
-            f"got {', '.join(str(a.dtype) for a in (x, w, b) if a is not None)}"
+        raise fail(
+            func,
+            f"X, W and B must share one element type (ONNX's T); "
+            f"got {', '.join(str(a.dtype) for a in (x, w, b) if a is not None)}",
+            TypeError,
         )
-    group = as_int(name, "group", group, 1)
+    group = as_int(func, "group", group, 1)
     if w.shape[0] != x.shape[1]:
-        raise _fail(func, f"W.shape[0] must equal the channels of X ({x.shape[1]}); got W shape {w.shape}")
+        raise fail(func, f"W.shape[0] must equal the channels of X ({x.shape[1]}); got W shape {w.shape}")
     if x.shape[1] % group:
-        raise _fail(func, f"group must divide the channels of X ({x.shape[1]}); got {group}")
-    if kernel_shape is not None and tuple(per_axis(name, "kernel_shape", kernel_shape, x.ndim - 2, 1)) != w.shape[2:]:
-        raise _fail(func, f"kernel_shape must match W's spatial shape {w.shape[2:]}; got {kernel_shape!r}")
-    check_bias(name, b, w.shape[1] * group, "B")
+        raise fail(func, f"group must divide the channels of X ({x.shape[1]}); got {group}")
+    if kernel_shape is not None and tuple(per_axis(func, "kernel_shape", kernel_shape, x.ndim - 2, 1)) != w.shape[2:]:
+        raise fail(func, f"kernel_shape must match W's spatial shape {w.shape[2:]}; got {kernel_shape!r}")
+    check_bias(func, b, w.shape[1] * group, "B")
     geom = geometry(
         x.shape[2:],
         w.shape[2:],
@@ -260,4 +259,4 @@ def conv_transpose(
         strides=strides,
         behavior=behavior,
     )
-    return run_geometry(x, w, b, geom, func=name)
+    return run_geometry(x, w, b, geom, func=func)

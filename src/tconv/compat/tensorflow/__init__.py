@@ -25,11 +25,10 @@ from typing import Sequence, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ...errors import TconvError
-from ...geometry import Axis, Geometry
-from ...normalise import per_axis
+from ...errors import fail
+from ...geometry import Axis, Geometry, same_start
+from ...normalise import IntOrSeq, as_array, check_rank, is_seq, padding_pairs, per_axis, spatial_dims
 from ...ops import run_geometry
-from .._arrays import as_array, check_rank, is_seq
 from ..layouts import from_tf, is_channels_last, to_channels_first, to_channels_last
 
 __all__ = [
@@ -42,37 +41,8 @@ __all__ = [
     "same_start",
 ]
 
-IntOrSeq = Union[int, Sequence[int]]
 PaddingArg = Union[str, Sequence[Sequence[int]]]
 _FORMATS = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}
-
-
-def same_start(n: int, k: int, s: int, d: int, length: int) -> int:
-    """Where TensorFlow's SAME window starts in the full result: ``floor(P/2)``, ``P = max(0, full - length)``.
-
-    >>> same_start(4, 3, 2, 1, 8)  # full = 9: one element too many, cropped at the end
-    0
-    >>> same_start(4, 4, 2, 1, 8)  # full = 10: one cropped at each end
-    1
-    """
-    return max(0, (n - 1) * s + d * (k - 1) + 1 - length) // 2
-
-
-def _spatial(func: str, name: str, value: object, nd: int, channels_last: bool, *, full_only: bool = False) -> list:
-    """The spatial entries of a TF per-axis argument: one value, ``nd`` values, or ``nd + 2`` (batch and channel too)."""
-    if not is_seq(value):
-        if full_only:
-            raise TypeError(f"tconv.{func}: {name} must be a sequence; got {value!r}")
-        return [value] * nd
-    values = list(value)
-    if len(values) == nd + 2:
-        return values[1:-1] if channels_last else values[2:]
-    if len(values) == nd and not full_only:
-        return values
-    if len(values) == 1 and not full_only:
-        return values * nd
-    counts = f"{nd + 2}" if full_only else f"1, {nd} or {nd + 2}"
-    raise TconvError(f"tconv.{func}: {name} must have {counts} entries for {nd} spatial dims; got {len(values)}: {value!r}")
 
 
 def _outer(value: object, nd: int, channels_last: bool) -> list:
@@ -82,25 +52,40 @@ def _outer(value: object, nd: int, channels_last: bool) -> list:
     return []
 
 
+def _spatial(func: str, name: str, value: object, nd: int, channels_last: bool) -> object:
+    """TF's layout rule: a full-rank value (``nd + 2`` entries in data-format order) gives its spatial entries.
+
+    Anything else is a per-axis value already (one value, or ``nd``), for :func:`~tconv.normalise.per_axis`.
+    """
+    if not is_seq(value):
+        return value
+    if len(value) == nd + 2:
+        return tuple(value[1:-1] if channels_last else value[2:])
+    if len(value) not in (1, nd):
+        raise fail(func, f"{name} must have 1, {nd} or {nd + 2} entries for {nd} spatial dims; got {len(value)}: {value!r}")
+    return value
+
+
 def _strides(func: str, name: str, value: object, nd: int, channels_last: bool) -> tuple[int, ...]:
     if value is None:
         value = 1
     if any(v != 1 for v in _outer(value, nd, channels_last)):
-        raise TconvError(f"tconv.{func}: {name} must be 1 in the batch and channel dims; got {value!r}")
-    return per_axis(func, name, _spatial(func, name, value, nd, channels_last), nd, 1)
+        raise fail(func, f"{name} must be 1 in the batch and channel dims; got {value!r}")
+    return per_axis(func, name, _spatial(func, name, value, nd, channels_last), nd, 1, one_for_all=True)
 
 
-def _pads(func: str, padding: Sequence, nd: int, channels_last: bool) -> tuple[tuple[int, int], ...]:
+def _pads(func: str, padding: object, nd: int, channels_last: bool) -> tuple[tuple[int, int], ...]:
     """Explicit padding: ``nd + 2`` ``(before, after)`` pairs in data-format order, zero on batch and channels."""
-    pairs = _spatial(func, "padding", padding, nd, channels_last, full_only=True)
-    if any(tuple(p) != (0, 0) for p in _outer(padding, nd, channels_last)):
-        raise TconvError(f"tconv.{func}: explicit padding must be (0, 0) on the batch and channel dims; got {padding!r}")
-    out = []
-    for pair in pairs:
+    if not is_seq(padding):
+        raise fail(func, f"padding must be a sequence; got {padding!r}", TypeError)
+    if len(padding) != nd + 2:
+        raise fail(func, f"padding must have {nd + 2} entries for {nd} spatial dims; got {len(padding)}: {padding!r}")
+    for pair in padding:
         if not is_seq(pair) or len(pair) != 2:
-            raise TconvError(f"tconv.{func}: each explicit padding entry must be a (before, after) pair; got {pair!r}")
-        out.append(tuple(per_axis(func, "padding", tuple(pair), 2, 0)))
-    return tuple(out)
+            raise fail(func, f"each explicit padding entry must be a (before, after) pair; got {pair!r}")
+    if any(tuple(p) != (0, 0) for p in _outer(padding, nd, channels_last)):
+        raise fail(func, f"explicit padding must be (0, 0) on the batch and channel dims; got {padding!r}")
+    return padding_pairs(func, _spatial(func, "padding", padding, nd, channels_last), nd)
 
 
 def _ranges(
@@ -120,25 +105,21 @@ def _ranges(
     d = _strides(func, "dilations", dilations, nd, channels_last)
     if isinstance(padding, str):
         if padding not in ("SAME", "VALID"):
-            raise TconvError(
-                f"tconv.{func}: padding must be 'SAME', 'VALID' or explicit (before, after) pairs; got {padding!r}"
-            )
+            raise fail(func, f"padding must be 'SAME', 'VALID' or explicit (before, after) pairs; got {padding!r}")
         pads = None
     elif nd != 2:
-        raise TconvError(
-            f"tconv.{func}: explicit padding is for 2-D only (as TensorFlow); got padding={padding!r} for {nd}-D"
-        )
+        raise fail(func, f"explicit padding is for 2-D only (as TensorFlow); got padding={padding!r} for {nd}-D")
     else:
         pads = _pads(func, padding, nd, channels_last)
     out = []
     for ax in range(nd):
-        if padding == "SAME":
-            start, smallest, largest = 0, (n[ax] - 1) * s[ax] + 1, n[ax] * s[ax]
+        a = Axis(n[ax], k[ax], s[ax], d[ax], pads[ax][0] if pads else 0, 0)
+        if padding == "SAME":  # the start follows from the length, once known
+            smallest, largest = a.dilated_size, n[ax] * s[ax]
         else:
-            start, hi = pads[ax] if pads else (0, 0)
-            base = (n[ax] - 1) * s[ax] + d[ax] * (k[ax] - 1) + 1 - start - hi
-            smallest, largest = max(1, base), base + s[ax] - 1
-        out.append((Axis(n[ax], k[ax], s[ax], d[ax], start, 0), smallest, largest))
+            shortest = a.full - a.start - (pads[ax][1] if pads else 0)
+            smallest, largest = max(1, shortest), shortest + s[ax] - 1
+        out.append((a, smallest, largest))
     return out
 
 
@@ -154,12 +135,14 @@ def _geometry(
     dilations: IntOrSeq | None,
 ) -> Geometry:
     ranges = _ranges(func, nd, in_size, kernel_size, strides, padding, channels_last, dilations)
-    out = per_axis(func, "output_shape", _spatial(func, "output_shape", output_shape, nd, channels_last), nd, 1)
+    spatial = _spatial(func, "output_shape", output_shape, nd, channels_last)
+    out = per_axis(func, "output_shape", spatial, nd, 1, one_for_all=True)
     axes = []
     for ax, ((a, smallest, largest), length) in enumerate(zip(ranges, out)):
         if not smallest <= length <= largest:
-            raise TconvError(
-                f"tconv.{func}: output_shape must be in [{smallest}, {largest}] on spatial axis {ax} "
+            raise fail(
+                func,
+                f"output_shape must be in [{smallest}, {largest}] on spatial axis {ax} "
                 f"(the lengths a {padding if isinstance(padding, str) else 'explicitly padded'} forward conv with "
                 f"kernel {a.kernel}, stride {a.stride}, dilation {a.dilation} maps back to the input length "
                 f"{a.size}); got {length}"
@@ -189,7 +172,7 @@ def output_shape_range(
     ((9, 10),)
     """
     func = "compat.tensorflow.output_shape_range"
-    nd = len(in_size) if is_seq(in_size) else len(kernel_size) if is_seq(kernel_size) else 1
+    nd = spatial_dims(func, in_size=in_size, kernel_size=kernel_size)
     channels_last = True if data_format is None else is_channels_last(data_format, func)
     ranges = _ranges(func, nd, in_size, kernel_size, strides, padding, channels_last, dilations)
     return tuple((lo, hi) for _, lo, hi in ranges)
@@ -217,9 +200,9 @@ def geometry(
     >>> geometry((4, 4), (3, 3), (1, 9, 9, 5), 2, "VALID").out_size
     (9, 9)
     """
-    nd = len(in_size) if is_seq(in_size) else len(kernel_size) if is_seq(kernel_size) else 1
-    channels_last = True if data_format is None else is_channels_last(data_format, "compat.tensorflow.geometry")
     func = "compat.tensorflow.geometry"
+    nd = spatial_dims(func, in_size=in_size, kernel_size=kernel_size)
+    channels_last = True if data_format is None else is_channels_last(data_format, func)
     return _geometry(func, nd, in_size, kernel_size, output_shape, strides, padding, channels_last, dilations)
 
 
@@ -238,7 +221,7 @@ def _conv_transpose(
         data_format = _FORMATS[nd][0]
     if data_format not in _FORMATS[nd]:
         allowed = " or ".join(map(repr, _FORMATS[nd]))
-        raise TconvError(f"tconv.{func}: data_format must be {allowed} for {nd}-D; got {data_format!r}")
+        raise fail(func, f"data_format must be {allowed} for {nd}-D; got {data_format!r}")
     channels_last = data_format == _FORMATS[nd][0]
     x = as_array(func, "input", input)
     f = as_array(func, "filters", filters)
@@ -246,22 +229,25 @@ def _conv_transpose(
     check_rank(func, "filters", f, nd + 2, "(*kernel, out_channels, in_channels)")
     x = to_channels_first(x) if channels_last else x
     if f.shape[-1] != x.shape[1]:
-        raise TconvError(
-            f"tconv.{func}: filters.shape[-1] (in_channels) must equal the input's channels {x.shape[1]}; "
-            f"got filters shape {f.shape}"
+        raise fail(
+            func,
+            f"filters.shape[-1] (in_channels) must equal the input's channels {x.shape[1]}; "
+            f"got filters shape {f.shape}",
         )
     if not is_seq(output_shape) and not isinstance(output_shape, np.ndarray):
-        raise TypeError(f"tconv.{func}: output_shape must be a sequence of ints; got {output_shape!r}")
-    shape = [int(v) for v in np.asarray(output_shape).ravel()]
+        raise fail(func, f"output_shape must be a sequence of ints; got {output_shape!r}", TypeError)
+    shape = np.asarray(output_shape).ravel().tolist()  # the entries are parsed with the geometry
     if len(shape) not in (nd, nd + 2):
-        raise TconvError(
-            f"tconv.{func}: output_shape must have {nd + 2} entries ({data_format}) or {nd} (spatial only); "
-            f"got {output_shape!r}"
+        raise fail(
+            func,
+            f"output_shape must have {nd + 2} entries ({data_format}) or {nd} (spatial only); "
+            f"got {output_shape!r}",
         )
     if len(shape) == nd + 2 and _outer(shape, nd, channels_last) != [x.shape[0], f.shape[-2]]:
-        raise TconvError(
-            f"tconv.{func}: output_shape must have batch {x.shape[0]} (the input's) and channels {f.shape[-2]} "
-            f"(filters.shape[-2]); got {output_shape!r}"
+        raise fail(
+            func,
+            f"output_shape must have batch {x.shape[0]} (the input's) and channels {f.shape[-2]} "
+            f"(filters.shape[-2]); got {output_shape!r}",
         )
     geom = _geometry(func, nd, x.shape[2:], f.shape[:-2], shape, strides, padding, channels_last, dilations)
     y = run_geometry(x, from_tf(f), None, geom, func=func)
@@ -340,7 +326,7 @@ def conv_transpose(
     func = "compat.tensorflow.conv_transpose"
     rank = np.ndim(input)
     if rank not in (3, 4, 5):
-        raise TconvError(f"tconv.{func}: input must have 3, 4 or 5 dims (1, 2 or 3 spatial); got {rank}")
+        raise fail(func, f"input must have 3, 4 or 5 dims (1, 2 or 3 spatial); got {rank}")
     return _conv_transpose(func, rank - 2, input, filters, output_shape, strides, padding, data_format, dilations)
 
 

@@ -19,41 +19,27 @@ Two extensions PyTorch lacks (pytorch#80301, #46027):
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import Union
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ...errors import TconvError
-from ...geometry import Axis, Geometry, transpose_geometry
-from ...normalise import per_axis
+from ...errors import fail
+from ...geometry import Geometry, transpose_geometry
+from ...normalise import IntOrSeq, as_array, as_int, check_bias, check_rank, is_seq, per_axis, spatial_dims
 from ...ops import run_geometry
 from ...padmodes import PADDING_MODES as _PADDING_MODES
 from ...padmodes import check_fold, fold
-from .._arrays import as_array, as_int, check_bias, check_rank, is_seq, spatial_dims
-from ..tensorflow import same_start
+from ..windows import string_axis
 
 __all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "geometry", "PADDING_MODES"]
 
-IntOrSeq = Union[int, Sequence[int]]
 PADDING_MODES = tuple(_PADDING_MODES)
 
 
-def _expand(func: str, name: str, value: IntOrSeq, nd: int, minimum: int) -> tuple[int, ...]:
-    """PyTorch's reading of a per-axis argument: an int, or a sequence of 1 or ``nd`` ints."""
-    if is_seq(value) and len(value) == 1:
-        value = value[0]
-    if not is_seq(value) and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
-        raise TypeError(f"tconv.{func}: {name} must be an int or a tuple of {nd} ints; got {value!r}")
-    return per_axis(func, name, value, nd, minimum)
-
-
-def _string_axis(padding: str, n: int, k: int, s: int, d: int) -> Axis:
-    """The TensorFlow/Keras SAME or VALID window of one axis."""
-    k_eff = d * (k - 1) + 1
-    if padding == "same":
-        return Axis(n, k, s, d, same_start(n, k, s, d, n * s), n * s)
-    return Axis(n, k, s, d, 0, (n - 1) * s + max(k_eff, s))
+def _spatial_dims(func: str, **values: object) -> int:
+    """PyTorch's count of spatial dims: a sequence of one int applies to every axis, so it does not count."""
+    return spatial_dims(func, **{name: v for name, v in values.items() if not (is_seq(v) and len(v) == 1)})
 
 
 def _geometry(
@@ -68,21 +54,22 @@ def _geometry(
     dilation: IntOrSeq,
 ) -> Geometry:
     groups = as_int(func, "groups", groups, 1)
-    s = _expand(func, "stride", stride, nd, 1)
-    d = _expand(func, "dilation", dilation, nd, 1)
-    op = _expand(func, "output_padding", output_padding, nd, 0)
+    s = per_axis(func, "stride", stride, nd, 1, one_for_all=True)
+    d = per_axis(func, "dilation", dilation, nd, 1, one_for_all=True)
+    op = per_axis(func, "output_padding", output_padding, nd, 0, one_for_all=True)
     if isinstance(padding, str):
         if padding not in ("same", "valid"):
-            raise TconvError(f"tconv.{func}: padding must be an int, a tuple of ints, 'same' or 'valid'; got {padding!r}")
+            raise fail(func, f"padding must be an int, a tuple of ints, 'same' or 'valid'; got {padding!r}")
         if any(op):
-            raise TconvError(
-                f"tconv.{func}: padding={padding!r} fixes the output length, so output_padding must be 0; "
-                f"got output_padding={output_padding!r}"
+            raise fail(
+                func,
+                f"padding={padding!r} fixes the output length, so output_padding must be 0; "
+                f"got output_padding={output_padding!r}",
             )
         n = per_axis(func, "input size", in_size, nd, 1)
         k = per_axis(func, "kernel size", kernel_size, nd, 1)
-        return Geometry(tuple(_string_axis(padding, *a) for a in zip(n, k, s, d)), groups)
-    p = _expand(func, "padding", padding, nd, 0)
+        return Geometry(tuple(string_axis(padding, *a) for a in zip(n, k, s, d)), groups)
+    p = per_axis(func, "padding", padding, nd, 0, one_for_all=True)
     return transpose_geometry(
         func, in_size, kernel_size, stride=s, padding=p, output_padding=op, dilation=d, groups=groups, nd=nd
     )
@@ -109,8 +96,17 @@ def geometry(
     >>> geometry((4, 4), 3, stride=2, padding="same").out_size
     (8, 8)
     """
-    nd = spatial_dims(in_size, kernel_size, stride, padding, output_padding, dilation)
-    return _geometry("compat.torch.geometry", nd, in_size, kernel_size, stride, padding, output_padding, groups, dilation)
+    func = "compat.torch.geometry"
+    nd = _spatial_dims(
+        func,
+        in_size=in_size,
+        kernel_size=kernel_size,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+    )
+    return _geometry(func, nd, in_size, kernel_size, stride, padding, output_padding, groups, dilation)
 
 
 def _conv_transpose(
@@ -137,25 +133,21 @@ def _conv_transpose(
     g = as_int(func, "groups", groups, 1)
     c_in = x.shape[1]
     if w.shape[0] != c_in:
-        raise TconvError(
-            f"tconv.{func}: weight.shape[0] must equal C_in = {c_in} (the input's channels); got weight shape {w.shape}"
-        )
+        raise fail(func, f"weight.shape[0] must equal C_in = {c_in} (the input's channels); got weight shape {w.shape}")
     if c_in % g:
-        raise TconvError(f"tconv.{func}: groups must divide C_in = {c_in}; got groups={g}")
+        raise fail(func, f"groups must divide C_in = {c_in}; got groups={g}")
     check_bias(func, b, w.shape[1] * g)
     if padding_mode not in PADDING_MODES:
         allowed = ", ".join(map(repr, PADDING_MODES))
-        raise TconvError(f"tconv.{func}: padding_mode must be one of {allowed}; got {padding_mode!r}")
+        raise fail(func, f"padding_mode must be one of {allowed}; got {padding_mode!r}")
     if padding_mode == "zeros":
         geom = _geometry(func, nd, x.shape[2:], w.shape[2:], stride, padding, output_padding, g, dilation)
         y = run_geometry(x, w, b, geom, func=func)
     else:
         if isinstance(padding, str):
-            raise TconvError(
-                f"tconv.{func}: padding={padding!r} needs padding_mode='zeros'; got padding_mode={padding_mode!r}"
-            )
+            raise fail(func, f"padding={padding!r} needs padding_mode='zeros'; got padding_mode={padding_mode!r}")
         # Conv_m = Conv_valid ∘ P_m, so ConvT_m = P_m^T ∘ ConvT_valid: fold the margins back
-        pairs = [(p, p) for p in _expand(func, "padding", padding, nd, 0)]
+        pairs = [(p, p) for p in per_axis(func, "padding", padding, nd, 0, one_for_all=True)]
         unpadded = _geometry(func, nd, x.shape[2:], w.shape[2:], stride, 0, output_padding, g, dilation)
         check_fold(func, [m - lo - hi for m, (lo, hi) in zip(unpadded.out_size, pairs)], pairs, padding_mode)
         y = fold(run_geometry(x, w, None, unpadded, func=func), pairs, padding_mode)
