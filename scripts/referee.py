@@ -37,7 +37,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import numpy as np  # noqa: E402
 
-from tconv.compat.windows import string_axis  # noqa: E402
+from tconv.geometry import string_axis  # noqa: E402
 from tconv.geometry import effective_kernel, full_length  # noqa: E402
 from tconv.referee import FRAMEWORKS, PARAMETERS  # noqa: E402
 

@@ -213,7 +213,7 @@ def test_geometry_same_is_tensorflow_crop_and_valid_length():
 
 def test_pairs_are_the_zero_insertion_pads_of_the_window():
     # JAX's pair (pad_a, pad_b) is the window's Axis.pad_before / pad_after, for every sign
-    from tconv.compat.windows import zero_insertion_axis
+    from tconv.geometry import zero_insertion_axis
 
     for n, k, s, d in [(4, 3, 2, 1), (3, 1, 3, 1), (5, 4, 2, 2)]:
         for pair in [(0, 0), (2, 1), (-1, 3), (4, -2)]:

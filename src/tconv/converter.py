@@ -22,7 +22,6 @@ weights converted with :mod:`tconv.compat.layouts`.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
@@ -48,9 +47,6 @@ _PORTS: dict[str, Framework] = {
     port.NAME: port for port in (torch_port, tensorflow_port, keras_port, jax_port, onnx_port)
 }
 FRAMEWORKS = tuple(_PORTS)  # the names, in the order `tconv convert --to all` writes them
-
-# the command-line part at the end (moving to tconv.cli) words its errors through this
-_fail = functools.partial(fail, _FUNC)
 
 
 def _describe_live(layer: object) -> dict:

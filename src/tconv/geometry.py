@@ -39,6 +39,8 @@ __all__ = [
     "solve_padding",
     "conv_input_sizes",
     "explain",
+    "string_axis",
+    "zero_insertion_axis",
 ]
 
 
@@ -52,17 +54,22 @@ def full_length(size: int, kernel: int, stride: int, dilation: int) -> int:
     return (size - 1) * stride + effective_kernel(kernel, dilation)
 
 
-def same_start(size: int, kernel: int, stride: int, dilation: int, length: int, *, upper: bool = True) -> int:
+def same_start(
+    size: int, kernel: int, stride: int, dilation: int, length: int, *, upper: bool = True, clamp: bool = True
+) -> int:
     """Where a SAME window of ``length`` starts in the full result: the excess ``P = max(0, full - length)``
     split with ``floor(P/2)`` cropped at the start (``upper``, TensorFlow's and ONNX's SAME_UPPER) or
-    ``ceil(P/2)`` (ONNX's SAME_LOWER).
+    ``ceil(P/2)`` (ONNX's SAME_LOWER). ``clamp=False`` splits a negative excess too (the ONNX spec's
+    reading: zeros on both sides of the full result).
 
     >>> same_start(4, 3, 2, 1, 8)  # full = 9: one element too many, cropped at the end
     0
     >>> same_start(4, 4, 2, 1, 8)  # full = 10: one cropped at each end
     1
     """
-    excess = max(0, full_length(size, kernel, stride, dilation) - length)
+    excess = full_length(size, kernel, stride, dilation) - length
+    if clamp:
+        excess = max(0, excess)
     return excess // 2 if upper else excess - excess // 2
 
 
@@ -178,6 +185,45 @@ class Geometry:
     @functools.cached_property
     def full(self) -> tuple[int, ...]:
         return tuple(a.full for a in self.axes)
+
+
+# --------------------------------------------------------------------------
+# windows that several conventions share
+# --------------------------------------------------------------------------
+
+
+def string_axis(padding: str, n: int, k: int, s: int, d: int) -> Axis:
+    """One axis of the ``"same"`` or ``"valid"`` window (either case), TensorFlow's meaning.
+
+    ``same``: length ``n*s``, starting at :func:`~tconv.geometry.same_start`;
+    ``valid``: the full result from its start, zero-extended to ``n*s`` when the
+    kernel is shorter than the stride.
+
+    >>> string_axis("SAME", 4, 3, 2, 1)
+    Axis(size=4, kernel=3, stride=2, dilation=1, start=0, length=8)
+    >>> string_axis("valid", 4, 1, 3, 1).length  # full = 10, zeros up to n*s
+    12
+    """
+    if padding.lower() == "same":
+        return Axis(n, k, s, d, same_start(n, k, s, d, n * s), n * s)
+    return Axis(n, k, s, d, 0, max(full_length(n, k, s, d), n * s))
+
+
+def zero_insertion_axis(n: int, k: int, s: int, d: int, pad_before: int, pad_after: int) -> Axis:
+    """The axis whose zero-insertion view pads the dilated input by ``(pad_before, pad_after)``.
+
+    The inverse of :attr:`Axis.pad_before` / :attr:`Axis.pad_after`: ``pad_before``
+    falls by one for each element the start moves on, and ``pad_after`` grows by
+    one for each element of start or length, so both are read off the axis of
+    start 0 and length 0. The length may come out below 1: the caller decides.
+
+    >>> a = zero_insertion_axis(4, 3, 2, 1, 0, 0)  # JAX's (0, 0) pair: crops k_eff - 1 on each side
+    >>> a.start, a.length, (a.pad_before, a.pad_after)
+    (2, 5, (0, 0))
+    """
+    origin = Axis(n, k, s, d, 0, 0)
+    start = origin.pad_before - pad_before
+    return Axis(n, k, s, d, start, pad_after - origin.pad_after - start)
 
 
 #: The largest element count or index the array code may meet: NumPy's and the compiled kernels'

@@ -113,17 +113,20 @@ def is_seq(value: object) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
-def spatial_dims(func: str, *, default: int = 1, **values: object) -> int:
+def spatial_dims(func: str, *, default: int = 1, one_for_all: bool = False, **values: object) -> int:
     """The number of spatial dims the per-axis sequences among ``values`` imply (``default`` if none).
 
     Every sequence must have the same length; a padding sequence counts its
     entries, so ``padding=((1, 2),)`` is one axis and ``padding=(1, 2)`` two.
-    ``None`` values are passed over.
+    ``None`` values are passed over. ``one_for_all``: a sequence of one entry
+    applies to every axis and decides nothing (PyTorch's reading, see :func:`per_axis`).
 
     >>> spatial_dims("f", kernel_size=3, stride=(2, 2), padding=((1, 0), 1))
     2
     """
-    lengths = {name: len(v) for name, v in values.items() if v is not None and is_seq(v)}
+    lengths = {
+        name: len(v) for name, v in values.items() if v is not None and is_seq(v) and not (one_for_all and len(v) == 1)
+    }
     if not lengths:
         return default
     distinct = set(lengths.values())
@@ -161,11 +164,8 @@ def per_axis(
         if one_for_all and len(value) == 1 and nd != 1:
             value = value[0]
         elif len(value) != nd:
-            raise fail(
-                func,
-                f"{name} must be one int or a sequence of {nd} ints (one per spatial dim); "
-                f"got {len(value)} values {tuple(value)!r}",
-            )
+            what = f"a sequence of {nd} ints" if sequence_only else f"one int or a sequence of {nd} ints"
+            raise fail(func, f"{name} must be {what} (one per spatial dim); got {len(value)} values {tuple(value)!r}")
     elif sequence_only:
         raise fail(func, f"{name} must be a sequence of {nd} ints; got {value!r}", TypeError)
     if is_seq(value):

@@ -21,8 +21,9 @@ same parse in reverse), one interface for the five frameworks:
 :class:`tconv.compat.porting.Framework`.
 
 Shared below the packages, framework-independent: :mod:`tconv.compat.porting`
-(the converter's records and search primitives) and
-:mod:`tconv.compat.windows` (the windows several conventions share).
+(the converter's records and search primitives); the windows several
+conventions share are :func:`tconv.geometry.string_axis` and
+:func:`tconv.geometry.zero_insertion_axis`.
 
 The modules are imported on demand (``tconv.compat.torch``, or ``from tconv.compat import torch as tt``);
 none of them imports the framework it mirrors.

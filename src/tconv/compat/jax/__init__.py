@@ -31,10 +31,9 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from ...errors import fail
-from ...geometry import Axis, Geometry, full_length
+from ...geometry import Axis, Geometry, full_length, string_axis, zero_insertion_axis
 from ...normalise import is_seq, padding_pairs, per_axis, spatial_dims
 from ...ops import run_geometry
-from ..windows import string_axis, zero_insertion_axis
 
 __all__ = ["conv_transpose", "geometry"]
 

@@ -18,7 +18,7 @@ so ``start = k_eff - 1 - left`` and ``length = (n-1)*s + left + right - k_eff + 
 ``output_padding=None`` and ``0`` therefore give different lengths: ``same``
 with ``None`` is ``n*s`` (TensorFlow's SAME), with ``op`` it is
 ``(n-1)*s + (k_eff % 2) + op``. With ``None`` both paddings are TensorFlow's
-windows, so they are read off :func:`tconv.compat.windows.string_axis`.
+windows, so they are read off :func:`tconv.geometry.string_axis`.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ...errors import fail
-from ...geometry import Geometry, effective_kernel
+from ...geometry import Geometry, effective_kernel, string_axis, zero_insertion_axis
 from ...normalise import IntOrSeq, as_array, check_rank, per_axis, spatial_dims
 from ...ops import run_geometry
 from ..layouts import from_keras, is_channels_last, to_channels_first, to_channels_last
-from ..windows import string_axis, zero_insertion_axis
 
 __all__ = ["conv_transpose", "geometry"]
 

@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ...errors import fail
-from ...geometry import Axis, Geometry, full_length
+from ...geometry import Axis, Geometry, full_length, same_start
 from ...normalise import IntOrSeq, as_array, as_int, check_bias, check_rank, is_seq, per_axis, spatial_dims
 from ...ops import run_geometry
 
@@ -50,15 +50,6 @@ def _choice(func: str, name: str, value: object, allowed: tuple[str, ...]) -> st
     if value not in allowed:
         raise fail(func, f"{name} must be one of {', '.join(allowed)}; got {value!r}")
     return value
-
-
-def _split(total: int, auto_pad: str) -> int:
-    """The start of the window for a total padding: the spec's SAME_UPPER branch or its "Else".
-
-    :func:`tconv.geometry.same_start` splits the same way but clamps the total at 0; the
-    spec floors a negative total too (zeros on both sides of the full result).
-    """
-    return total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
 
 
 def geometry(
@@ -137,7 +128,9 @@ def geometry(
                 total = 0
                 if shape is None:  # ONNX Runtime's SAME keeps the unpadded length instead
                     length = full + op[ax]
-            start, pad_sum = _split(total, auto_pad), total
+            # the spec's split of the total padding (output_padding counted): floored, negative totals too
+            start = same_start(n[ax], k[ax], s[ax], d[ax], full - total, upper=auto_pad == "SAME_UPPER", clamp=False)
+            pad_sum = total
         elif auto_pad == "VALID":
             start, length, pad_sum = 0, full + op[ax], 0
         else:

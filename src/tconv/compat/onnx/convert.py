@@ -18,12 +18,14 @@ from ...normalise import per_axis
 from .. import layouts, porting
 from ..porting import FUNC, Choice, Source, Target
 from . import geometry as onnx_geometry
+from . import graph
+from .models import GEOMETRY_ATTRIBUTES
 
 __all__ = ["ATTRIBUTES", "KEYS", "NAME", "describe", "search", "source", "target"]
 
 NAME = "onnx"
 #: the node's attributes :func:`tconv.compat.onnx.geometry` reads (all but ``kernel_shape``)
-ATTRIBUTES = ("auto_pad", "dilations", "group", "output_padding", "output_shape", "pads", "strides", "behavior")
+ATTRIBUTES = GEOMETRY_ATTRIBUTES + ("behavior",)
 KEYS = ("op_type", "kernel_shape", "in_channels", "out_channels") + ATTRIBUTES + ("bias",)
 
 
@@ -31,10 +33,7 @@ def describe(layer: object) -> dict | None:
     """A live ``onnx.NodeProto`` as a description (None for anything else)."""
     if porting.live_class(layer, "onnx", "NodeProto") is None:
         return None
-    from onnx import helper  # only reached with an onnx object in hand: onnx is installed
-
-    attrs = {a.name: helper.get_attribute_value(a) for a in layer.attribute}
-    attrs = {k: v.decode() if isinstance(v, bytes) else v for k, v in attrs.items()}
+    attrs = graph.attributes(layer)
     return {"framework": NAME, "op_type": layer.op_type, "bias": len(layer.input) > 2, **attrs}
 
 

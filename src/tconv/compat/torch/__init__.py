@@ -25,21 +25,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ...errors import fail
-from ...geometry import Geometry, transpose_geometry
+from ...geometry import Geometry, string_axis, transpose_geometry
 from ...normalise import IntOrSeq, as_array, as_int, check_bias, check_rank, is_seq, per_axis, spatial_dims
 from ...ops import run_geometry
 from ...padmodes import PADDING_MODES as _PADDING_MODES
 from ...padmodes import check_fold, fold
-from ..windows import string_axis
 
 __all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "geometry", "PADDING_MODES"]
 
 PADDING_MODES = tuple(_PADDING_MODES)
-
-
-def _spatial_dims(func: str, **values: object) -> int:
-    """PyTorch's count of spatial dims: a sequence of one int applies to every axis, so it does not count."""
-    return spatial_dims(func, **{name: v for name, v in values.items() if not (is_seq(v) and len(v) == 1)})
 
 
 def _geometry(
@@ -97,8 +91,9 @@ def geometry(
     (8, 8)
     """
     func = "compat.torch.geometry"
-    nd = _spatial_dims(
+    nd = spatial_dims(
         func,
+        one_for_all=True,
         in_size=in_size,
         kernel_size=kernel_size,
         stride=stride,
