@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike
 
 from ...errors import fail
 from ...geometry import Geometry, string_axis, transpose_geometry
-from ...normalise import IntOrSeq, as_array, as_int, check_bias, check_rank, is_seq, per_axis, spatial_dims
+from ...normalise import IntOrSeq, as_array, as_int, check_bias, check_rank, per_axis, spatial_dims
 from ...ops import run_geometry
 from ...padmodes import PADDING_MODES as _PADDING_MODES
 from ...padmodes import check_fold, fold
