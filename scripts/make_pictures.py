@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+import architecture  # scripts/architecture.py: the package's layers, read off its imports
 from tconv import conv, conv_transpose
 from tconv import checkerboard as cb
 from tconv import viz
@@ -88,6 +89,50 @@ def generator_comparison(out: Path, seeds: int = 8) -> list[tuple[str, float]]:
     return rows
 
 
+def architecture_picture(path: Path) -> None:
+    """The layers of the package, bottom to top, with the imports between them counted (all point down)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    layers = architecture.LAYERS
+    mods = architecture.modules()
+    edges = architecture.layer_edges()
+    title_font, text_font = ImageFont.load_default(size=15), ImageFont.load_default(size=12)
+    band_w, band_h, gap, left, top = 780, 64, 14, 16, 16
+    lane_w = 30
+    width = left + band_w + 24 + lane_w * len(edges) + 16
+    height = top + len(layers) * (band_h + gap)
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    centre = {}
+    palette = [(222, 235, 247), (198, 219, 239), (158, 202, 225), (253, 208, 162), (199, 233, 192), (218, 218, 235)]
+    for row, index in enumerate(reversed(range(len(layers)))):
+        name, what, _ = layers[index]
+        y = top + row * (band_h + gap)
+        centre[index] = y + band_h // 2
+        draw.rounded_rectangle((left, y, left + band_w, y + band_h), 8, fill=palette[index], outline=(90, 90, 90))
+        draw.text((left + 10, y + 7), f"{name}: {what}", fill=(20, 20, 20), font=title_font)
+        # the layer's top-level modules, packages with a slash; a layer that is one package shows its contents
+        members = sorted(m.removeprefix("tconv.") for m in mods if architecture.layer_of(m) == index)
+
+        def label(m: str) -> str:
+            return m.split(".")[-1] + ("/" if mods["tconv." + m].name == "__init__.py" else "")
+
+        if len(members) > 1 and len({m.split(".")[0] for m in members}) == 1:
+            names = [label(members[0]) + ":"] + [label(m) for m in members if m.count(".") == 1]
+        else:
+            names = [label(m) for m in members if "." not in m]
+        draw.text((left + 10, y + 34), "  ".join(names), fill=(40, 40, 40), font=text_font)
+    x = left + band_w + 24
+    for (a, b), count in sorted(edges.items(), key=lambda e: (-e[0][0], -e[0][1])):
+        y0, y1 = centre[a], centre[b]
+        draw.line((x, y0, x, y1 - 6), fill=(60, 60, 60), width=2)
+        draw.polygon([(x - 5, y1 - 8), (x + 5, y1 - 8), (x, y1)], fill=(60, 60, 60))
+        draw.ellipse((x - 3, y0 - 3, x + 3, y0 + 3), fill=(60, 60, 60))
+        draw.text((x + 4, (y0 + y1) // 2 - 6), str(count), fill=(160, 30, 30), font=text_font)
+        x += lane_w
+    image.save(path)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "docs" / "images"))
@@ -112,6 +157,8 @@ def main(argv: list[str] | None = None) -> None:
         "overlap_k4_s2.png",
         "overlap_keras_mnist_generator.png",
     ]
+    architecture_picture(out / "architecture.png")
+    written.append("architecture.png")
     rows = generator_comparison(out)
     written.append("generators.png")
     print("wrote", ", ".join(written), "in", out)

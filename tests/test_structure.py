@@ -13,51 +13,17 @@ import pytest
 import tconv
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "src" / "tconv"
+sys.path.insert(0, str(ROOT / "scripts"))
+import architecture  # noqa: E402  (scripts/architecture.py: the layers and the import graph)
 OPTIONAL = ("torch", "tensorflow", "keras", "jax", "onnx", "onnxruntime", "PIL", "matplotlib", "numba")
 
 
-def _module_name(path: Path, base: Path, prefix: str) -> str:
-    parts = list(path.relative_to(base).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join([prefix, *parts]) if prefix else ".".join(parts)
-
-
 def _modules() -> dict[str, Path]:
-    return {_module_name(p, PACKAGE, "tconv"): p for p in sorted(PACKAGE.rglob("*.py"))}
+    return architecture.modules()
 
 
-def _imports(name: str, path: Path, known: set[str]) -> list[tuple[str, int]]:
-    """``(module imported, line)`` for every import in ``path``, at any depth (inside functions too).
-
-    ``from P import x`` counts as importing ``P.x`` when that is a module, else ``P``.
-    """
-    is_package = path.name == "__init__.py"
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found += [(alias.name, node.lineno) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                anchor = name.split(".")
-                anchor = anchor[: len(anchor) - node.level + (1 if is_package else 0)]
-                base = ".".join(anchor + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
-            for alias in node.names:
-                candidate = f"{base}.{alias.name}"
-                found.append((candidate if candidate in known else base, node.lineno))
-    return found
-
-
-def _graph() -> dict[str, set[str]]:
-    modules = _modules()
-    known = set(modules)
-    return {
-        name: {target for target, _ in _imports(name, path, known) if target in known and target != name}
-        for name, path in modules.items()
-    }
+_imports = architecture.imports
+_graph = architecture.graph
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -104,6 +70,19 @@ def test_the_cycle_finder_finds_a_planted_cycle():
 def test_no_import_cycles_in_the_package():
     """Imports inside functions count: a cycle hidden there is still a cycle."""
     assert _cycles(_graph()) == []
+
+
+def test_every_module_has_a_layer_and_imports_only_downward():
+    """The layers of the README's architecture picture: geometry < algorithms < ops < compat < features < cli."""
+    upward = []
+    for source, targets in _graph().items():
+        if source == "tconv":
+            continue  # the package's face re-exports from every layer
+        assert architecture.layer_of(source) is not None, f"{source} belongs to no layer of scripts/architecture.py"
+        for target in targets:
+            if target != "tconv" and architecture.layer_of(target) > architecture.layer_of(source):
+                upward.append(f"{source} -> {target}")
+    assert upward == []
 
 
 def test_the_graph_sees_imports_inside_functions(tmp_path):
