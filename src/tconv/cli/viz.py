@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 from typing import Any
 
 from ..checkerboard import analyze_stack
@@ -17,6 +18,13 @@ def _picture(args: argparse.Namespace, example: str) -> str:
         raise CommandError("needs Pillow: pip install 'tconv[viz]'")
     if not args.picture:
         raise CommandError(f"-o/--out is required (the picture file, e.g. {example})")
+    # Pillow picks the format from the extension; refuse one it cannot write before drawing anything
+    from PIL import Image
+
+    Image.init()
+    extension = os.path.splitext(args.picture)[1].lower()
+    if Image.registered_extensions().get(extension) not in Image.SAVE:
+        raise CommandError(f"-o/--out must end in an image extension Pillow writes (e.g. {example}); got {args.picture!r}")
     return args.picture
 
 
