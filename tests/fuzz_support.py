@@ -16,7 +16,7 @@ import contextlib
 import resource
 import signal
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 import tconv
@@ -25,9 +25,13 @@ import tconv
 HEADROOM = 3 << 30
 #: the default run: reproducible (derandomized), no example database written into the tree
 FUZZ = dict(deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
-#: settings of the default run with ``n`` examples, and of the ``slow`` run
-def bounded(n: int) -> settings:
-    return settings(max_examples=n, **FUZZ)
+
+
+def bounded(n: int, *, shrink: bool = True) -> settings:
+    """The default run with ``n`` examples (``shrink=False``: a failure is reported as found, which is quicker)."""
+    phases = tuple(Phase) if shrink else (Phase.explicit, Phase.reuse, Phase.generate)
+    return settings(max_examples=n, phases=phases, **FUZZ)
+
 
 
 LONG = settings(max_examples=3000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
