@@ -522,6 +522,64 @@ KNOWN_BUGS: dict[str, tuple[tuple[str, dict], str, tuple[str, ...]]] = {
         "tconv.convert(layer, [None], 8) (any unhashable to): raw TypeError \"unhashable type: 'list'\"",
         ("convert",),
     ),
+    "choice_array": (
+        ("conv_transpose", {"algorithm": np.ones(3)}),
+        "tconv.conv_transpose(x, w, algorithm=np.ones(3)): numpy's 'truth value of an array ... is ambiguous' instead "
+        "of the algorithm refusal; the same for conv_backward(..., bias=np.ones(3)) (bias is a bool flag), "
+        "compat.onnx.conv_transpose / geometry(auto_pad=array), compat.tensorflow.conv2d_transpose(padding=array), "
+        "nn.ResizeConv2d(mode=array)",
+        (),
+    ),
+    "choice_unhashable": (
+        ("nn.ConvTranspose2d", {"padding_mode": [0]}),
+        "tconv.nn.ConvTranspose2d(2, 3, 3, padding_mode=[0]) and nn.Conv2d(...): raw TypeError \"unhashable type: "
+        "'list'\" (a choice looked up in a dict before its type is checked)",
+        (),
+    ),
+    "dilated_allocation": (
+        ("conv_transpose", {"padding": 10**9, "dilation": 10**9}),
+        "tconv.conv_transpose(ones(1, 2, 4, 4), ones(2, 3, 3, 3), stride=2, padding=10**9, output_padding=1, "
+        "dilation=10**9) (an 8x8 output): numpy ValueError 'array is too big' from an allocation of the dilated "
+        "extent the memory estimate does not count; the same in conv_backward and conv_transpose_backward",
+        (),
+    ),
+    "keras_huge": (
+        ("compat.keras.conv_transpose", {"strides": 2**63}),
+        "tconv.compat.keras.conv_transpose(x, k, strides=2**63, padding='same'): OverflowError 'Python int too large "
+        "to convert to C long'; dilation_rate=2**63: numpy 'Maximum allowed dimension exceeded' (compat.torch "
+        "refuses the same stride cleanly)",
+        (),
+    ),
+    "solutions_len": (
+        ("solve_padding", {"dilation": 10**30}),
+        "tconv.solve_padding(7, 14, 5, stride=2, dilation=10**30) and conv_input_sizes(4, 3, stride=10**30): the "
+        "AxisSolutions returned has more than 2**63 pairs, so len() raises OverflowError 'cannot fit int into an "
+        "index-sized integer'; sizes past 64-bit arithmetic should be refused by the geometry",
+        (),
+    ),
+    "jax_empty": (
+        ("compat.jax.geometry", {"in_size": [], "kernel_size": []}),
+        "tconv.compat.jax.geometry([], [], (2, 2), 'SAME'): ValueError 'min() arg is an empty sequence'",
+        (),
+    ),
+    "tf_output_shape": (
+        ("compat.tensorflow.conv2d_transpose", {"output_shape": [None]}),
+        "tconv.compat.tensorflow.conv2d_transpose(x, f, output_shape=[None], strides=2): raw TypeError from int(); "
+        "output_shape=[1, 'x']: ValueError 'invalid literal for int()'",
+        (),
+    ),
+    "upsample_values": (
+        ("upsample", {"scale_factor": 1e300}),
+        "tconv.upsample(x, scale_factor=1e300): OverflowError 'int too large to convert to float' (not the budget's "
+        "refusal); upsample([[1, 2], 3], size=...): numpy's 'inhomogeneous shape' ValueError",
+        (),
+    ),
+    "nn_memory": (
+        ("nn.ConvTranspose2d", {"out_channels": 10**9}),
+        "tconv.nn.ConvTranspose2d(2, 10**9, 3): MemoryError 'Unable to allocate 134. GiB'; nn.BatchNorm2d(10**9): "
+        "3.73 GiB; the layer constructors price no parameter against the memory budget",
+        (),
+    ),
     "analyze_stack_weights": (
         ("checkerboard.analyze_stack", {"weights": np.ones(3)}),
         "tconv.checkerboard.analyze_stack(layers, weights=np.ones(3)): numpy's 'truth value of an array ... is "
@@ -537,7 +595,7 @@ KNOWN_BUGS: dict[str, tuple[tuple[str, dict], str, tuple[str, ...]]] = {
     "init_shape": (
         ("init.fan_in", {"shape": None}),
         "tconv.init.fan_in(None), kaiming_uniform(0), default_bias(0, 3): raw TypeError \"'NoneType' / 'int' "
-        "object is not subscriptable\"",
+        "object is not subscriptable\" (and fan_in(np.array([0.5, 1.5, 2.0])) returns a numpy float, not an int)",
         ("init.fan_in", "init.kaiming_uniform", "init.default_bias"),
     ),
     "default_bias_channels": (
