@@ -272,7 +272,8 @@ def test_bad_input_and_sizes_exit_2_in_one_line(capsys, monkeypatch, exc, piece)
 @pytest.mark.parametrize(
     "exc",
     [KeyError("taps"), TypeError("unsupported format string passed to numpy.ndarray.__format__"), ValueError("x"),
-     AttributeError("'NoneType' object has no attribute 'shape'"), ZeroDivisionError("division by zero")],
+     AttributeError("'NoneType' object has no attribute 'shape'"), ZeroDivisionError("division by zero"),
+     ImportError("cannot import name 'plan' from partially initialized module 'tconv.ops'")],
     ids=lambda e: type(e).__name__,
 )
 def test_an_internal_error_asks_for_a_bug_report_and_exits_1(capsys, monkeypatch, exc):
@@ -335,3 +336,8 @@ def test_a_layer_file_that_is_not_text_is_one_line(capsys, tmp_path):
     path.write_bytes(bytes(range(256)))
     code, out, err = run(capsys, "convert", str(path), "--to", "torch", "-i", "8")
     assert code == 2 and out == "" and err.startswith("tconv convert: LAYER file") and "not UTF-8" in err
+
+
+def test_an_interrupt_is_one_line(capsys, monkeypatch):
+    monkeypatch.setattr(tconv.cli.shapes, "cmd_shape", raising(KeyboardInterrupt()))
+    assert run(capsys, "shape", "-i", "3", "-k", "3") == (130, "", "tconv shape: interrupted\n")

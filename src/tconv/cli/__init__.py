@@ -53,7 +53,7 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0; 2 for bad input; 1 for a bug of tconv)."""
+    """Run the command line; returns the exit code (0; 2 for bad input; 1 for a bug of tconv; 130 if interrupted)."""
     parser = build_parser()
     args = None
     debug = False
@@ -83,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exception(exc, file=sys.stderr)
         print(f"{prog}: {message}", file=sys.stderr)
         return code
+    except KeyboardInterrupt:
+        print(f"{args.command if args is not None else parser.prog}: interrupted", file=sys.stderr)
+        return 130  # the shell's code for a command ended by SIGINT
 
 
 def _first_line(exc: BaseException) -> str:
@@ -103,11 +106,13 @@ def verdict(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, RecursionError):
         return 2, f"the input is nested too deeply to read ({message})"
     if isinstance(exc, ImportError):
-        # the library's own message names the extra; a bare "No module named 'PIL'" gets the extra added
+        # a missing extra: the library's own message names it, a bare "No module named 'PIL'" gets it added;
+        # any other failed import is a broken install or a bug, reported as one below
         extra = EXTRAS.get((exc.name or "").split(".")[0])
-        if extra and "pip install" not in message:
-            message += f" (install the extra: pip install 'tconv[{extra}]')"
-        return 2, _LIBRARY_PREFIX.sub("", message)
+        if "pip install" in message:
+            return 2, _LIBRARY_PREFIX.sub("", message)
+        if extra:
+            return 2, f"{message} (install the extra: pip install 'tconv[{extra}]')"
     return 1, (
         f"internal error, please report it as a bug of tconv {__version__} with this command line "
         f"({DEBUG} shows the traceback): {type(exc).__name__}: {message}"
