@@ -305,7 +305,8 @@ def test_debug_is_listed_in_the_top_level_help(capsys):
 def test_solve_prints_a_bounded_answer_for_a_huge_stride(capsys):
     code, out, err = run(capsys, "solve", "-i", "7", "-k", "5", "-s", "100000000000", "--target", "14")
     assert code == 0 and err == "" and len(out) < 1000
-    assert "50000000000 pairs: padding 299999999996 to 349999999995 in steps of 1, output_padding 1 to 99999999999 in steps of 2" in out
+    progression = "padding 299999999996 to 349999999995 in steps of 1, output_padding 1 to 99999999999 in steps of 2"
+    assert f"50000000000 pairs: {progression}" in out
 
 
 def test_solve_lists_a_short_answer_in_full(capsys):
@@ -317,12 +318,17 @@ def test_solve_lists_a_short_answer_in_full(capsys):
 
 def test_matrix_refuses_a_big_case_before_building_it(capsys):
     code, out, err = run(capsys, "matrix", "-i", "100000,100000", "-k", "3")
-    assert code == 2 and err == "tconv matrix: prints tiny cases only (at most 64 rows and columns); C would be 10000000000x10000400004\n"
+    assert code == 2 and err.startswith("tconv matrix: prints tiny cases only (at most 64 rows and columns); ")
+    assert err.endswith("C would be 10000000000x10000400004\n")
 
 
 @pytest.mark.parametrize(
     "argv",
-    [["draw", "matrix", "-o", "m.txt"], ["animate", "-i", "3", "-k", "3", "-o", "a"], ["checkerboard", "-k", "3", "-s", "2", "--heatmap", "h.xyz"]],
+    [
+        ["draw", "matrix", "-o", "m.txt"],
+        ["animate", "-i", "3", "-k", "3", "-o", "a"],
+        ["checkerboard", "-k", "3", "-s", "2", "--heatmap", "h.xyz"],
+    ],
     ids=" ".join,
 )
 def test_a_picture_file_pillow_cannot_write_is_one_line(capsys, tmp_path, argv):

@@ -16,8 +16,10 @@ a function of the same namespace, e.g. ``tconv.compat.onnx.geometry`` for
 ``tconv.compat.onnx.conv_transpose``). Every call runs under a 256 MiB budget,
 an address-space cap and a time limit (tests/fuzz_support.py).
 
-``KNOWN_BUGS`` lists the library bugs this fuzz found: each has a strict-xfail
-test, and the random run steps around exactly that input until it is fixed.
+``KNOWN_BUGS`` lists the library bugs this fuzz found, each with its smallest
+call (a strict-xfail case of ``test_known_library_bugs``) and the targets whose
+default fuzz it fails (those are strict xfails too): a fix turns them into
+XPASS, which strict xfail reports, and the entry is then deleted.
 """
 
 from __future__ import annotations
@@ -87,7 +89,8 @@ def test_conv_transpose_equals_scatter_in_every_algorithm(case, algorithm):
     with guarded(what=(x.shape, w.shape, kw, algorithm)):
         y = tconv.conv_transpose(x, w, b, algorithm=algorithm, **kw)
         ref = tconv.conv_transpose(x, w, b, algorithm="scatter", **kw)
-    assert y.shape == (x.shape[0], w.shape[1] * kw["groups"]) + tconv.output_size(x.shape[2:], w.shape[2:], **_without(kw, "groups"))
+    spatial = tconv.output_size(x.shape[2:], w.shape[2:], **_without(kw, "groups"))
+    assert y.shape == (x.shape[0], w.shape[1] * kw["groups"]) + spatial
     assert y.dtype == np.float64
     assert_close(y, ref)
 
@@ -111,8 +114,8 @@ def test_conv_is_the_adjoint_and_both_gradients_are_right(case):
         assert back.shape == x.shape
         scale = float(np.abs(g).sum() * np.abs(y).max() + 1)
         _vdot_close(np.vdot(y, g), np.vdot(x, back), scale)
-        assert back.shape[2:] == tuple(n)
-        assert tconv.conv(g, w, **_conv_kwargs(kw)).shape[2:] == tconv.conv_output_size(g.shape[2:], w.shape[2:], **_without(_conv_kwargs(kw), "groups"))
+        conv_geometry = _without(_conv_kwargs(kw), "groups")
+        assert tconv.conv(g, w, **_conv_kwargs(kw)).shape[2:] == tconv.conv_output_size(g.shape[2:], w.shape[2:], **conv_geometry)
 
         gx, gw, gb = tconv.conv_transpose_backward(g, x, w, **kw)
         assert_close(gx, back)
@@ -156,7 +159,9 @@ HOSTILE_SCALARS = st.one_of(
 HOSTILE_LISTS = st.one_of(
     st.lists(st.integers(-2, 4), max_size=4),
     st.lists(st.lists(st.integers(-1, 3), max_size=3), max_size=3),
-    st.sampled_from([[1, "x"], [None], [[1, 2], 3], (2, 2.5), [10**12, 10**12], [2**70], [(1, 2, 3)], ((1, 2), (3, 4), (5, 6))]),
+    st.sampled_from(
+        [[1, "x"], [None], [[1, 2], 3], (2, 2.5), [10**12, 10**12], [2**70], [(1, 2, 3)], ((1, 2), (3, 4), (5, 6))]
+    ),
 )
 
 
@@ -230,7 +235,8 @@ def _check_transpose(result, kw):
     geo = {k: kw[k] for k in ("stride", "padding", "output_padding", "dilation")}
     if kw.get("output_size") is None:
         assert result.shape[2:] == tconv.output_size(x.shape[2:], w.shape[2:], **geo)
-    ref = tconv.conv_transpose(x, w, kw["bias"], algorithm="scatter", groups=kw["groups"], output_size=kw["output_size"], **geo)
+    extra = dict(groups=kw["groups"], output_size=kw["output_size"])
+    ref = tconv.conv_transpose(x, w, kw["bias"], algorithm="scatter", **extra, **geo)
     assert_close(result, ref, dtype=result.dtype if result.dtype in (np.float32, np.float16) else np.float64)
 
 
@@ -402,7 +408,8 @@ TARGETS += [
     Target("nn.ResizeConv2d", nn.ResizeConv2d,
            dict(in_channels=2, out_channels=3, kernel_size=3, scale_factor=2, mode="nearest", padding="same", rng=0),
            is_type(nn.Module)),
-    Target("nn.Upsample", nn.Upsample, dict(size=None, scale_factor=2, mode="nearest", align_corners=None), is_type(nn.Module)),
+    Target("nn.Upsample", nn.Upsample, dict(size=None, scale_factor=2, mode="nearest", align_corners=None),
+           is_type(nn.Module)),
     Target("nn.Linear", nn.Linear, dict(in_features=4, out_features=3, bias=True, rng=0, dtype=np.float64), is_type(nn.Module)),
     Target("nn.BatchNorm2d", nn.BatchNorm2d, dict(num_features=3, eps=1e-5, momentum=0.1, affine=True), is_type(nn.Module)),
     Target("nn.LeakyReLU", nn.LeakyReLU, dict(negative_slope=0.01), is_type(nn.Module)),

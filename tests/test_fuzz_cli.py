@@ -15,7 +15,6 @@ a failure, and its entry here is deleted, which gives the fuzz its region back.
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -67,7 +66,8 @@ def _checkerboard_3d(argv, values):
 def _big_checkerboard(argv, values):
     # overlap/remedies/heatmap allocate and loop over kernel, stride, dilation and input sizes unpriced
     sizes = [v for f in ("-k", "-s", "-d", "-i", "-p") for v in _axes(values.get(f))]
-    return (argv[0] == "checkerboard" or argv[:2] == ["draw", "overlap"]) and "--model" not in values and max(sizes, default=0) > 10**5
+    geometry = argv[0] == "checkerboard" or argv[:2] == ["draw", "overlap"]
+    return geometry and "--model" not in values and max(sizes, default=0) > 10**5
 
 
 def _negative_periods(argv, values):
@@ -224,7 +224,10 @@ def argvs(draw, tmp_path, commands=tuple(COMMANDS)):
     if picture or "--heatmap" in others or draw(st.integers(0, 4)) == 0:
         names = ["p.png", "p.gif"] if tame else ["p.png", "p.gif", "p.txt", "p.xyz", "no/such/dir/p.png", "."]
         name = draw(st.sampled_from(names))
-        flag = "--heatmap" if "--heatmap" in others and draw(st.booleans()) else ("-o" if picture or draw(st.booleans()) else None)
+        if "--heatmap" in others and draw(st.booleans()):
+            flag = "--heatmap"
+        else:
+            flag = "-o" if picture or draw(st.booleans()) else None
         if flag:
             argv += [flag, str(tmp_path / name)]
     if not tame and draw(st.integers(0, 9)) == 0:

@@ -25,7 +25,8 @@ def cmd_convert(args: argparse.Namespace) -> str:
             with open(text, encoding="utf-8") as f:
                 text = f.read()
         except UnicodeDecodeError as exc:
-            raise CommandError(f"LAYER file {args.layer!r} is not JSON text (not UTF-8: {exc.reason} at byte {exc.start})") from None
+            reason = f"not UTF-8: {exc.reason} at byte {exc.start}"
+            raise CommandError(f"LAYER file {args.layer!r} is not JSON text ({reason})") from None
     layer = loads(text)
     require(args, "input")
     # the layer decides how many spatial dims there are: convert reads one size as every axis's
