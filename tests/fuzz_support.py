@@ -34,7 +34,9 @@ def bounded(n: int, *, shrink: bool = True) -> settings:
 
 
 
-LONG = settings(max_examples=3000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+#: the ``slow`` run: random, shrinking, ``LONG_EXAMPLES`` examples per test (each API target is one test)
+LONG_EXAMPLES = 3000
+LONG = settings(max_examples=LONG_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
 class TooSlow(BaseException):
