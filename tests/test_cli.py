@@ -231,3 +231,119 @@ def test_console_script():
 def test_the_command_line_needs_no_optional_extra():
     code = "import sys, tconv.cli; assert not {'PIL', 'matplotlib', 'onnx', 'torch'} & set(sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------
+# never a traceback: bad input exits 2, a bug of tconv exits 1, both in one line
+# --------------------------------------------------------------------------
+
+
+def raising(exc):
+    def handler(args):
+        raise exc
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "exc, piece",
+    [
+        (MemoryError("Unable to allocate 7.45 GiB"), "not enough memory for this size (Unable to allocate 7.45 GiB)"),
+        (OverflowError("int too large to convert"), "a size is too large to compute (int too large to convert)"),
+        (RecursionError("maximum recursion depth exceeded"), "nested too deeply"),
+        (FileNotFoundError(2, "No such file or directory"), "No such file or directory"),
+        (PermissionError(13, "Permission denied"), "Permission denied"),
+        (TypeError("tconv.conv: stride must be an int; got 'x'"), "stride must be an int; got 'x'"),
+        (tconv.TconvError("tconv.conv: stride must be >= 1; got 0"), "stride must be >= 1; got 0"),
+        (ImportError("tconv.viz needs Pillow: pip install 'tconv[viz]'"), "pip install 'tconv[viz]'"),
+        (ModuleNotFoundError("No module named 'onnx'", name="onnx"), "pip install 'tconv[onnx]'"),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else None,
+)
+def test_bad_input_and_sizes_exit_2_in_one_line(capsys, monkeypatch, exc, piece):
+    monkeypatch.setattr(tconv.cli.shapes, "cmd_shape", raising(exc))
+    code, out, err = run(capsys, "shape", "-i", "3", "-k", "3")
+    assert code == 2 and out == ""
+    assert err.startswith("tconv shape: ") and err.count("\n") == 1 and piece in err, err
+    assert "internal error" not in err
+    assert isinstance(exc, ImportError) or "tconv shape: tconv." not in err  # the library's prefix is replaced
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [KeyError("taps"), TypeError("unsupported format string passed to numpy.ndarray.__format__"), ValueError("x"),
+     AttributeError("'NoneType' object has no attribute 'shape'"), ZeroDivisionError("division by zero"),
+     ImportError("cannot import name 'plan' from partially initialized module 'tconv.ops'")],
+    ids=lambda e: type(e).__name__,
+)
+def test_an_internal_error_asks_for_a_bug_report_and_exits_1(capsys, monkeypatch, exc):
+    monkeypatch.setattr(tconv.cli.shapes, "cmd_shape", raising(exc))
+    code, out, err = run(capsys, "shape", "-i", "3", "-k", "3")
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    assert err.startswith("tconv shape: internal error, please report it as a bug of tconv")
+    assert f"{type(exc).__name__}: {str(exc)}" in err and "--debug" in err
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback(capsys, monkeypatch, where):
+    monkeypatch.setattr(tconv.cli.shapes, "cmd_shape", raising(KeyError("taps")))
+    argv = ["shape", "-i", "3", "-k", "3"]
+    code, out, err = run(capsys, *(["--debug"] + argv if where == "before" else argv + ["--debug"]))
+    assert code == 1 and out == ""
+    assert err.startswith("Traceback (most recent call last):") and "KeyError: 'taps'" in err
+    assert err.splitlines()[-1].startswith("tconv shape: internal error")
+    # bad input keeps its exit code under --debug
+    code, _, err = run(capsys, "explain", "-i", "3", "-k", "3", "-s", "0", "--debug")
+    assert code == 2 and "TconvError" in err and err.splitlines()[-1].startswith("tconv explain: -s/--stride")
+
+
+def test_debug_is_listed_in_the_top_level_help(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "--debug" in out
+
+
+def test_solve_prints_a_bounded_answer_for_a_huge_stride(capsys):
+    code, out, err = run(capsys, "solve", "-i", "7", "-k", "5", "-s", "100000000000", "--target", "14")
+    assert code == 0 and err == "" and len(out) < 1000
+    progression = "padding 299999999996 to 349999999995 in steps of 1, output_padding 1 to 99999999999 in steps of 2"
+    assert f"50000000000 pairs: {progression}" in out
+
+
+def test_solve_lists_a_short_answer_in_full(capsys):
+    code, out, _ = run(capsys, "solve", "-i", "7", "-k", "5", "-s", "8", "--target", "14")
+    assert code == 0
+    pairs = out.splitlines()[1].split(": ", 1)[1].split(", ")
+    assert len(pairs) == 4 and pairs[0] == "padding=20 output_padding=1" and "..." not in out
+
+
+def test_matrix_refuses_a_big_case_before_building_it(capsys):
+    code, out, err = run(capsys, "matrix", "-i", "100000,100000", "-k", "3")
+    assert code == 2 and err.startswith("tconv matrix: prints tiny cases only (at most 64 rows and columns); ")
+    assert err.endswith("C would be 10000000000x10000400004\n")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["draw", "matrix", "-o", "m.txt"],
+        ["animate", "-i", "3", "-k", "3", "-o", "a"],
+        ["checkerboard", "-k", "3", "-s", "2", "--heatmap", "h.xyz"],
+    ],
+    ids=" ".join,
+)
+def test_a_picture_file_pillow_cannot_write_is_one_line(capsys, tmp_path, argv):
+    argv = [str(tmp_path / a) if "." in a or a == "a" else a for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and err.count("\n") == 1 and "must end in an image extension Pillow writes" in err
+
+
+def test_a_layer_file_that_is_not_text_is_one_line(capsys, tmp_path):
+    path = tmp_path / "layer.json"
+    path.write_bytes(bytes(range(256)))
+    code, out, err = run(capsys, "convert", str(path), "--to", "torch", "-i", "8")
+    assert code == 2 and out == "" and err.startswith("tconv convert: LAYER file") and "not UTF-8" in err
+
+
+def test_an_interrupt_is_one_line(capsys, monkeypatch):
+    monkeypatch.setattr(tconv.cli.shapes, "cmd_shape", raising(KeyboardInterrupt()))
+    assert run(capsys, "shape", "-i", "3", "-k", "3") == (130, "", "tconv shape: interrupted\n")

@@ -8,6 +8,7 @@ from typing import Any
 from ..checkerboard import analyze_stack, report
 from ..viz import draw_overlap
 from .flags import CommandError, command, per_axis_values, written
+from .viz import picture_file
 
 #: the remedies' input size when ``-i`` is not given (see tconv.checkerboard.remedies)
 IN_SIZE = 12
@@ -18,7 +19,7 @@ def cmd_checkerboard(args: argparse.Namespace) -> str:
         result = analyze_stack(args.model)
         text = result.text()
         if args.heatmap:
-            draw_overlap(result, args.heatmap)
+            draw_overlap(result, picture_file(args.heatmap, "overlap.png", "--heatmap"))
             text += f"\nwrote {args.heatmap}"
         return text
     if args.kernel is None:
@@ -28,7 +29,7 @@ def cmd_checkerboard(args: argparse.Namespace) -> str:
     kw = dict(dilation=v["dilation"], padding=v["padding"])
     text = report(kernel, stride, in_size=max(args.input) if args.input else IN_SIZE, **kw)
     if args.heatmap:
-        draw_overlap(kernel, args.heatmap, stride=stride, **kw)
+        draw_overlap(kernel, picture_file(args.heatmap, "overlap.png", "--heatmap"), stride=stride, **kw)
         text += f"\nwrote {args.heatmap}"
     return text
 

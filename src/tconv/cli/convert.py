@@ -21,8 +21,12 @@ def cmd_convert(args: argparse.Namespace) -> str:
     if not text.lstrip().startswith("{"):
         if not os.path.isfile(text):
             raise CommandError(f"LAYER must be a JSON object or the path of a file holding one; got {text!r}")
-        with open(text, encoding="utf-8") as f:
-            text = f.read()
+        try:
+            with open(text, encoding="utf-8") as f:
+                text = f.read()
+        except UnicodeDecodeError as exc:
+            reason = f"not UTF-8: {exc.reason} at byte {exc.start}"
+            raise CommandError(f"LAYER file {args.layer!r} is not JSON text ({reason})") from None
     layer = loads(text)
     require(args, "input")
     # the layer decides how many spatial dims there are: convert reads one size as every axis's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -43,10 +44,33 @@ def cmd_solve(args: argparse.Namespace) -> str:
     lines = [f"(padding, output_padding) pairs giving output size {_sizes(args.target)}:"]
     for ax, pairs in enumerate(answers):
         if pairs:
-            lines.append(f"  axis {ax}: " + ", ".join(f"padding={p} output_padding={op}" for p, op in pairs))
+            lines.append(f"  axis {ax}: {_pairs(pairs)}")
         else:
             lines.append(f"  none: {pairs.reason}")
     return "\n".join(lines)
+
+
+#: ``solve`` lists an axis's pairs in full up to this many; a longer progression is summarised
+SHOWN_PAIRS = 8
+
+
+def _pairs(pairs: geo.AxisSolutions) -> str:
+    """An axis's answers in one bounded line: every pair, or the first few, the last and the progression."""
+    def pair(p: int, op: int) -> str:
+        return f"padding={p} output_padding={op}"
+
+    if len(pairs) <= SHOWN_PAIRS:
+        return ", ".join(pair(p, op) for p, op in pairs)
+    head = ", ".join(pair(p, op) for p, op in pairs[: SHOWN_PAIRS // 2])
+    padding, output_padding = pairs.ranges
+    return (
+        f"{head}, ..., {pair(*pairs[-1])} ({len(pairs)} pairs: padding {_progression(padding)}, "
+        f"output_padding {_progression(output_padding)})"
+    )
+
+
+def _progression(r: range) -> str:
+    return f"{r.start} to {r[-1]} in steps of {r.step}"
 
 
 def cmd_explain(args: argparse.Namespace) -> str:
@@ -76,10 +100,12 @@ def cmd_explain(args: argparse.Namespace) -> str:
 def cmd_matrix(args: argparse.Namespace) -> str:
     n, kw = _geometry_args(args)
     geom = geo.transpose_geometry("matrix", n, **kw)
+    # C maps the output's cells to the input's: refuse a big case before building it
+    rows, cols = math.prod(geom.in_size), math.prod(geom.out_size)
+    if max(rows, cols) > 64:
+        raise CommandError(f"prints tiny cases only (at most 64 rows and columns); C would be {rows}x{cols}")
     weight = np.arange(1, np.prod(geom.kernel) + 1, dtype=float).reshape((1, 1) + geom.kernel)
     c = conv_matrix((1,) + geom.out_size, weight, stride=geom.stride, padding=kw["padding"], dilation=geom.dilation)
-    if max(c.shape) > 64:
-        raise CommandError(f"prints tiny cases only (at most 64 rows and columns); C would be {c.shape[0]}x{c.shape[1]}")
     dense = c.toarray()
     return "\n".join(
         [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 from typing import Any
 
 from ..checkerboard import analyze_stack
@@ -12,12 +13,23 @@ from .flags import GEOMETRY, TINY_CASE, TINY_CASE_HELP, CommandError, command, p
 
 
 def _picture(args: argparse.Namespace, example: str) -> str:
-    """The picture's path (``-o``), after checking Pillow is there: one clean error line otherwise."""
+    """The picture's path (``-o``), checked by :func:`picture_file`."""
+    return picture_file(args.picture, example)
+
+
+def picture_file(path: str | None, example: str, flag: str = "-o/--out") -> str:
+    """``path`` after checking Pillow is there and can write its extension: one clean error line otherwise."""
     if importlib.util.find_spec("PIL") is None:
         raise CommandError("needs Pillow: pip install 'tconv[viz]'")
-    if not args.picture:
-        raise CommandError(f"-o/--out is required (the picture file, e.g. {example})")
-    return args.picture
+    if not path:
+        raise CommandError(f"{flag} is required (the picture file, e.g. {example})")
+    # Pillow picks the format from the extension; refuse one it cannot write before drawing anything
+    from PIL import Image
+
+    Image.init()
+    if Image.registered_extensions().get(os.path.splitext(path)[1].lower()) not in Image.SAVE:
+        raise CommandError(f"{flag} must end in an image extension Pillow writes (e.g. {example}); got {path!r}")
+    return path
 
 
 def _geometry(args: argparse.Namespace) -> tuple[tuple[int, ...], tuple[int, ...], dict[str, Any]]:
