@@ -51,7 +51,7 @@ def test_conv_input_sizes_with_a_huge_stride_is_lazy():
 @pytest.mark.parametrize("stride", [10**9, 2**70])
 def test_sizes_beyond_64_bit_indexing_are_refused_by_the_geometry(stride):
     x, w = np.ones((1, 1, 4, 4), np.float32), np.ones((1, 1, 3, 3), np.float32)
-    with pytest.raises(tconv.TconvError, match=r"tconv.conv_transpose: .*64-bit index range"):
+    with pytest.raises(tconv.TconvError, match=r"tconv.conv_transpose: .*64-bit index"):
         tconv.conv_transpose(x, w, stride=stride)
 
 

@@ -19,18 +19,29 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import TconvError
-from .normalise import as_int, as_rng, float_dtype, per_axis, spatial_dims
+from .errors import TconvError, fail
+from .memory import check
+from .normalise import as_int, as_rng, is_seq, per_axis, spatial_dims
 
 __all__ = ["fan_in", "kaiming_uniform", "default_bias", "bilinear", "bilinear_arguments", "icnr", "icnr_transpose"]
 
 
-def _rng(rng: int | np.random.Generator | None, func: str = "init") -> np.random.Generator:
-    return as_rng(func, rng)
-
-
 def _positive(func: str, name: str, value: int) -> int:
     return as_int(f"init.{func}", name, value, 1)
+
+
+def _shape(func: str, shape: Sequence[int]) -> tuple[int, ...]:
+    """A weight shape: at least two dims (channels, channels, *kernel), each an int >= 1."""
+    if not is_seq(shape) or len(shape) < 2:
+        raise fail(
+            f"init.{func}", f"shape must be a sequence of at least 2 ints (C, C, *kernel); got {shape!r}", TypeError
+        )
+    return tuple(_positive(func, "shape", v) for v in shape)
+
+
+def _allocate(func: str, shape: tuple[int, ...], copies: int = 2) -> None:
+    """Check a new weight of ``shape`` (drawn in float64, then cast) against the memory budget."""
+    check(f"init.{func}", 8 * copies * math.prod(shape), f"a weight of shape {shape}")
 
 
 def fan_in(shape: Sequence[int]) -> int:
@@ -40,7 +51,8 @@ def fan_in(shape: Sequence[int]) -> int:
     transposed-conv weight ``(C_in, C_out/g, *k)`` PyTorch uses the same formula,
     so its "fan-in" is ``C_out/g * prod(k)``.
     """
-    return int(shape[1]) * math.prod(shape[2:])
+    shape = _shape("fan_in", shape)
+    return shape[1] * math.prod(shape[2:])
 
 
 def kaiming_uniform(
@@ -58,16 +70,21 @@ def kaiming_uniform(
     >>> w.shape, w.dtype, bool(abs(w).max() <= 1 / 18 ** 0.5)
     ((4, 2, 3, 3), dtype('float32'), True)
     """
+    func = "kaiming_uniform"
+    shape = _shape(func, shape)
+    _allocate(func, shape)
     bound = math.sqrt(6.0 / ((1.0 + a * a) * fan_in(shape)))
-    return _rng(rng).uniform(-bound, bound, size=tuple(shape)).astype(dtype)
+    return as_rng(f"init.{func}", rng).uniform(-bound, bound, size=shape).astype(dtype)
 
 
 def default_bias(
     weight_shape: Sequence[int], channels: int, *, rng: int | np.random.Generator | None = None, dtype=np.float32
 ) -> np.ndarray:
     """PyTorch's default bias: ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with the weight's fan-in."""
+    func = "default_bias"
+    channels = _positive(func, "channels", channels)
     bound = 1.0 / math.sqrt(fan_in(weight_shape))
-    return _rng(rng).uniform(-bound, bound, size=(channels,)).astype(dtype)
+    return as_rng(f"init.{func}", rng).uniform(-bound, bound, size=(channels,)).astype(dtype)
 
 
 def bilinear_arguments(factor: int) -> dict[str, int]:
@@ -113,6 +130,7 @@ def bilinear(channels: int, factor: int, *, ndim: int = 2, dtype=np.float32) -> 
     f = _positive("bilinear", "factor", factor)
     nd = _positive("bilinear", "ndim", ndim)
     k = 2 * f - f % 2
+    _allocate("bilinear", (c, c) + (k,) * nd)
     centre = f - 1 if f % 2 else f - 0.5
     taps = 1.0 - np.abs(np.arange(k) - centre) / f
     kernel = taps
@@ -163,9 +181,14 @@ def icnr_transpose(
             f"tconv.init.{func}: kernel_size must be >= stride on every one of the {nd} axes; "
             f"got kernel_size={kernel_size!r}, stride={stride!r}"
         )
+    _allocate(func, (c_in, c_out) + k, copies=3)  # the base, the convolved result, the cast
     base = kaiming_uniform((c_in, c_out) + tuple(ki - si + 1 for ki, si in zip(k, s)), rng=rng, dtype=np.float64)
-    for ax, si in enumerate(s):
-        base = np.apply_along_axis(np.convolve, 2 + ax, base, np.ones(si))
+    for ax, si in enumerate(s):  # the full convolution with s ones: s shifted copies summed
+        length = base.shape[2 + ax]
+        box = np.zeros(base.shape[: 2 + ax] + (length + si - 1,) + base.shape[3 + ax :])
+        for t in range(si):
+            box[(slice(None),) * (2 + ax) + (slice(t, t + length),)] += base
+        base = box
     return base.astype(dtype)
 
 
@@ -201,5 +224,6 @@ def icnr(
     r = _positive(func, "scale", scale)
     nd = _positive(func, "ndim", ndim)
     k = per_axis(f"init.{func}", "kernel_size", kernel_size, nd, 1)
+    _allocate(func, (c_out * r**nd, c_in) + k)
     base = kaiming_uniform((c_out, c_in) + k, rng=rng, dtype=dtype)
     return np.repeat(base, r**nd, axis=0)

@@ -16,9 +16,9 @@ from numpy.typing import ArrayLike
 
 from .errors import TconvError
 from .memory import check
-from .normalise import per_axis_floats
+from .normalise import choice, per_axis_floats
 
-__all__ = ["MODES", "upsample", "upsample_backward", "interpolation_matrix"]
+__all__ = ["MODES", "upsample", "upsample_backward", "interpolation_matrix", "resize_matrices", "apply_matrices", "as_input"]
 
 #: mode -> the number of spatial dims it accepts (None: any of 1-3), as PyTorch checks it.
 MODES: dict[str, int | None] = {
@@ -105,7 +105,7 @@ def interpolation_matrix(
     return a
 
 
-def _matrices(
+def resize_matrices(
     func: str,
     in_size: tuple[int, ...],
     scale_factor,
@@ -117,8 +117,7 @@ def _matrices(
 ) -> list[np.ndarray]:
     """The per-axis interpolation matrices, after the memory they and the resize of ``lead`` planes need is checked."""
     nd = len(in_size)
-    if mode not in MODES:
-        raise TconvError(f"tconv.{func}: mode must be one of {', '.join(map(repr, MODES))}; got {mode!r}")
+    choice(func, "mode", mode, MODES)
     if MODES[mode] is not None and MODES[mode] != nd:
         raise TconvError(
             f"tconv.{func}: mode {mode!r} needs {MODES[mode]} spatial dim(s) (input of {MODES[mode] + 2} dims); "
@@ -151,7 +150,7 @@ def _matrices(
     ]
 
 
-def _apply(x: np.ndarray, matrices: Sequence[np.ndarray]) -> np.ndarray:
+def apply_matrices(x: np.ndarray, matrices: Sequence[np.ndarray]) -> np.ndarray:
     """Multiply spatial axis ``i`` of ``x`` by ``matrices[i]``, in the compute dtype of ``x``."""
     dtype = np.float32 if x.dtype == np.float16 else x.dtype
     y = x.astype(dtype, copy=False)
@@ -162,7 +161,7 @@ def _apply(x: np.ndarray, matrices: Sequence[np.ndarray]) -> np.ndarray:
     return np.ascontiguousarray(y, dtype=x.dtype)
 
 
-def _as_input(func: str, x: ArrayLike) -> np.ndarray:
+def as_input(func: str, x: ArrayLike) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype.kind in "biu":
         x = x.astype(np.float64)
@@ -208,9 +207,9 @@ def upsample(
     array([1.  , 1.25, 1.75, 2.5 , 3.5 , 4.  ])
     """
     func = "upsample"
-    x = _as_input(func, x)
-    matrices = _matrices(func, x.shape[2:], scale_factor, size, mode, align_corners, recompute_scale_factor, x.shape[0] * x.shape[1])
-    return _apply(x, matrices)
+    x = as_input(func, x)
+    matrices = resize_matrices(func, x.shape[2:], scale_factor, size, mode, align_corners, recompute_scale_factor, x.shape[0] * x.shape[1])
+    return apply_matrices(x, matrices)
 
 
 def upsample_backward(
@@ -230,11 +229,11 @@ def upsample_backward(
     array([2., 2.])
     """
     func = "upsample_backward"
-    g = _as_input(func, grad_output)
-    matrices = _matrices(
+    g = as_input(func, grad_output)
+    matrices = resize_matrices(
         func, tuple(in_size), scale_factor, size, mode, align_corners, recompute_scale_factor, g.shape[0] * g.shape[1]
     )
     expected = tuple(a.shape[0] for a in matrices)
     if g.shape[2:] != expected:
         raise TconvError(f"tconv.{func}: grad_output must have spatial size {expected}; got shape {g.shape}")
-    return _apply(g, [a.T for a in matrices])
+    return apply_matrices(g, [a.T for a in matrices])

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence, Union
+from typing import Iterable, Sequence, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -31,6 +31,7 @@ __all__ = [
     "as_float",
     "as_int",
     "as_rng",
+    "choice",
     "check_bias",
     "check_rank",
     "compute_dtype",
@@ -46,6 +47,8 @@ IntOrSeq = Union[int, Sequence[int]]
 Padding = Union[int, Sequence[Union[int, Sequence[int]]]]
 
 _PER_AXIS = "an int or a sequence of ints"
+#: The largest magnitude an int argument may have: sizes, strides and counts all meet in 64-bit index arithmetic.
+INT_LIMIT = 2**62
 _FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -56,12 +59,14 @@ _FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64
 
 def as_int(func: str, name: str, value: object, minimum: int | None = None, *, what: str = "an int") -> int:
     """One int (``TypeError`` for bools and non-integers), ``>= minimum`` when given."""
-    if type(value) is int and (minimum is None or value >= minimum):  # the common case, without ABC checks
-        return value
+    if type(value) is int and (minimum is None or value >= minimum) and -INT_LIMIT <= value <= INT_LIMIT:
+        return value  # the common case, without ABC checks
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise fail(func, f"{name} must be {what}; got {value!r} of type {type(value).__name__}", TypeError)
     if minimum is not None and value < minimum:
         raise fail(func, f"{name} must be >= {minimum}; got {value}")
+    if abs(value) > INT_LIMIT:
+        raise fail(func, f"{name} must be at most 2**62 in magnitude (sizes meet in 64-bit index arithmetic); got {value}")
     return int(value)
 
 
@@ -77,6 +82,17 @@ def as_float(func: str, name: str, value: object, *, minimum: float | None = Non
     if minimum is not None and out < minimum:
         raise fail(func, f"{name} must be >= {minimum}; got {value!r}")
     return out
+
+
+def choice(func: str, name: str, value: object, allowed: Iterable[str]) -> str:
+    """One of the ``allowed`` strings (``TypeError`` for a non-string, before any lookup)."""
+    allowed = tuple(allowed)
+    if not isinstance(value, str):
+        raise fail(func, f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r} of type "
+                   f"{type(value).__name__}", TypeError)
+    if value not in allowed:
+        raise fail(func, f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+    return value
 
 
 def as_rng(func: str, rng: object) -> np.random.Generator:

@@ -19,7 +19,7 @@ from ..compat import torch as compat_torch
 from ..errors import TconvError
 from ..geometry import Geometry, build_conv, build_transpose, check_output_padding, output_padding_for_size
 from ..grad import conv_backward_geometry, transpose_backward_geometry
-from ..normalise import as_array, as_int, as_rng, float_dtype, padding_pairs, per_axis
+from ..normalise import as_array, as_int, as_rng, choice, float_dtype, padding_pairs, per_axis
 from ..ops import run_conv_geometry, run_geometry
 from ..padmodes import PADDING_MODES, fold, pad
 from .module import Module, Parameter
@@ -64,9 +64,7 @@ class _ConvBase(Module):
         self.kernel_size = per_axis(func, "kernel_size", kernel_size, nd, 1)
         self.stride = per_axis(func, "stride", stride, nd, 1)
         self.dilation = per_axis(func, "dilation", dilation, nd, 1)
-        if padding_mode not in PADDING_MODES:
-            raise TconvError(f"tconv.{func}: padding_mode must be one of {sorted(PADDING_MODES)}; got {padding_mode!r}")
-        self.padding_mode = padding_mode
+        self.padding_mode = choice(func, "padding_mode", padding_mode, sorted(PADDING_MODES))
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise TconvError(f"tconv.{func}: padding must be 'same', 'valid', an int or per-axis ints; got {padding!r}")

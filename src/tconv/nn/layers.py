@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import init
 from ..errors import TconvError
+from ..memory import check
 from ..normalise import as_float, as_int, as_rng, float_dtype
 from .module import Module, Parameter
 
@@ -61,7 +62,7 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = as_float(f"nn.{type(self).__name__}", "negative_slope", negative_slope)
 
     def apply(self, x):
         return np.where(x >= 0, x, x * np.asarray(self.negative_slope, dtype=x.dtype))
@@ -124,6 +125,7 @@ class _BatchNorm(Module):
         self.eps = as_float(func, "eps", eps, positive=True)
         self.momentum = as_float(func, "momentum", momentum, minimum=0.0)
         dtype = float_dtype(func, dtype)
+        check(func, 4 * dtype.itemsize * self.num_features, f"{self.num_features} features' parameters and statistics")
         self.unbiased_running_var = unbiased_running_var
         self.track_running_stats = track_running_stats
         if affine:
@@ -222,7 +224,7 @@ class Linear(Module):
         super().__init__()
         func = f"nn.{type(self).__name__}"
         rng, dtype = as_rng(func, rng), float_dtype(func, dtype)
-        shape = (int(out_features), int(in_features))
+        shape = (as_int(func, "out_features", out_features, 1), as_int(func, "in_features", in_features, 1))
         self.weight = Parameter(init.kaiming_uniform(shape, rng=rng, dtype=dtype))
         self.bias = Parameter(init.default_bias(shape, shape[0], rng=rng, dtype=dtype)) if bias else None
 

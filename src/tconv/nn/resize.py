@@ -12,7 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..interpolate import _as_input, _apply, _matrices
+from ..interpolate import MODES, apply_matrices, as_input, resize_matrices
+from ..normalise import choice
 from .conv import Conv1d, Conv2d, Conv3d
 from .module import Module, Sequential
 
@@ -39,20 +40,20 @@ class Upsample(Module):
         super().__init__()
         self.size = size
         self.scale_factor = scale_factor
-        self.mode = mode
+        self.mode = choice("nn.Upsample", "mode", mode, MODES)
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = _as_input("nn.Upsample", x)
-        self._matrices = _matrices(
+        x = as_input("nn.Upsample", x)
+        self._matrices = resize_matrices(
             "nn.Upsample", x.shape[2:], self.scale_factor, self.size, self.mode, self.align_corners,
             self.recompute_scale_factor,
         )
-        return _apply(x, self._matrices)
+        return apply_matrices(x, self._matrices)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        return _apply(np.asarray(grad), [a.T for a in self._matrices])
+        return apply_matrices(np.asarray(grad), [a.T for a in self._matrices])
 
     def extra_repr(self) -> str:
         what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
@@ -78,6 +79,7 @@ class _ResizeConv(Sequential):
         rng: int | np.random.Generator | None = None,
         dtype=np.float32,
     ) -> None:
+        mode = choice(f"nn.{type(self).__name__}", "mode", mode, MODES)
         align = False if mode in ("linear", "bilinear", "bicubic", "trilinear") else None
         super().__init__(
             {

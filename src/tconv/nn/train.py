@@ -58,7 +58,15 @@ class BCELoss(_Loss):
 
 class _Optimizer:
     def __init__(self, params: Iterable[Parameter], lr: float):
-        self.params = list(params)
+        func = f"nn.{type(self).__name__}"
+        try:
+            self.params = list(params)
+        except TypeError:
+            raise TconvError(
+                f"tconv.{func}: params must be an iterable of Parameters (model.parameters()); got {params!r}"
+            ) from None
+        if not all(isinstance(p, Parameter) for p in self.params):
+            raise TconvError(f"tconv.{func}: params must hold Parameters (model.parameters()); got {self.params[:3]!r}")
         if not self.params:
             raise TconvError(f"tconv.nn.{type(self).__name__}: params is empty")
         self._func = f"nn.{type(self).__name__}"
