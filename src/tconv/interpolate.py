@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 
 from .errors import TconvError
 from .memory import check
-from .normalise import choice, per_axis_floats
+from .normalise import INT_LIMIT, as_array, choice, per_axis_floats
 
 __all__ = ["MODES", "upsample", "upsample_backward", "interpolation_matrix", "resize_matrices", "apply_matrices", "as_input"]
 
@@ -139,6 +139,11 @@ def resize_matrices(
     else:
         factors = per_axis_floats(func, "scale_factor", scale_factor, nd)
         out = tuple(math.floor(n * f) for n, f in zip(in_size, factors))
+        if max(out) > INT_LIMIT:
+            raise TconvError(
+                f"tconv.{func}: scale_factor {scale_factor!r} gives an output of {max(out):.3g} elements on an axis, "
+                "past 2**62 (64-bit index arithmetic)"
+            )
         if min(out) < 1:
             raise TconvError(f"tconv.{func}: scale_factor {scale_factor!r} gives an empty output {out} from {in_size}")
         scales = (None,) * nd if recompute_scale_factor else factors
@@ -162,11 +167,8 @@ def apply_matrices(x: np.ndarray, matrices: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def as_input(func: str, x: ArrayLike) -> np.ndarray:
-    x = np.asarray(x)
-    if x.dtype.kind in "biu":
-        x = x.astype(np.float64)
-    if x.dtype.kind != "f":
-        raise TypeError(f"tconv.{func}: x must hold real numbers; got dtype {x.dtype}")
+    """``x`` as a real float array ``(N, C, *spatial)`` (ints become float64)."""
+    x = as_array(func, "x", x)
     if x.ndim < 3:
         raise TconvError(f"tconv.{func}: x must have shape (N, C, *spatial) with 1-3 spatial dims; got {x.shape}")
     return x
