@@ -70,15 +70,6 @@ def _big_checkerboard(argv, values):
     return geometry and "--model" not in values and max(sizes, default=0) > 10**5
 
 
-def _negative_periods(argv, values):
-    return argv[:2] == ["draw", "overlap"] and (_axes(values.get("--periods")) or [1])[0] < 1
-
-
-def _bad_duration(argv, values):
-    duration = (_axes(values.get("--duration")) or [1])[0]
-    return argv[0] == "animate" and not 1 <= duration <= 65535
-
-
 #: an animation draws about one frame per output cell (~50 ms each): the fuzz keeps to short ones
 MAX_FRAMES = 40
 
@@ -111,16 +102,6 @@ KNOWN_BUGS = {
         _big_checkerboard,
         "tconv.checkerboard.overlap(3, 10**9) / remedies(3, 2, in_size=10**9) allocate unpriced "
         "(numpy MemoryError, not the budget's TconvError); overlap(10**8, 2) runs for minutes",
-    ),
-    "periods": (
-        _negative_periods,
-        "tconv.viz.draw_overlap(3, path, stride=2, periods=-1): numpy 'negative dimensions are not allowed', "
-        "not a tconv.draw_overlap message",
-    ),
-    "duration": (
-        _bad_duration,
-        "tconv.viz.animate(path, 3, 3, duration_ms=-5) writes a GIF instead of refusing duration_ms < 1; "
-        "duration_ms=10**9 with a .png path: Pillow's ValueError 'cannot write duration'",
     ),
 }
 

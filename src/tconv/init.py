@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import TconvError, fail
 from .memory import check
-from .normalise import as_int, as_rng, is_seq, per_axis, spatial_dims
+from .normalise import as_float, as_int, as_rng, is_seq, per_axis, spatial_dims
 
 __all__ = ["fan_in", "kaiming_uniform", "default_bias", "bilinear", "bilinear_arguments", "icnr", "icnr_transpose"]
 
@@ -72,6 +72,7 @@ def kaiming_uniform(
     """
     func = "kaiming_uniform"
     shape = _shape(func, shape)
+    a = as_float(f"init.{func}", "a", a)
     _allocate(func, shape)
     bound = math.sqrt(6.0 / ((1.0 + a * a) * fan_in(shape)))
     return as_rng(f"init.{func}", rng).uniform(-bound, bound, size=shape).astype(dtype)

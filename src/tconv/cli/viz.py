@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 from typing import Any
 
 from ..checkerboard import analyze_stack
+from .. import viz
+from ..errors import TconvError
 from ..viz import animate, draw_matrix, draw_overlap
 from .flags import GEOMETRY, TINY_CASE, TINY_CASE_HELP, CommandError, command, per_axis_values, require, sentence, written
 
@@ -23,13 +24,10 @@ def picture_file(path: str | None, example: str, flag: str = "-o/--out") -> str:
         raise CommandError("needs Pillow: pip install 'tconv[viz]'")
     if not path:
         raise CommandError(f"{flag} is required (the picture file, e.g. {example})")
-    # Pillow picks the format from the extension; refuse one it cannot write before drawing anything
-    from PIL import Image
-
-    Image.init()
-    if Image.registered_extensions().get(os.path.splitext(path)[1].lower()) not in Image.SAVE:
-        raise CommandError(f"{flag} must end in an image extension Pillow writes (e.g. {example}); got {path!r}")
-    return path
+    try:  # Pillow picks the format from the extension: refuse one it cannot write before drawing anything
+        return viz.picture_path("cli", path)
+    except TconvError:
+        raise CommandError(f"{flag} must end in an image extension Pillow writes (e.g. {example}); got {path!r}") from None
 
 
 def _geometry(args: argparse.Namespace) -> tuple[tuple[int, ...], tuple[int, ...], dict[str, Any]]:

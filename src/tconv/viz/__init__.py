@@ -9,6 +9,7 @@ Pillow is imported only when a picture is drawn.
 """
 
 from .animate import Frames, animate, save_gif, scatter_frames, zero_insertion_frames
+from ._canvas import picture_path
 from .draw import draw_matrix, draw_overlap
 
-__all__ = ["Frames", "animate", "draw_matrix", "draw_overlap", "save_gif", "scatter_frames", "zero_insertion_frames"]
+__all__ = ["Frames", "animate", "draw_matrix", "draw_overlap", "picture_path", "save_gif", "scatter_frames", "zero_insertion_frames"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -36,6 +37,17 @@ def pil() -> tuple[Any, Any, Any]:
     except ImportError:
         raise ImportError("tconv.viz needs Pillow: pip install 'tconv[viz]'") from None
     return Image, ImageDraw, ImageFont
+
+
+def picture_path(func: str, path: object) -> str | os.PathLike:
+    """``path`` once Pillow is known to write its extension (checked before anything is drawn)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"tconv.viz.{func}: path must be a file name; got {path!r}")
+    image, _, _ = pil()
+    image.init()
+    if image.registered_extensions().get(os.path.splitext(os.fspath(path))[1].lower()) not in image.SAVE:
+        raise TconvError(f"tconv.viz.{func}: path must end in an image extension Pillow writes (.png, .gif, ...); got {path!r}")
+    return path
 
 
 def font(size: int) -> Any:

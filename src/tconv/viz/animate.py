@@ -24,7 +24,7 @@ from .. import geometry as geo
 from ..algorithms.zero_insert import padded_input
 from ..errors import TconvError
 from ..geometry import Geometry
-from ..normalise import IntOrSeq, Padding
+from ..normalise import IntOrSeq, Padding, as_int, choice
 from . import _canvas as cv
 
 __all__ = ["Frames", "zero_insertion_frames", "scatter_frames", "animate", "save_gif"]
@@ -272,8 +272,12 @@ def animate(
     (5, (5,))
     """
     makers = {"zero_insertion": zero_insertion_frames, "scatter": scatter_frames}
-    if view not in makers:
-        raise TconvError(f"tconv.viz.animate: view must be one of {sorted(makers)}; got {view!r}")
+    view = choice("viz.animate", "view", view, sorted(makers))
+    # a GIF frame's delay is 16 bits of centiseconds; Pillow takes milliseconds
+    duration_ms = as_int("viz.animate", "duration_ms", duration_ms, 1)
+    if duration_ms > 655350:
+        raise TconvError(f"tconv.viz.animate: duration_ms must be in [1, 655350] (a GIF frame's longest delay); got {duration_ms}")
+    cv.picture_path("animate", path)
     frames = makers[view](
         in_size,
         kernel_size,

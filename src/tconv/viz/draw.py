@@ -11,7 +11,7 @@ import numpy as np
 from .. import checkerboard as cb
 from .. import geometry as geo
 from ..errors import TconvError
-from ..normalise import IntOrSeq, Padding, padding_pairs
+from ..normalise import IntOrSeq, Padding, as_int, padding_pairs
 from ..ops import conv_matrix
 from . import _canvas as cv
 
@@ -77,6 +77,8 @@ def draw_matrix(
     >>> pic.grids["C"].rows, pic.grids["C"].cols, pic.grids["C^T"].rows
     (4, 16, 16)
     """
+    if path is not None:
+        cv.picture_path("draw_matrix", path)
     func = "draw_matrix"
     geom = geo.transpose_geometry(
         f"viz.{func}", in_size, kernel_size, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation
@@ -155,6 +157,9 @@ def draw_overlap(
     >>> [(name, g.rows, g.cols) for name, g in pic.grids.items()]
     [('k=(3, 3) s=2 (max/min 4)', 6, 6)]
     """
+    periods = as_int("viz.draw_overlap", "periods", periods, 1)
+    if path is not None:
+        cv.picture_path("draw_overlap", path)
     panels = _panel_patterns(source, stride, dilation, padding)
     tiled = [(name, np.tile(p, (periods,) * p.ndim), p.shape) for name, p in panels]
     shapes = [cv.as_2d_shape(t.shape, "draw_overlap") for _, t, _ in tiled]
