@@ -1,0 +1,77 @@
+"""Issue 17, part 3: the converter, compat layouts, checkerboard and inspect check what they are given."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tconv
+from tconv import TconvError, convert
+from tconv.converter import MAX_JSON_DEPTH, loads
+
+TORCH_LAYER = {"framework": "torch", "layer": "ConvTranspose2d", "in_channels": 4, "out_channels": 6,
+               "kernel_size": 3, "stride": 2}  # fmt: skip
+
+
+# --------------------------------------------------------------------------
+# converter: shapes and divisibility
+# --------------------------------------------------------------------------
+
+
+def test_convert_weights_refuses_a_swapped_or_misfitting_kernel():
+    c = convert(TORCH_LAYER, "keras", (5, 5))
+    assert c.convert_weights(np.ones((4, 6, 3, 3)))[0].shape == (3, 3, 6, 4)
+    with pytest.raises(TconvError, match=r"convert_weights: weight does not fit .* must be \(4, 6, 3, 3\).*got \(6, 4, 3, 3\)"):
+        c.convert_weights(np.ones((6, 4, 3, 3)))
+    with pytest.raises(TconvError, match=r"must have 4 dims"):
+        c.convert_weights(np.ones((4, 6, 3)))
+    with pytest.raises(TconvError, match=r"bias must have shape \(6,\) \(C_out\); got shape \(3,\)"):
+        c.convert_weights(np.ones((4, 6, 3, 3)), np.ones(3))
+
+
+def test_convert_refuses_a_weight_that_does_not_fit_the_layer():
+    with pytest.raises(TconvError, match=r"tconv.convert: weight does not fit .* \(4, 6, 3, 3\).*got \(4, 6, 2, 2\)"):
+        convert(TORCH_LAYER, "keras", (5, 5), weight=np.ones((4, 6, 2, 2)))
+    with pytest.raises(TconvError, match=r"must be \(4, 3, 3, 3\) \(groups = 2 dividing C_in\); got \(4, 2, 3, 3\)"):
+        convert({**TORCH_LAYER, "groups": 2}, "onnx", (5, 5), weight=np.ones((4, 2, 3, 3)))
+    without_channels = {k: v for k, v in TORCH_LAYER.items() if not k.endswith("channels")}
+    with pytest.raises(TconvError, match=r"\(\?, \?, 3, 3\) \(groups = 2 dividing C_in\); got \(3, 1, 3, 3\)"):
+        convert({**without_channels, "groups": 2}, "onnx", (5, 5), weight=np.ones((3, 1, 3, 3)))
+    keras = {"framework": "keras", "layer": "Conv2DTranspose", "filters": 6, "kernel_size": 3, "strides": 2,
+             "in_channels": 4}  # fmt: skip
+    with pytest.raises(TconvError, match=r"got \(6, 4, 3, 3\) \(from the source's shape \(3, 3, 4, 6\)\)"):
+        convert(keras, "torch", (5, 5), weight=np.ones((3, 3, 4, 6)))  # Keras' (*k, C_out, C_in) given swapped
+
+
+def test_groups_must_divide_the_channels():
+    with pytest.raises(TconvError, match=r"groups = 4 must divide out_channels; got out_channels = 6"):
+        convert({**TORCH_LAYER, "groups": 4}, "keras", (5, 5))
+    with pytest.raises(TconvError, match=r"groups = 3 must divide in_channels; got in_channels = 4"):
+        convert({**TORCH_LAYER, "groups": 3, "out_channels": 6}, "onnx", (5, 5))
+    onnx_node = {"framework": "onnx", "kernel_shape": [3, 3], "group": 3, "in_channels": 4, "out_channels": 6}
+    with pytest.raises(TconvError, match=r"groups = 3 must divide in_channels; got in_channels = 4"):
+        convert(onnx_node, "torch", (5, 5))
+
+
+def test_apply_residual_refuses_a_wrongly_shaped_output():
+    keras = {"framework": "keras", "layer": "Conv2DTranspose", "filters": 64, "kernel_size": 3, "strides": 2,
+             "padding": "same", "in_channels": 128}  # fmt: skip
+    c = convert(keras, "torch", (32, 32))
+    assert c.residual == ((0, 1), (0, 1))
+    assert c.apply_residual(np.ones((1, 64, 65, 65))).shape == (1, 64, 64, 64)
+    with pytest.raises(TconvError, match=r"apply_residual: y must be the torch layer's output \(N, C, \*spatial\) = "
+                                         r"\(N, 64, 65, 65\) for input \(32, 32\); got shape \(1, 64, 64, 64\)"):
+        c.apply_residual(np.ones((1, 64, 64, 64)))
+    with pytest.raises(TconvError, match=r"got shape \(64, 65, 65\)"):
+        c.apply_residual(np.ones((64, 65, 65)))
+    exact = convert(TORCH_LAYER, "keras", (5, 5))
+    with pytest.raises(TconvError, match=r"\(N, \*spatial, C\) = \(N, 11, 11, 6\).*got shape \(1, 6, 11, 11\)"):
+        exact.apply_residual(np.ones((1, 6, 11, 11)))  # channels-first given to a channels-last target
+
+
+def test_loads_refuses_deep_nesting_with_the_limit():
+    with pytest.raises(TconvError, match=rf"nests 100000 levels deep; at most {MAX_JSON_DEPTH} are read"):
+        loads("[" * 100_000)
+    assert loads('{"name": "' + "[" * 100 + '"}') == {"name": "[" * 100}  # brackets inside strings do not count
+    with pytest.raises(TypeError, match="must be a str"):
+        loads(b"{}")
