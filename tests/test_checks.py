@@ -75,3 +75,58 @@ def test_loads_refuses_deep_nesting_with_the_limit():
     assert loads('{"name": "' + "[" * 100 + '"}') == {"name": "[" * 100}  # brackets inside strings do not count
     with pytest.raises(TypeError, match="must be a str"):
         loads(b"{}")
+
+
+# --------------------------------------------------------------------------
+# compat.layouts and checkerboard.image_score: ranks and axes
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda L: L.to_channels_first(np.ones(3)), r"to_channels_first: x must have at least 3 dims \(N, \*spatial, C\).*got shape \(3,\)"),
+        (lambda L: L.to_channels_last(np.ones((2, 3))), r"to_channels_last: x must have at least 3 dims .*got shape \(2, 3\)"),
+        (lambda L: L.from_tf(np.ones((3, 3))), r"from_tf: filters must have at least 3 dims"),
+        (lambda L: L.to_tf(np.ones(4)), r"to_tf: weight must have at least 3 dims"),
+        (lambda L: L.from_keras(np.ones((3, 3))), r"from_tf: filters must have at least 3 dims"),
+        (lambda L: L.from_onnx([[1.0]]), r"from_onnx: weight must have at least 3 dims"),
+        (lambda L: L.to_jax(np.ones((2, 3, 3))), r"to_jax: rhs_spec 'HWIO' names 4 dims; the kernel has 3"),
+        (lambda L: L.from_jax(np.ones((2, 3, 3, 3)), "OIW"), r"from_jax: rhs_spec 'OIW' names 3 dims; the kernel has 4"),
+        (lambda L: L.ungroup(np.ones(4), 2), r"ungroup: weight must have at least 3 dims"),
+        (lambda L: L.ungroup(np.ones((4, 1, 3)), 3), r"groups must divide C_in = 4; got 3"),
+    ],
+)
+def test_layouts_refuse_a_wrong_rank_with_the_library_message(call, message):
+    from tconv.compat import layouts
+
+    with pytest.raises(TconvError, match=message):
+        call(layouts)
+
+
+def test_ungroup_checks_its_groups_and_its_memory():
+    from tconv.compat import layouts
+
+    with pytest.raises(TypeError, match=r"ungroup: groups must be an int; got 2.0"):
+        layouts.ungroup(np.ones((4, 1, 3)), 2.0)
+    with tconv.memory_budget("1MiB"), pytest.raises(TconvError, match=r"block-diagonal kernel of 1000 groups needs"):
+        layouts.ungroup(np.ones((1000, 1, 1), np.float32), 1000)
+
+
+def test_image_score_refuses_bad_axes_ranks_and_values():
+    from tconv.checkerboard import image_score
+
+    image = np.random.default_rng(0).standard_normal((8, 8, 3))
+    assert image_score(image, 2, channel_axis=2) == image_score(image, 2)
+    with pytest.raises(TconvError, match=r"channel_axis must be in \[-3, 2\] for a 3-D image, or None; got 5"):
+        image_score(image, 2, channel_axis=5)
+    with pytest.raises(TypeError, match=r"channel_axis must be an int; got 'x'"):
+        image_score(image, 2, channel_axis="x")
+    with pytest.raises(TconvError, match=r"got shape \(\)"):
+        image_score(1.0, 2, channel_axis=None)
+    with pytest.raises(TconvError, match=r"image must be finite; it holds 1 NaN or inf values"):
+        image_score(np.array([[np.nan, 1.0], [1.0, 1.0]]), 2)
+    with pytest.raises(TypeError, match=r"image must hold real numbers"):
+        image_score(np.ones((2, 2)) * 1j, 2)
+    with tconv.memory_budget("1KiB"), pytest.raises(TconvError, match=r"the image's spectrum needs"):
+        image_score(np.ones((64, 64)), 2)
