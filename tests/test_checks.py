@@ -130,3 +130,86 @@ def test_image_score_refuses_bad_axes_ranks_and_values():
         image_score(np.ones((2, 2)) * 1j, 2)
     with tconv.memory_budget("1KiB"), pytest.raises(TconvError, match=r"the image's spectrum needs"):
         image_score(np.ones((64, 64)), 2)
+
+
+# --------------------------------------------------------------------------
+# negative lengths, memory and N-d reports
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["circular", "reflect", "replicate"])
+def test_a_padding_that_empties_the_output_is_called_so(mode):
+    from tconv.compat.torch import conv_transpose1d
+
+    with pytest.raises(TconvError, match=r"the output would be negative on axis 0: length 3 - padding 3 - 3 = -3; "
+                                         r"it must be >= 1 \(reduce padding to at most 2 in total\)"):
+        conv_transpose1d(np.ones((1, 1, 2)), np.ones((1, 1, 2)), padding=3, padding_mode=mode)
+    with pytest.raises(TconvError, match=r"would be empty on axis 0: length 4 - padding 2 - 2 = 0"):
+        conv_transpose1d(np.ones((1, 1, 2)), np.ones((1, 1, 3)), padding=2, padding_mode=mode)
+
+
+def test_padmodes_check_their_pairs():
+    from tconv import padmodes
+
+    with pytest.raises(TconvError, match=r"padmodes.fold: the output would be negative on axis 0: length 3 - padding 2 - 2 = -1"):
+        padmodes.fold(np.ones((1, 1, 3)), [(2, 2)])
+    with pytest.raises(TconvError, match=r"padmodes.pad: padding must be >= 0"):
+        padmodes.pad(np.ones((1, 3)), [(-1, 0)])
+    with pytest.raises(TconvError, match=r"one \(lo, hi\) per trailing axis \(at most 1\)"):
+        padmodes.pad(np.ones(3), [(1, 1), (1, 1)])
+    x = np.arange(3.0)[None, None]
+    assert padmodes.pad(x, [(2, 1)], "reflect")[0, 0].tolist() == [2, 1, 0, 1, 2, 1]
+
+
+def test_overlap_and_stacks_check_the_memory_their_period_needs():
+    from tconv import checkerboard
+
+    with pytest.raises(TconvError, match=r"checkerboard.overlap: the overlap pattern \(period 1000000000, kernel 3\) "
+                                         r"needs about .* more than the memory budget"):
+        checkerboard.overlap(3, 10**9)
+    with pytest.raises(TconvError, match=r"period 2, kernel 1000000000\) needs"):
+        checkerboard.unevenness(10**9, 2)
+    with pytest.raises(TconvError, match=r"analyze_stack: layer 1's pattern \(the stack's period becomes 1000000x1000000\)"):
+        checkerboard.analyze_stack([dict(kernel_size=3, stride=(1000, 1000))] * 2)
+    with tconv.memory_budget("1MiB"), pytest.raises(TconvError, match=r"remedies: each remedy's response"):
+        checkerboard.remedies(3, (300, 300))
+    assert checkerboard.overlap(3, 10**5).sum() == 3  # long periods within the budget still work
+
+
+def test_overlap_patterns_are_unchanged():
+    from tconv import checkerboard
+
+    # count[o] = #{j < k : j*d = o + lo (mod s)} per axis, the N-d count their product
+    expected = np.multiply.outer([2, 1], [2, 2, 1]).tolist()  # k=3, s=2, lo=0 and k=5, s=3, d=2, lo=2
+    assert checkerboard.overlap((3, 5), (2, 3), dilation=(1, 2), padding=(0, 2)).tolist() == expected
+    r = checkerboard.analyze_stack([dict(kernel_size=5, stride=1, padding=2), dict(kernel_size=5, stride=2, padding=1),
+                                    dict(kernel_size=5, stride=2, padding=1), dict(kind="conv", kernel_size=3, stride=2)])
+    assert [layer.stack_pattern.tolist() for layer in r.layers] == [[5.0], [10.0, 15.0], [25.0, 40.0, 25.0, 35.0], [90.0, 85.0]]
+
+
+def test_reports_of_3d_and_4d_geometries():
+    from tconv import checkerboard
+
+    text = checkerboard.report((3, 3, 3), 2)
+    assert text.splitlines()[:8] == [
+        "overlap (taps per output position over one period 2x2x2):",
+        "  [0, :, :]", "    8 4", "    4 2", "  [1, :, :]", "    4 2", "    2 1",
+        "unevenness: 8",
+    ]  # fmt: skip
+    assert "padding=(1, 0, 0, 1), output_padding=(1, 0, 0, 1)" in checkerboard.report((3, 3, 3, 3), (2, 1, 1, 2))
+    assert "[0, 0, :, :]" in checkerboard.report((3, 3, 3, 3), 2)
+    assert "whole stack: period 2x2x2, unevenness 8" in checkerboard.analyze_stack([dict(kernel_size=(3, 3, 3), stride=2)]).text()
+    assert checkerboard.report(1, (64, 64)).splitlines()[1] == "  64x64 pattern, min 0, max 1"  # not 4096 numbers
+
+
+def test_report_checks_in_size_and_seed():
+    from tconv import checkerboard
+
+    with pytest.raises(TconvError, match=r"remedies: in_size must be >= 1; got 0"):
+        checkerboard.report(3, 2, in_size=0)
+    with pytest.raises(TypeError, match=r"remedies: in_size must be an int"):
+        checkerboard.report(3, 2, in_size="x")
+    with pytest.raises(TconvError, match=r"in_size=2 leaves no whole period of the response inside its edges on axis 0"):
+        checkerboard.report(3, 2, in_size=2)
+    with pytest.raises(TypeError, match=r"remedies: rng must be None, an int seed"):
+        checkerboard.remedies(3, 2, seed="x")
