@@ -213,3 +213,44 @@ def test_report_checks_in_size_and_seed():
         checkerboard.report(3, 2, in_size=2)
     with pytest.raises(TypeError, match=r"remedies: rng must be None, an int seed"):
         checkerboard.remedies(3, 2, seed="x")
+
+
+def test_convert_names_a_framework_given_as_a_non_string():
+    with pytest.raises(TypeError, match=r"tconv.convert: to must be a framework name, one of 'torch'.*got \[\]"):
+        convert(TORCH_LAYER, [], 5)
+    with pytest.raises(TypeError, match=r"tconv.convert: layer\['framework'\] must be a framework name"):
+        convert({**TORCH_LAYER, "framework": ["torch"]}, "keras", 5)
+
+
+def test_the_torch_search_stays_fast_and_finds_the_same_arguments():
+    import time
+
+    from tconv.compat import porting
+    from tconv.compat.jax import geometry as jax_geometry
+    from tconv.compat.torch import convert as torch_port
+    from tconv.compat.torch import geometry as torch_geometry
+
+    keras = {"framework": "keras", "layer": "Conv1DTranspose", "filters": 1, "kernel_size": 2001, "strides": 1000,
+             "padding": "same", "in_channels": 1}  # fmt: skip
+    started = time.perf_counter()
+    assert convert(keras, "torch", 5).residual == ((0, 1),)  # scanned 1001 x 1000 pairs before
+    assert time.perf_counter() - started < 5
+    rng = np.random.default_rng(1)
+    for _ in range(1500):  # the turning points find what the whole scan finds
+        k, s, d, n = (int(v) for v in (rng.integers(1, 30), rng.integers(1, 25), rng.integers(1, 12), rng.integers(1, 12)))
+        pads = [(int(rng.integers(-30, 60)), int(rng.integers(-30, 60)))]
+        try:
+            a = jax_geometry((n,), (k,), (s,), pads, (d,)).axes[0]
+        except TconvError:
+            continue
+
+        def axis_of(p, op, a=a):
+            return porting.only_axis(torch_geometry(a.size, a.kernel, a.stride, p, op, 1, a.dilation))
+
+        whole = porting.best(a, (((p, op), lambda p=p, op=op: axis_of(p, op))
+                                 for p in range(max(a.start, 0), -1, -1) for op in range(max(a.stride, a.dilation))))
+        limit, torch_port._ENUMERATE_LIMIT = torch_port._ENUMERATE_LIMIT, 0  # the turning points only
+        try:
+            assert torch_port.search(a) == whole, a
+        finally:
+            torch_port._ENUMERATE_LIMIT = limit

@@ -194,6 +194,10 @@ def convert(layer: Any, to: str, input_size: int | Sequence[int], *, weight: Arr
     if not isinstance(layer, Mapping):
         layer = _describe_live(layer)
     framework = layer.get("framework")
+    for name, value in (("layer['framework']", framework), ("to", to)):
+        if not isinstance(value, str):
+            raise fail(_FUNC, f"{name} must be a framework name, one of {', '.join(map(repr, FRAMEWORKS))}; got {value!r}",
+                       TypeError)
     if framework not in _PORTS:
         raise fail(_FUNC, f"layer['framework'] must be one of {', '.join(map(repr, FRAMEWORKS))}; got {framework!r}")
     if to not in _PORTS:
