@@ -444,3 +444,10 @@ def test_from_keras_refuses_merges_branches_shared_and_subclassed():
             nn.from_keras(model)
     x = np.random.default_rng(1).standard_normal((2, 3)).astype(np.float32)
     close(nn.from_keras(skip)(x), np.asarray(skip(x)), 1e-5)
+
+
+def test_from_torch_refuses_forward_hooks():
+    model = tnn.Sequential(tnn.Conv1d(1, 1, 3), tnn.ReLU())
+    model[0].register_forward_hook(lambda module, inputs, output: output * 2)
+    with pytest.raises(tconv.TconvError, match=r"module '0' \(Conv1d\): it has 1 forward hook\(s\)"):
+        nn.from_torch(model)

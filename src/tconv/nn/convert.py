@@ -118,6 +118,12 @@ def _leaf_names(record: LayerRecord, prefix: str) -> list[str]:
 
 
 def _from_torch_record(record: LayerRecord) -> Module:
+    if record.config.get("hooks"):
+        where = f"module {record.name!r}" if record.name else "the model"
+        raise TconvError(
+            f"tconv.nn.from_torch: cannot represent {where} ({record.source_type}): it has "
+            f"{record.config['hooks']} forward hook(s), which change its output"
+        )
     converted = None if record.kind in ("container", "other") else _torch_leaf(record)
     if converted is None:
         where = f"module {record.name!r}" if record.name else "the model"

@@ -12,7 +12,7 @@ as ``torch.fx`` traces it; ``None`` when the forward is anything else (an
 addition, a branch, a function call), with the reason in ``config["not_chain"]``.
 A ``Sequential`` that holds one module twice, or a subclass of a known layer
 that overrides ``forward``, is an ``other`` record too: only ``forward`` says
-what it computes.
+what it computes. ``config["hooks"]`` counts a module's forward hooks.
 
 torch is never imported here: a caller holding a module has it in
 ``sys.modules`` already (:func:`is_model` only looks).
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -46,11 +47,12 @@ def read(module: Any, name: str = "") -> LayerRecord:
     """``module`` as a record tree; ``name`` is its dotted path (children get ``name.child``)."""
     record = _leaf(module, name)
     if record is not None:
-        return record
+        return replace(record, config={**record.config, "hooks": _hooks(module)})
     tnn = sys.modules["torch"].nn
     children = tuple(read(child, f"{name}.{key}" if name else key) for key, child in module.named_children())
     config: dict[str, Any] = {
         "own_parameters": any(True for _ in module.parameters(recurse=False)), "training": module.training,
+        "hooks": _hooks(module),
     }
     # named_children skips a module registered twice, which Sequential.forward applies twice
     plain_sequential = (
@@ -61,6 +63,11 @@ def read(module: Any, name: str = "") -> LayerRecord:
         return LayerRecord("container", name, type(module).__name__, config, children=children)
     config["chain"], config["not_chain"] = _traced_chain(module)
     return LayerRecord("other", name, type(module).__name__, config, children=children)
+
+
+def _hooks(module: Any) -> int:
+    """How many forward hooks (pre and post) the module carries: they change what its forward returns."""
+    return len(getattr(module, "_forward_hooks", {})) + len(getattr(module, "_forward_pre_hooks", {}))
 
 
 def _traced_chain(module: Any) -> tuple[tuple[str, ...] | None, str | None]:
