@@ -209,3 +209,27 @@ def test_bad_and_truncated_files_give_one_clean_line(tmp_path, capsys):
 def test_inspect_model_raises_tconv_error():
     with pytest.raises(TconvError, match="cannot read"):
         inspect_model(b"\x08\x07garbage\xff")
+
+
+def test_a_group_that_does_not_divide_the_channels_is_not_resolved(tmp_path):
+    from tconv import checkerboard
+
+    model, _ = _static([1, 4, 5, 5], [4, 2, 3, 3], group=3, strides=[2, 2])
+    (report,) = inspect_model(model)
+    assert report.spec is None and report.torch_code is None
+    assert report.error == "group = 3 must divide the input channels; got 4 channels"
+    assert "cannot resolve: group = 3 must divide the input channels" in format_reports([report])
+    layers, skipped = checkerboard.layers_from(_save(tmp_path, model))
+    assert layers == [] and skipped == ["up: group = 3 must divide the input channels; W's shape is (4, 2, 3, 3)"]
+
+
+def test_truncated_and_garbage_files_are_one_error_for_every_feature(tmp_path):
+    from tconv import checkerboard
+
+    data = _static([1, 2, 5, 5], [2, 2, 3, 3], strides=[2, 2])[0].SerializeToString()
+    for name, content in (("trunc.onnx", data[: len(data) // 2]), ("garbage.onnx", b"\x00garbage\xff" * 50)):
+        path = tmp_path / name
+        path.write_bytes(content)
+        for feature in (checkerboard.layers_from, checkerboard.analyze_stack, inspect_model):
+            with pytest.raises(TconvError, match=r"cannot read .* as an ONNX model \(truncated or not ONNX\)"):
+                feature(str(path))

@@ -340,3 +340,114 @@ def test_keras_upsampling_and_batchnorm_training_update():
     stats = {w.path.split("/")[-1]: np.asarray(w.value) for w in bn_keras.weights}
     close(bn.running_mean, stats["moving_mean"], 1e-5)
     close(bn.running_var, stats["moving_variance"], 1e-5)
+
+
+# --------------------------------------------------------------------------
+# loaders load only what they reproduce exactly (issue 17)
+# --------------------------------------------------------------------------
+
+
+class Residual(tnn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.relu = tnn.Conv2d(2, 2, 3, padding=1), tnn.ReLU()
+
+    def forward(self, x):
+        return x + self.relu(self.conv(x))
+
+
+class Reversed(tnn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = tnn.Conv2d(2, 2, 3, padding=1), tnn.Tanh()
+
+    def forward(self, x):
+        return self.a(self.b(x))
+
+
+class DoubledConv(tnn.Conv2d):
+    def forward(self, x):
+        return 2 * super().forward(x)
+
+
+def test_from_torch_refuses_what_a_chain_cannot_reproduce():
+    shared = tnn.Conv2d(2, 2, 3, padding=1)
+    cases = [
+        (Residual(), r"the model \(Residual\): its forward uses 'x' 2 times \(a residual or a branch\)"),
+        (tnn.Sequential(tnn.ReLU(), Residual()), r"module '1' \(Residual\)"),
+        (Reversed(), r"applies 'b', 'a', not its submodules once each in order"),
+        (tnn.Sequential(shared, shared), r"applies '0', '0'"),
+        (tnn.Sequential(DoubledConv(2, 2, 3)), r"module '0' \(DoubledConv\) is not a supported layer"),
+        (tnn.Sequential(tnn.Dropout()), r"module '0' \(Dropout\) is not a supported layer"),
+    ]
+    for module, message in cases:
+        with pytest.raises(tconv.TconvError, match=message):
+            nn.from_torch(module)
+
+
+def test_from_torch_keeps_a_wrapper_whose_forward_is_a_chain():
+    class Wrapper(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = tnn.Sequential(tnn.Conv2d(2, 3, 3), tnn.ReLU())
+            self.head = tnn.Conv2d(3, 1, 1)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+    x = np.random.default_rng(0).standard_normal((1, 2, 6, 6)).astype(np.float32)
+    model = Wrapper()
+    with torch.no_grad():
+        ref = model(torch.tensor(x)).numpy()
+    ours = nn.from_torch(model)
+    close(ours(x), ref, 1e-5)
+    assert set(ours.state_dict()) == set(model.state_dict())
+
+
+def test_from_keras_refuses_merges_branches_shared_and_subclassed():
+    keras = pytest.importorskip("keras")
+    layers = keras.layers
+    inp = keras.Input((8, 8, 2))
+    residual = keras.Model(inp, layers.Add(name="plus")([inp, layers.Conv2D(2, 3, padding="same")(inp)]))
+    inp = keras.Input((3,))
+    shared = layers.Dense(3, name="twice")
+    twice = keras.Model(inp, shared(shared(inp)))
+    inp = keras.Input((3,))
+    trunk = layers.Dense(2, name="trunk")(inp)
+    branches = keras.Model(inp, [layers.Dense(2)(trunk), layers.Dense(2)(trunk)])
+    inp = keras.Input((3,))
+    trunk2 = layers.Dense(2, name="trunk2")(inp)
+    skip = keras.Model(inp, layers.Dense(2, name="late")(layers.ReLU()(trunk2)))  # a chain: accepted below
+    inp = keras.Input((3,))
+    cat = keras.Model(inp, layers.Concatenate(name="cat")([layers.Dense(2)(inp), layers.Dense(2)(inp)]))
+
+    class Sub(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.a = layers.Dense(3)
+
+        def call(self, x):
+            return x + self.a(x)
+
+    sub = Sub()
+    sub(np.ones((1, 3), np.float32))
+    cases = [
+        (residual, r"layer 'plus' \(Add\): it takes the outputs of .* \(a merge\)"),
+        (cat, r"layer 'cat' \(Concatenate\): it takes the outputs"),
+        (twice, r"layer 'twice' \(Dense\): the model applies it 2 times \(a shared layer\)"),
+        (branches, r"layer 'trunk' \(Dense\): its output is used 2 times|not of the layer listed before it"),
+        (sub, r"subclassed keras.Model"),
+        (keras.Sequential([layers.Dense(2)]), r"is not built"),
+    ]
+    for model, message in cases:
+        with pytest.raises(tconv.TconvError, match=message):
+            nn.from_keras(model)
+    x = np.random.default_rng(1).standard_normal((2, 3)).astype(np.float32)
+    close(nn.from_keras(skip)(x), np.asarray(skip(x)), 1e-5)
+
+
+def test_from_torch_refuses_forward_hooks():
+    model = tnn.Sequential(tnn.Conv1d(1, 1, 3), tnn.ReLU())
+    model[0].register_forward_hook(lambda module, inputs, output: output * 2)
+    with pytest.raises(tconv.TconvError, match=r"module '0' \(Conv1d\): it has 1 forward hook\(s\)"):
+        nn.from_torch(model)

@@ -23,6 +23,7 @@ weights converted with :mod:`tconv.compat.layouts`.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
@@ -34,11 +35,12 @@ from .compat.jax import convert as jax_port
 from .compat.keras import convert as keras_port
 from .compat.onnx import convert as onnx_port
 from .compat.porting import FUNC as _FUNC
-from .compat.porting import Framework
+from .compat.porting import Framework, Source
 from .compat.tensorflow import convert as tensorflow_port
 from .compat.torch import convert as torch_port
 from .errors import fail
 from .geometry import Geometry
+from .normalise import check_bias
 
 __all__ = ["FRAMEWORKS", "Conversion", "convert"]
 
@@ -97,19 +99,25 @@ class Conversion:
     bias_after: bool
     _to_canonical: Callable[[np.ndarray], np.ndarray] = field(repr=False)
     _from_canonical: Callable[[np.ndarray], np.ndarray] = field(repr=False)
+    #: the source's channels, when its description (or weight) gives them
+    in_channels: int | None = None
+    out_channels: int | None = None
+    summary: str = "the layer"
 
     def convert_weights(self, weight: ArrayLike, bias: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """The source's kernel (and bias) in the target's layout.
 
         Grouped kernels become block-diagonal where the target has no groups.
         """
-        w = np.asarray(weight)
-        if w.ndim != self.geometry.ndim + 2:
-            raise fail(
-                "Conversion.convert_weights", f"weight must have {self.geometry.ndim + 2} dims; got shape {w.shape}"
-            )
-        out = np.array(self._from_canonical(self._to_canonical(w)), order="C")  # a fresh array, positive strides
-        return out, None if bias is None else np.array(bias, copy=True)
+        func = "Conversion.convert_weights"
+        canonical = _canonical_kernel(func, "weight", weight, self._to_canonical, self.geometry, self.in_channels,
+                                      self.out_channels, self.summary)
+        out = np.array(self._from_canonical(canonical), order="C")  # a fresh array, positive strides
+        if bias is None:
+            return out, None
+        b = np.array(_array(func, "bias", bias), copy=True)
+        check_bias(func, b, canonical.shape[1] * self.geometry.groups)
+        return out, b
 
     def apply_residual(self, y: ArrayLike, bias: ArrayLike | None = None) -> np.ndarray:
         """The target's output (in its default data layout) cropped or zero-padded by :attr:`residual`.
@@ -117,13 +125,31 @@ class Conversion:
         When :attr:`bias_after` is set the target layer was built without its bias
         (zeros padded in stand for outputs that are bias only): pass ``bias`` to add it.
         """
-        y = np.asarray(y)
+        func = "Conversion.apply_residual"
+        y = _array(func, "y", y)
+        nd = self.geometry.ndim
+        crops = self.residual or ((0, 0),) * nd
+        # the target layer's own output: the source's window plus what the residual crops (minus what it pads)
+        expected = tuple(n + b + a for n, (b, a) in zip(self.geometry.out_size, crops))
+        layout = "(N, *spatial, C)" if self.channels_last else "(N, C, *spatial)"
+        spatial = y.shape[1:-1] if self.channels_last else y.shape[2:]
+        channels = y.shape[-1] if self.channels_last else (y.shape[1] if y.ndim > 1 else None)
+        if y.ndim != nd + 2 or spatial != expected or self.out_channels not in (None, channels):
+            want = ("N",) + ((*expected, self.out_channels or "C") if self.channels_last
+                             else (self.out_channels or "C", *expected))
+            raise fail(
+                func,
+                f"y must be the {self.target} layer's output {layout} = {_shape_text(want)} for input "
+                f"{self.geometry.in_size}; got shape {y.shape}",
+            )
         if self.residual is None:
             return y
         moved = np.moveaxis(y, -1, 1) if self.channels_last else y
         out = window(moved, tuple(b for b, _ in self.residual), self.geometry.out_size)
         if self.bias_after and bias is not None:
-            out = out + np.asarray(bias).reshape((-1,) + (1,) * self.geometry.ndim)
+            b = _array(func, "bias", bias)
+            check_bias(func, b, moved.shape[1])
+            out = out + b.reshape((-1,) + (1,) * nd)
         return np.moveaxis(out, 1, -1) if self.channels_last else out
 
 
@@ -168,27 +194,105 @@ def convert(layer: Any, to: str, input_size: int | Sequence[int], *, weight: Arr
     if not isinstance(layer, Mapping):
         layer = _describe_live(layer)
     framework = layer.get("framework")
+    for name, value in (("layer['framework']", framework), ("to", to)):
+        if not isinstance(value, str):
+            raise fail(_FUNC, f"{name} must be a framework name, one of {', '.join(map(repr, FRAMEWORKS))}; got {value!r}",
+                       TypeError)
     if framework not in _PORTS:
         raise fail(_FUNC, f"layer['framework'] must be one of {', '.join(map(repr, FRAMEWORKS))}; got {framework!r}")
     if to not in _PORTS:
         raise fail(_FUNC, f"to must be one of {', '.join(map(repr, FRAMEWORKS))}; got {to!r}")
     src = _PORTS[framework].source(dict(layer), input_size)
+    _check_channels(src)
     if weight is not None:
-        canonical = src.to_canonical(np.asarray(weight))
+        canonical = _canonical_kernel(_FUNC, "weight", weight, src.to_canonical, src.geometry, src.in_channels,
+                                      src.out_channels, src.summary)
         src = replace(src, in_channels=canonical.shape[0], out_channels=canonical.shape[1] * src.geometry.groups)
     target = _PORTS[to].target(src)
     header = f"# {src.summary} -> {to}, input {src.geometry.in_size} -> output {src.geometry.out_size}"
     return Conversion(framework, to, src.geometry, target.arguments, target.residual, header + "\n" + target.code,
                       src.geometry.groups, src.bias, target.channels_last, target.bias_after, src.to_canonical,
-                      target.from_canonical)  # fmt: skip
+                      target.from_canonical, src.in_channels, src.out_channels, src.summary)  # fmt: skip
+
+
+def _check_channels(src: Source) -> None:
+    """``groups`` divides both channel counts the description gives (each group maps C_in/g to C_out/g)."""
+    groups = src.geometry.groups
+    for name, value in (("in_channels", src.in_channels), ("out_channels", src.out_channels)):
+        if value is not None and value % groups:
+            raise fail(_FUNC, f"{src.summary}: groups = {groups} must divide {name}; got {name} = {value}")
+
+
+def _canonical_kernel(
+    func: str, name: str, weight: ArrayLike, to_canonical: Callable[[np.ndarray], np.ndarray], geom: Geometry,
+    in_channels: int | None, out_channels: int | None, summary: str,
+) -> np.ndarray:
+    """``weight`` (the source's layout) in tconv's ``(C_in, C_out/g, *k)``, refused unless it fits the layer."""
+    w = _array(func, name, weight)
+    if w.ndim != geom.ndim + 2:
+        raise fail(func, f"{name} must have {geom.ndim + 2} dims for {summary}; got shape {w.shape}")
+    canonical = to_canonical(w)
+    groups, c_in, c_out_g = geom.groups, canonical.shape[0], canonical.shape[1]
+    expected = (
+        "?" if in_channels is None else in_channels,
+        "?" if out_channels is None else out_channels // groups,
+    ) + geom.kernel
+    got = tuple(canonical.shape)
+    fits = (
+        got[2:] == geom.kernel and c_in % groups == 0 and c_out_g > 0
+        and in_channels in (None, c_in) and out_channels in (None, c_out_g * groups)
+    )
+    if not fits:
+        raise fail(
+            func,
+            f"{name} does not fit {summary}: in tconv's layout (C_in, C_out/groups, *kernel) it must be "
+            f"{_shape_text(expected)} (groups = {groups} dividing C_in); got {_shape_text(got)}"
+            + ("" if got == w.shape else f" (from the source's shape {w.shape})"),
+        )
+    return canonical
+
+
+def _array(func: str, name: str, value: ArrayLike) -> np.ndarray:
+    """``value`` as an array of its own dtype (ported weights keep theirs), refused when it is not rectangular."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise fail(func, f"{name} must be a rectangular array; {exc}", TypeError) from None
+
+
+def _shape_text(shape: tuple) -> str:
+    return "(" + ", ".join(map(str, shape)) + ")"
+
+
+#: how deep a layer description's JSON may nest (one needs 3: an object holding lists of pairs)
+MAX_JSON_DEPTH = 32
 
 
 def loads(text: str) -> dict:
-    """A layer description from JSON text (the CLI's input)."""
+    """A layer description from JSON text (the CLI's input), nesting at most :data:`MAX_JSON_DEPTH` deep."""
+    if not isinstance(text, str):
+        raise fail(_FUNC, f"the layer description must be a str of JSON; got {type(text).__name__}", TypeError)
+    depth = _json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise fail(_FUNC, f"the layer description nests {depth} levels deep; at most {MAX_JSON_DEPTH} are read")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise fail(_FUNC, f"the layer description is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise fail(_FUNC, f"the layer description nests too deep; at most {MAX_JSON_DEPTH} levels are read") from None
     if not isinstance(value, dict):
         raise fail(_FUNC, f"the layer description must be a JSON object; got {type(value).__name__}")
     return value
+
+
+def _json_depth(text: str) -> int:
+    """The deepest ``[`` / ``{`` nesting of ``text`` outside its strings (JSON's parser recurses once per level)."""
+    bare = _JSON_STRING.sub("", text)
+    steps = np.frombuffer(bare.encode("ascii", "replace"), np.uint8)
+    level = np.cumsum(np.isin(steps, _OPEN).astype(np.int64) - np.isin(steps, _CLOSE))
+    return int(level.max(initial=0))
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)

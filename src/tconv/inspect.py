@@ -135,6 +135,13 @@ def _report(index: int, node, attrs: dict, shapes: dict) -> NodeReport:
     if not kernel:
         report.error = "the kernel size is unknown (no kernel_shape attribute and W's shape is not static)"
         return report
+    w_in = w_shape[0] if w_shape and isinstance(w_shape[0], int) else None
+    if isinstance(group, int) and group >= 1 and c_in is not None and c_in % group:
+        report.error = f"group = {group} must divide the input channels; got {c_in} channels"
+        return report
+    if c_in is not None and w_in is not None and c_in != w_in:
+        report.error = f"W has {w_in} input channels (W's shape {w_shape}), X has {c_in} (X's shape {x_shape})"
+        return report
     geometry_attrs = {key: attrs[key] for key in GEOMETRY_ATTRIBUTES if key in attrs}
     if not static and "output_shape" in attrs:
         report.error = "the input size is not static and output_shape is given: the window depends on it"

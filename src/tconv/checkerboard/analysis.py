@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import memory
 from ..normalise import IntOrSeq, Padding, padding_pairs, per_axis, spatial_dims
 
 __all__ = ["EVEN_TOLERANCE", "overlap", "unevenness"]
@@ -28,26 +29,35 @@ def _through_transposed(pattern: np.ndarray, taps: np.ndarray, stride: int, dila
 
     ``pattern[i mod P]`` is the input far from the edges. The output is
     ``y[o] = sum_j taps[j] * x[(o + start - j*d) / s]`` over the taps with
-    ``j*d ≡ o + start (mod s)``, periodic with period ``P*s``.
+    ``j*d ≡ o + start (mod s)``, periodic with period ``P*s``: input ``i`` and
+    tap ``j`` land on ``o = (i*s + j*d - start) mod P*s``. ``bincount`` adds the
+    terms tap by tap, in the order of the sum.
     """
     period = len(pattern) * stride
-    out = np.zeros(period)
-    for o in range(period):
-        f = o + start
-        for j, t in enumerate(taps):
-            if (f - j * dilation) % stride == 0:
-                out[o] += t * pattern[((f - j * dilation) // stride) % len(pattern)]
-    return out
+    j = np.arange(len(taps))[:, None]
+    where = (np.arange(len(pattern))[None, :] * stride + j * dilation - start) % period
+    terms = np.asarray(taps, dtype=np.float64)[:, None] * pattern[None, :]
+    return np.bincount(where.ravel(), weights=terms.ravel(), minlength=period)
 
 
 def _through_conv(pattern: np.ndarray, taps: np.ndarray, stride: int, dilation: int, start: int) -> np.ndarray:
     """One axis: the interior output pattern of a forward conv, ``y[o] = sum_j taps[j] x[o*s - p + j*d]``."""
     period = len(pattern) // math.gcd(len(pattern), stride)
-    out = np.zeros(period)
-    for o in range(period):
-        for j, t in enumerate(taps):
-            out[o] += t * pattern[(o * stride - start + j * dilation) % len(pattern)]
-    return out
+    o = np.arange(period)[None, :]
+    j = np.arange(len(taps))[:, None]
+    terms = np.asarray(taps, dtype=np.float64)[:, None] * pattern[(o * stride - start + j * dilation) % len(pattern)]
+    return np.bincount(np.broadcast_to(o, terms.shape).ravel(), weights=terms.ravel(), minlength=period)
+
+
+def _check_pattern(func: str, inputs: Sequence[int], outputs: Sequence[int], taps: Sequence[int], what: str) -> None:
+    """Refuse a pattern beyond the memory budget: ``inputs`` / ``outputs`` periods and ``taps`` per axis.
+
+    Per axis each tap meets each input phase once (index, weight and term: three
+    8-byte arrays) and the output period is one array; the N-d pattern is the
+    outer product, twice (float64, then the int64 counts).
+    """
+    per_axis_bytes = max(24 * p * t + 8 * q for p, q, t in zip(inputs, outputs, taps))
+    memory.check(f"checkerboard.{func}", 16 * math.prod(outputs) + per_axis_bytes, what)
 
 
 def _minimal_period(pattern: np.ndarray) -> np.ndarray:
@@ -127,6 +137,7 @@ def overlap(kernel_size: IntOrSeq, stride: IntOrSeq, *, dilation: IntOrSeq = 1, 
     [3, 0]
     """
     k, s, d, lo = _normalise("overlap", kernel_size, stride, dilation, padding)
+    _check_pattern("overlap", (1,) * len(s), s, k, f"the overlap pattern (period {_dims(s)}, kernel {_dims(k)})")
     counts = [_through_transposed(np.ones(1), np.ones(ki), si, di, li) for ki, si, di, li in zip(k, s, d, lo)]
     return _outer(counts).astype(np.int64)
 
@@ -149,6 +160,10 @@ def unevenness(kernel_size: IntOrSeq, stride: IntOrSeq, *, dilation: IntOrSeq = 
 # --------------------------------------------------------------------------
 
 
+def _dims(values: Sequence[int]) -> str:
+    return "x".join(map(str, values))
+
+
 def _fmt_ratio(r: float) -> str:
     return "inf" if math.isinf(r) else f"{r:.4g}"
 
@@ -162,8 +177,8 @@ def _fmt_pattern(p: np.ndarray) -> str:
 def _zero_note(pattern: np.ndarray) -> str:
     if np.min(pattern) > 0:
         return ""
-    zeros = np.argwhere(pattern <= 0)
-    where = ", ".join(str(tuple(int(v) for v in z)) for z in zeros[:8])
+    first = np.flatnonzero(pattern <= 0)[:8]  # the first few, without listing every zero of a long period
+    where = ", ".join(str(tuple(int(v) for v in z)) for z in zip(*np.unravel_index(first, pattern.shape)))
     return (
         f"unevenness is infinite: no tap reaches the output positions with phase {where} "
         f"(of period {'x'.join(map(str, pattern.shape))}); they stay zero for any input"

@@ -9,8 +9,10 @@ from typing import Sequence
 import numpy as np
 
 from .. import geometry as geo
+from .. import memory
+from ..errors import fail
 from ..init import icnr_transpose
-from ..normalise import IntOrSeq, Padding
+from ..normalise import IntOrSeq, Padding, as_int, as_rng
 from ..ops import conv, conv_transpose
 from .analysis import _fmt_pattern, _normalise
 from .scores import image_score
@@ -66,7 +68,24 @@ def _resize_conv_response(kernel: tuple[int, ...], stride: tuple[int, ...], n: i
     return _interior(y, kernel, stride, (1,) * len(kernel))
 
 
-def _score_pair(response: np.ndarray, stride: tuple[int, ...]) -> tuple[float, np.ndarray]:
+def _check_responses(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...], n: int) -> None:
+    """The largest response the remedies compute (a kernel rounded up to the stride, or the resize-conv input)
+    with its spectrum (:func:`image_score`) must fit the memory budget."""
+    sizes = [
+        max(geo.full_length(n, -(-k // s) * s, s, d), n * s + k)
+        for k, s, d in zip(kernel, stride, dilation)
+    ]
+    memory.check("checkerboard.remedies", 8 * 5 * math.prod(sizes), f"each remedy's response on an input of {n} per axis")
+
+
+def _score_pair(response: np.ndarray, stride: tuple[int, ...], in_size: int) -> tuple[float, np.ndarray]:
+    for axis, (n, s) in enumerate(zip(response.shape, stride)):
+        if n < s:
+            raise fail(
+                "checkerboard.remedies",
+                f"in_size={in_size} leaves no whole period of the response inside its edges on axis {axis} "
+                f"({n} elements left, period {s}); use a larger in_size",
+            )
     period = response[tuple(slice(0, s) for s in stride)]
     return image_score(response, stride, channel_axis=None), np.round(period, 12)
 
@@ -98,9 +117,11 @@ def remedies(
     """
     func = "remedies"
     k, s, d, lo = _normalise(func, kernel_size, stride, dilation, padding)
+    in_size = as_int(f"checkerboard.{func}", "in_size", in_size, 1)
     nd = len(k)
+    _check_responses(k, s, d, in_size)
     pad = [(p, p) for p in lo]
-    before, before_period = _score_pair(_constant_response(np.ones((1, 1) + k), s, d, pad, in_size), s)
+    before, before_period = _score_pair(_constant_response(np.ones((1, 1) + k), s, d, pad, in_size), s, in_size)
     out: list[Remedy] = []
 
     k_div = tuple(-(-ki // si) * si for ki, si in zip(k, s))
@@ -110,8 +131,11 @@ def remedies(
         pairs = geo.solve_padding(in_size, full_old[ax], k_div[ax], stride=s[ax], dilation=d[ax])[0]
         choices.append(pairs[0] if pairs else (lo[ax], 0))
     new_pad = [(p, p) for p, _ in choices]
-    after, after_period = _score_pair(_constant_response(np.ones((1, 1) + k_div), s, d, new_pad, in_size), s)
-    shown = ", ".join(f"padding={p}, output_padding={op}" for p, op in dict.fromkeys(choices))
+    after, after_period = _score_pair(_constant_response(np.ones((1, 1) + k_div), s, d, new_pad, in_size), s, in_size)
+    if len(set(choices)) == 1:
+        shown = f"padding={choices[0][0]}, output_padding={choices[0][1]}"
+    else:
+        shown = f"padding={tuple(p for p, _ in choices)}, output_padding={tuple(op for _, op in choices)}"
     out.append(
         Remedy(
             "kernel divisible by stride",
@@ -123,7 +147,7 @@ def remedies(
         )
     )
 
-    after, after_period = _score_pair(_resize_conv_response(k, s, in_size), s)
+    after, after_period = _score_pair(_resize_conv_response(k, s, in_size), s, in_size)
     out.append(
         Remedy(
             "resize-convolution",
@@ -138,12 +162,12 @@ def remedies(
     # ICNR needs k >= s; it keeps the kernel size otherwise (k=3, s=2 works: taps b0, b0+b1, b1)
     k_icnr = tuple(max(ki, si) for ki, si in zip(k, s))
     icnr_pad = pad if k_icnr == k else new_pad
-    rng = np.random.default_rng(seed)
+    rng = as_rng(f"checkerboard.{func}", seed)
     bound = 1 / math.sqrt(math.prod(k_icnr))  # PyTorch's default init scale for one channel
     random_w = rng.uniform(-bound, bound, (1, 1) + k_icnr)
-    rand_score, rand_period = _score_pair(_constant_response(random_w, s, d, icnr_pad, in_size), s)
+    rand_score, rand_period = _score_pair(_constant_response(random_w, s, d, icnr_pad, in_size), s, in_size)
     icnr_w = icnr_transpose(1, 1, k_icnr, s, rng=seed, dtype=np.float64)
-    after, after_period = _score_pair(_constant_response(icnr_w, s, d, icnr_pad, in_size), s)
+    after, after_period = _score_pair(_constant_response(icnr_w, s, d, icnr_pad, in_size), s, in_size)
     out.append(
         Remedy(
             "ICNR initialisation",

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..normalise import IntOrSeq, Padding
-from .analysis import _fmt_ratio, _normalise, _prone, _ratio, _zero_note, overlap
+from .analysis import _fmt_pattern, _fmt_ratio, _normalise, _prone, _ratio, _zero_note, overlap
 from .remedies import remedies
 
 __all__ = ["report"]
@@ -50,8 +50,27 @@ def report(
     return "\n".join(lines)
 
 
+#: the most positions a report prints one by one (a 32x32 period)
+_GRID_LIMIT = 1024
+
+
 def _grid(a: np.ndarray) -> str:
-    a2 = np.atleast_2d(a)
-    width = max(len(f"{v:g}") for v in a2.ravel())
-    return "\n".join("  " + " ".join(f"{v:g}".rjust(width) for v in row) for row in a2)
+    """The pattern as rows of the last axis; beyond 2-D one block per leading phase, headed ``[i, j, :, :]``.
+
+    A pattern of more than :data:`_GRID_LIMIT` positions is summarised (its shape, min and max).
+    """
+    if a.size > _GRID_LIMIT:
+        return "  " + _fmt_pattern(a)
+    width = max(len(f"{v:g}") for v in a.ravel())
+
+    def rows(plane: np.ndarray, indent: str) -> list[str]:
+        return [indent + " ".join(f"{v:g}".rjust(width) for v in row) for row in np.atleast_2d(plane)]
+
+    if a.ndim <= 2:
+        return "\n".join(rows(a, "  "))
+    lines = []
+    for lead in np.ndindex(*a.shape[:-2]):
+        lines.append("  [" + ", ".join(map(str, lead)) + ", :, :]")
+        lines += rows(a[lead], "    ")
+    return "\n".join(lines)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .. import memory
 from ..errors import fail
-from ..normalise import IntOrSeq, per_axis
+from ..normalise import IntOrSeq, as_array, as_int, per_axis
 
 __all__ = ["image_score"]
 
@@ -47,16 +48,20 @@ def image_score(image: ArrayLike, stride: IntOrSeq, *, channel_axis: int | None 
     0.333
     """
     func = "checkerboard.image_score"
-    try:
-        a = np.asarray(image, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise fail(func, f"image must be a real array; got {type(image).__name__}", TypeError) from None
+    a = as_array(func, "image", image).astype(np.float64)
     if a.ndim == 3 and channel_axis is not None:
-        a = a.mean(axis=channel_axis)
-    elif a.ndim not in (1, 2) and channel_axis is not None:
+        axis = as_int(func, "channel_axis", channel_axis)
+        if not -3 <= axis < 3:
+            raise fail(func, f"channel_axis must be in [-3, 2] for a 3-D image, or None; got {axis}")
+        a = a.mean(axis=axis)
+    elif a.ndim not in (1, 2) and channel_axis is not None or a.ndim == 0:
         raise fail(
             func, f"image must be 1-D, 2-D, or 3-D with a colour axis (or pass channel_axis=None); got shape {a.shape}"
         )
+    if not np.isfinite(a).all():
+        raise fail(func, f"image must be finite; it holds {int(np.count_nonzero(~np.isfinite(a)))} NaN or inf values")
+    # the FFT's complex spectrum, its energy and the mask, beside the image
+    memory.check(func, a.size * (16 + 8 + 1), "the image's spectrum")
     s = per_axis(func, "stride", stride, a.ndim, 1)
     crop = tuple(n - n % si for n, si in zip(a.shape, s))
     if min(crop) < 1:

@@ -7,6 +7,7 @@ or dicts), a ``tconv.nn`` model, or a framework's model read by
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
@@ -19,7 +20,8 @@ from ..compat.records import LayerRecord, walk
 from ..compat.torch import models as torch_models
 from ..errors import fail
 from ..geometry import Geometry
-from .analysis import _fmt_pattern, _fmt_ratio, _minimal_period, _normalise, _outer, _prone, _ratio, _through_conv
+from .analysis import _check_pattern, _dims, _fmt_pattern, _fmt_ratio, _minimal_period, _normalise, _outer, _prone
+from .analysis import _ratio, _through_conv
 from .analysis import _through_transposed, _zero_note
 from .weights import WeightReport, _weight_report
 
@@ -333,6 +335,17 @@ def _propagate(layer: StackLayer, axis: int, pattern: np.ndarray) -> np.ndarray:
     return _through_transposed(pattern, taps, s, d, lo)
 
 
+def _check_layer_patterns(layer: StackLayer, periods: list[int]) -> None:
+    """The layer's own pattern and the stack's after it must fit the memory budget (periods multiply by strides)."""
+    if layer.kind == "conv":
+        after = [p // math.gcd(p, s) for p, s in zip(periods, layer.stride)]
+    else:
+        after = [p * s for p, s in zip(periods, layer.stride)]
+    taps = [len(layer.axis_taps(ax)) if layer.taps else layer.kernel[ax] for ax in range(layer.ndim)]
+    what = f"{layer.name}'s pattern (the stack's period becomes {_dims(after)})"
+    _check_pattern("analyze_stack", periods, after, taps, what)
+
+
 def analyze_stack(source: Any, *, weights: bool = True, weight_tolerance: float = 0.1) -> StackReport:
     """Propagate a constant input through a stack and score every layer and the whole.
 
@@ -387,6 +400,7 @@ def analyze_stack(source: Any, *, weights: bool = True, weight_tolerance: float 
     current = [np.ones(1) for _ in range(nd)]
     reports = []
     for layer in layers:
+        _check_layer_patterns(layer, [len(c) for c in current])
         own = [_propagate(layer, ax, np.ones(1)) for ax in range(nd)]
         current = [_minimal_period(_propagate(layer, ax, current[ax])) for ax in range(nd)]
         own_pattern = _outer(own)

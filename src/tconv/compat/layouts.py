@@ -17,7 +17,9 @@ JAX                 any order named by ``dimension_numbers``; the       any orde
 
 Grouped weights go to a framework without groups through :func:`ungroup`
 (a block-diagonal kernel: the same numbers, with zeros between the groups).
-All functions return new arrays or views and never modify their input.
+All functions return new arrays or views and never modify their input. Every
+array needs its two channel (or batch and channel) axes and at least one
+spatial axis; a bad rank or axis is refused with the shape received.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .. import memory
 from ..errors import fail
+from ..normalise import as_int
 
 __all__ = [
     "to_channels_first",
@@ -62,13 +66,27 @@ def is_channels_last(data_format: str, func: str = "compat.layouts.is_channels_l
     raise fail(func, f"data_format must be one of {allowed}; got {data_format!r}")
 
 
+def _array(func: str, name: str, value: ArrayLike, layout: str) -> np.ndarray:
+    """``value`` as an array (its dtype kept) with two non-spatial axes and at least one spatial axis."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise fail(f"compat.layouts.{func}", f"{name} must be a rectangular array; {exc}", TypeError) from None
+    if arr.ndim < 3:
+        raise fail(
+            f"compat.layouts.{func}",
+            f"{name} must have at least 3 dims {layout} (at least one spatial); got shape {arr.shape}",
+        )
+    return arr
+
+
 def to_channels_first(x: ArrayLike) -> np.ndarray:
     """``(N, *n, C)`` -> ``(N, C, *n)`` (a view).
 
     >>> to_channels_first(np.zeros((2, 5, 7, 3))).shape
     (2, 3, 5, 7)
     """
-    return np.moveaxis(np.asarray(x), -1, 1)
+    return np.moveaxis(_array("to_channels_first", "x", x, "(N, *spatial, C)"), -1, 1)
 
 
 def to_channels_last(x: ArrayLike) -> np.ndarray:
@@ -77,7 +95,7 @@ def to_channels_last(x: ArrayLike) -> np.ndarray:
     >>> to_channels_last(np.zeros((2, 3, 5, 7))).shape
     (2, 5, 7, 3)
     """
-    return np.moveaxis(np.asarray(x), 1, -1)
+    return np.moveaxis(_array("to_channels_last", "x", x, "(N, C, *spatial)"), 1, -1)
 
 
 def from_tf(filters: ArrayLike) -> np.ndarray:
@@ -86,7 +104,7 @@ def from_tf(filters: ArrayLike) -> np.ndarray:
     >>> from_tf(np.zeros((3, 5, 4, 8))).shape
     (8, 4, 3, 5)
     """
-    f = np.asarray(filters)
+    f = _array("from_tf", "filters", filters, "(*k, C_out, C_in)")
     nd = f.ndim - 2
     return f.transpose((nd + 1, nd) + tuple(range(nd)))
 
@@ -97,7 +115,7 @@ def to_tf(weight: ArrayLike) -> np.ndarray:
     >>> to_tf(np.zeros((8, 4, 3, 5))).shape
     (3, 5, 4, 8)
     """
-    w = np.asarray(weight)
+    w = _array("to_tf", "weight", weight, "(C_in, C_out, *k)")
     nd = w.ndim - 2
     return w.transpose(tuple(range(2, nd + 2)) + (1, 0))
 
@@ -109,7 +127,7 @@ to_keras = to_tf
 
 def from_onnx(weight: ArrayLike) -> np.ndarray:
     """ONNX ``ConvTranspose`` ``W`` is already ``(C_in, C_out/group, *k)``: returned as an array."""
-    return np.asarray(weight)
+    return _array("from_onnx", "weight", weight, "(C_in, C_out/group, *k)")
 
 
 to_onnx = from_onnx
@@ -117,6 +135,11 @@ to_onnx = from_onnx
 
 def _jax_order(func: str, rhs_spec: str, lhs_spec: str | None, nd: int) -> tuple[int, ...]:
     """Where each canonical axis ``(I, O, *spatial)`` sits in ``rhs_spec``."""
+    for name, spec in (("rhs_spec", rhs_spec), ("lhs_spec", lhs_spec)):
+        if spec is not None and not isinstance(spec, str):
+            raise fail(func, f"{name} must be a string such as 'HWIO'; got {spec!r}", TypeError)
+    if len(rhs_spec) != nd + 2:
+        raise fail(func, f"rhs_spec {rhs_spec!r} names {len(rhs_spec)} dims; the kernel has {nd + 2}")
     spatial = [c for c in rhs_spec if c not in "IO"]
     if sorted(rhs_spec) != sorted(set(rhs_spec)) or "I" not in rhs_spec or "O" not in rhs_spec or len(spatial) != nd:
         raise fail(
@@ -148,7 +171,7 @@ def to_jax(
     >>> to_jax(np.zeros((8, 4, 3, 5)), "OIHW", transpose_kernel=True).shape
     (8, 4, 3, 5)
     """
-    w = np.asarray(weight)
+    w = _array("to_jax", "weight", weight, "(C_in, C_out, *k)")
     nd = w.ndim - 2
     if transpose_kernel:
         w = w.swapaxes(0, 1)  # canonical (I, O) now reads as JAX's (O, I) of the forward kernel
@@ -167,7 +190,7 @@ def from_jax(
     >>> bool((from_jax(to_jax(w, "OIW"), "OIW") == w).all())
     True
     """
-    r = np.asarray(rhs)
+    r = _array("from_jax", "rhs", rhs, f"(as rhs_spec {rhs_spec!r} names them)")
     nd = r.ndim - 2
     order = _jax_order("compat.layouts.from_jax", rhs_spec, lhs_spec, nd)
     w = np.moveaxis(r, order, tuple(range(nd + 2)))
@@ -188,10 +211,13 @@ def ungroup(weight: ArrayLike, groups: int) -> np.ndarray:
            [0., 1.],
            [0., 1.]])
     """
-    w = np.asarray(weight)
+    func = "compat.layouts.ungroup"
+    w = _array("ungroup", "weight", weight, "(C_in, C_out/g, *k)")
     c_in, c_out_g = w.shape[:2]
-    if groups < 1 or c_in % groups:
-        raise fail("compat.layouts.ungroup", f"groups must divide C_in = {c_in}; got {groups}")
+    groups = as_int(func, "groups", groups, 1)
+    if c_in % groups:
+        raise fail(func, f"groups must divide C_in = {c_in}; got {groups}")
+    memory.check(func, w.nbytes * groups, f"the block-diagonal kernel of {groups} groups")
     c_in_g = c_in // groups
     out = np.zeros((c_in, c_out_g * groups) + w.shape[2:], dtype=w.dtype)
     for g in range(groups):

@@ -86,9 +86,13 @@ def from_torch(module: Any) -> Module:
     Supported: ``Sequential``, ``Conv1d/2d/3d``, ``ConvTranspose1d/2d/3d``,
     ``BatchNorm1d/2d/3d``, ``Linear``, ``ReLU``, ``LeakyReLU``, ``Tanh``,
     ``Sigmoid``, ``Flatten``, ``Unflatten``, ``Upsample``; and any other module
-    without parameters of its own whose ``forward`` applies its children in
-    registration order (as the DCGAN generator's ``self.main``), kept under the
-    same names, so ``model.state_dict()`` has PyTorch's keys.
+    without parameters of its own whose ``forward`` (as ``torch.fx`` traces it)
+    applies its submodules one after another, each once, in registration order
+    (as the DCGAN generator's ``self.main``), kept under the same names, so
+    ``model.state_dict()`` has PyTorch's keys. Anything else (a residual
+    ``x + f(x)``, a branch, a module called twice, a known layer whose
+    ``forward`` is overridden) is refused, naming the module: a chain would
+    compute something else.
 
     Examples
     --------
@@ -102,14 +106,44 @@ def from_torch(module: Any) -> Module:
     return _from_torch_record(torch_models.read(module))
 
 
+def _leaf_names(record: LayerRecord, prefix: str) -> list[str]:
+    """The dotted names, relative to ``prefix``, of the records below ``record`` that are not containers."""
+    out = []
+    for child in record.children:
+        if child.children:
+            out += _leaf_names(child, prefix)
+        else:
+            out.append(child.name[len(prefix):])
+    return out
+
+
 def _from_torch_record(record: LayerRecord) -> Module:
-    converted = None if record.kind == "container" else _torch_leaf(record)
+    if record.config.get("hooks"):
+        where = f"module {record.name!r}" if record.name else "the model"
+        raise TconvError(
+            f"tconv.nn.from_torch: cannot represent {where} ({record.source_type}): it has "
+            f"{record.config['hooks']} forward hook(s), which change its output"
+        )
+    converted = None if record.kind in ("container", "other") else _torch_leaf(record)
     if converted is None:
-        if record.kind == "other" and (not record.children or record.config["own_parameters"]):
-            raise TconvError(
-                f"tconv.nn.from_torch: cannot convert {record.source_type}: not a supported layer, and not "
-                f"a container of children applied in order"
-            )
+        where = f"module {record.name!r}" if record.name else "the model"
+        if record.kind == "other":
+            if not record.children:
+                raise TconvError(f"tconv.nn.from_torch: {where} ({record.source_type}) is not a supported layer")
+            if record.config["own_parameters"]:
+                raise TconvError(
+                    f"tconv.nn.from_torch: {where} ({record.source_type}) has parameters of its own, which only "
+                    f"its forward knows how to use"
+                )
+            chain, prefix = record.config["chain"], f"{record.name}." if record.name else ""
+            if chain is None or list(chain) != _leaf_names(record, prefix):
+                why = record.config["not_chain"] or (
+                    f"its forward applies {', '.join(map(repr, chain)) or 'nothing'}, not its submodules once each in order"
+                )
+                raise TconvError(
+                    f"tconv.nn.from_torch: cannot represent {where} ({record.source_type}): {why}; only "
+                    f"torch.nn.Sequential and modules whose forward applies their submodules in order convert"
+                )
         converted = Sequential({child.name.rsplit(".", 1)[-1]: _from_torch_record(child) for child in record.children})
     else:
         converted.load_state_dict(dict(record.weights))
@@ -193,8 +227,48 @@ def _permute_features(modules: list[Module], perm: np.ndarray, layer_name: str) 
     )
 
 
+def _check_chain(records: list[LayerRecord], model: Any) -> None:
+    """Refuse a model whose layers are not one chain, each applied once to the previous one's output."""
+    if records and records[0].config["graph"] == "subclassed":
+        raise TconvError(
+            f"tconv.nn.from_keras: cannot represent model {model.name!r} ({type(model).__name__}): a subclassed "
+            f"keras.Model's call() is not a graph of layers; use a Sequential or a functional model"
+        )
+    names = {record.name for record in records}
+
+    def refuse(record: LayerRecord, why: str) -> TconvError:
+        return TconvError(
+            f"tconv.nn.from_keras: cannot represent layer {record.name!r} ({record.source_type}): {why}; only "
+            f"models whose layers form one chain convert"
+        )
+
+    # the most telling reason first: a merge or a shared layer is named, not the branch that feeds it
+    for record in records:
+        calls = record.config["calls"]
+        if record.source_type != "InputLayer" and len(calls) != 1:
+            raise refuse(record, f"the model applies it {len(calls)} times (a shared layer)")
+        if record.source_type != "InputLayer" and len(calls[0]) != 1:
+            raise refuse(record, f"it takes the outputs of {', '.join(map(repr, calls[0])) or 'no layer'} (a merge)")
+    for i, record in enumerate(records):
+        parent = record.config["calls"][0][0] if record.source_type != "InputLayer" else None
+        if parent is None and i:
+            raise refuse(record, "a second model input")
+        # a Sequential's model.layers leaves its InputLayer out: the first layer reads the model input
+        if parent is not None and ((parent != records[i - 1].name) if i else (parent in names)):
+            raise refuse(record, f"it takes the output of {parent!r}, not of the layer listed before it (a branch)")
+    for record in records[:-1]:
+        used = record.config["consumers"] + record.config["is_output"]
+        if used != 1:
+            raise refuse(record, f"its output is used {used} times (a branch, or a model output before the last layer)")
+
+
 def from_keras(model: Any) -> Sequential:
     """The channels-first :mod:`tconv.nn` equivalent of a Keras model whose layers form a chain.
+
+    A ``Sequential``, or a functional model in which every layer is applied once,
+    to the output of the layer before it; merges (``Add``, ``Concatenate``),
+    branches, shared layers, several inputs or outputs and subclassed models are
+    refused, naming the layer.
 
     Supported layers: ``InputLayer``, ``Dense``, ``Reshape``, ``Flatten``,
     ``Conv1D/2D/3D`` and ``Conv1DTranspose/2DTranspose/3DTranspose``
@@ -218,7 +292,13 @@ def from_keras(model: Any) -> Sequential:
     """
     if not keras_models.is_model(model):
         raise TypeError(f"tconv.nn.from_keras: model must be a keras.Model; got {type(model).__name__}")
-    records = [r for r in keras_models.read(model) if r.source_type not in ("InputLayer", "Dropout")]
+    if not model.built:
+        raise TconvError(
+            f"tconv.nn.from_keras: model {model.name!r} is not built: give it a keras.Input or call it once"
+        )
+    everything = keras_models.read(model)
+    _check_chain(everything, model)
+    records = [r for r in everything if r.source_type not in ("InputLayer", "Dropout")]
     modules: list[Module] = []
     pending_input_perm: np.ndarray | None = None
     for record in records:

@@ -6,6 +6,15 @@ PyTorch's reading. Input and output shapes (batch excluded, channels last as
 Keras gives them) are in ``config["in_shape"]`` / ``config["out_shape"]``
 (``None`` when the model has not been built).
 
+Where each layer sits in the model's graph: ``config["graph"]`` is
+``"functional"`` (a ``Sequential`` or a functional model: the graph below is
+what the model computes) or ``"subclassed"`` (a ``call`` of the user's own:
+the layers say nothing of how they are applied); ``config["calls"]`` holds,
+for each time the model applies the layer, the names of the layers whose
+outputs it takes (one call with one name in a chain; two calls for a shared
+layer; two names for a merge); ``config["consumers"]`` counts the calls that
+take its output and ``config["is_output"]`` says whether it is a model output.
+
 keras is never imported here: a caller holding a model has it in
 ``sys.modules`` already (:func:`is_model` only looks).
 """
@@ -14,6 +23,7 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -38,8 +48,46 @@ def is_model(obj: Any) -> bool:
 
 
 def read(model: Any) -> list[LayerRecord]:
-    """Every layer of ``model`` (``model.layers``), in order."""
-    return [_layer(layer) for layer in model.layers]
+    """Every layer of ``model`` (``model.layers``), in order, with its place in the graph."""
+    graph = _graph(model)
+    records = []
+    for layer in model.layers:
+        record = _layer(layer)
+        place = graph.get(id(layer), {"calls": (), "consumers": 0, "is_output": False})
+        kind = "subclassed" if graph.get("subclassed") else "functional"
+        records.append(replace(record, config={**record.config, "graph": kind, **place}))
+    return records
+
+
+def _graph(model: Any) -> dict:
+    """Per layer (by ``id``) its calls in ``model``'s graph, their inputs' layers, its consumers, whether an output.
+
+    A ``Sequential`` keeps its graph in a functional model of its own
+    (``_functional``; none before it is built: then its layers are the chain
+    they are listed as); a functional model is its graph (``_nodes_by_depth``).
+    """
+    keras = sys.modules["keras"]
+    functional = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
+    if functional is None:
+        names = [layer.name for layer in model.layers]
+        return {
+            id(layer): {"calls": ((names[i - 1],) if i else (),), "consumers": int(i + 1 < len(names)),
+                        "is_output": i + 1 == len(names)}
+            for i, layer in enumerate(model.layers)
+        }
+    by_depth = getattr(functional, "_nodes_by_depth", None)
+    if by_depth is None:
+        return {"subclassed": True}
+    out: dict = {}
+    nodes = [node for depth in sorted(by_depth, reverse=True) for node in by_depth[depth]]
+    outputs = {id(t._keras_history[0]) for t in functional.outputs}
+    for node in nodes:
+        place = out.setdefault(id(node.operation), {"calls": (), "consumers": 0, "is_output": False})
+        place["calls"] += (tuple(parent.operation.name for parent in node.parent_nodes),)
+        place["is_output"] = id(node.operation) in outputs
+        for parent in node.parent_nodes:
+            out.setdefault(id(parent.operation), {"calls": (), "consumers": 0, "is_output": False})["consumers"] += 1
+    return out
 
 
 def _numpy(variable: Any) -> np.ndarray:

@@ -45,8 +45,11 @@ def conv_transpose_layers(model: Any, func: str) -> list[LayerRecord]:
         layer_weights = {} if w is None else {"weight": w}
         k = config["kernel_shape"]
         note, geom = None, None
+        group = attrs.get("group", 1)
         if not k:
             note = "no kernel_shape attribute and no weight initializer"
+        elif w is not None and isinstance(group, int) and group >= 1 and w.shape[0] % group:
+            note = f"group = {group} must divide the input channels; W's shape is {w.shape}"
         else:
             n = tuple(shapes.get(proto.input[0]) or ())[2:]
             if len(n) != len(k) or not all(isinstance(v, int) and v > 0 for v in n):

@@ -53,15 +53,47 @@ def source(desc: Mapping[str, Any], input_size: object) -> Source:
     return Source(NAME, geom, c_in, c_out, bool(desc.get("bias", True)), np.asarray, f"torch.nn.ConvTranspose{nd}d")
 
 
+#: past this many (padding, output_padding) pairs the search tries only those where its cost can turn
+_ENUMERATE_LIMIT = 4096
+
+
+def _candidates(a: Axis) -> list[tuple[int, int]]:
+    """The ``(padding, output_padding)`` pairs to try, padding descending then output_padding ascending.
+
+    PyTorch's window is ``y_full[p : full - p + op]``: the crop before is
+    ``start - p`` and after ``full - p + op - start - length``, both linear, so
+    the cost (exact first, then crops only, then elements moved) turns only
+    where the crop after meets zero (``op0 = start + length + p - full``) or
+    ``op`` meets its bounds ``0`` and ``max(s, d) - 1``, or where the window
+    stops covering the source's part of ``y_full``, or PyTorch's output
+    length ``full - 2p + op`` meets 1. A small space is tried
+    whole; a large one at those turning points and their neighbours, in the
+    same order, so the first best pick is the same.
+    """
+    top, ops = max(a.start, 0), max(a.stride, a.dilation)
+    if (top + 1) * ops <= _ENUMERATE_LIMIT:
+        return [(p, op) for p in range(top, -1, -1) for op in range(ops)]
+    base = a.start + a.length - a.full  # op0 at p = 0
+    # the window must still hold all of y_full that the source's does: p <= op + full - min(end, full)
+    cover = a.full - min(a.start + a.length, a.full)
+    # and PyTorch must have an output at all: full - 2p + op >= 1
+    turns = {top, 0, -base, ops - 1 - base, cover, cover + ops - 1, (a.full - 1) // 2, (a.full + ops - 2) // 2}
+    pads = sorted({p + e for p in turns for e in (-1, 0, 1) if 0 <= p + e <= top}, reverse=True)
+    pairs = []
+    for p in pads:
+        op0 = base + p
+        edges = (op0, 2 * p + 1 - a.full, p - cover)  # crop after 0; output length 1; covering again
+        picks = {op + e for op in edges for e in (-1, 0, 1)} | {0, 1, ops - 2, ops - 1}
+        pairs += [(p, op) for op in sorted(picks) if 0 <= op < ops]
+    return pairs
+
+
 def search(a: Axis, option: Any = None) -> Choice | None:
     """``(padding, output_padding)`` for ``a``: PyTorch has one padding family."""
     def axis_of(p: int, op: int) -> Axis:
         return porting.only_axis(torch_geometry(a.size, a.kernel, a.stride, p, op, 1, a.dilation))
 
-    return porting.best(a, (
-        ((p, op), lambda p=p, op=op: axis_of(p, op))
-        for p in range(max(a.start, 0), -1, -1) for op in range(max(a.stride, a.dilation))
-    ))  # fmt: skip
+    return porting.best(a, (((p, op), lambda p=p, op=op: axis_of(p, op)) for p, op in _candidates(a)))
 
 
 def target(src: Source) -> Target:
