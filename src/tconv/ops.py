@@ -518,4 +518,7 @@ def conv_matrix(
         groups=groups,
         nd=weight.ndim - 2,
     )
+    # building C: its entries and indices three times over (the matrix algorithm's own estimate, one sample)
+    memory.check(func, algorithms.WORKING_BYTES["matrix"]((1,) + tuple(input_shape), weight.shape, geom,
+                                                          weight.dtype.itemsize), "the convolution matrix")
     return _matrix.build(weight, geom, func=func)
