@@ -18,7 +18,7 @@ non-finite entries), the caller runs the definition itself instead
 (:func:`sparse_is_cheaper`): ``scatter`` for the transposed conv,
 :func:`conv_definition` for the conv, :func:`weight_definition` for the weight
 gradient. Finite values are never touched: with finite inputs
-nothing here runs but one ``isfinite`` pass over the inputs.
+nothing here runs but one pass over the inputs (:func:`all_finite`).
 """
 
 from __future__ import annotations
@@ -46,8 +46,21 @@ MAX_ENTRIES = 4096
 
 
 def all_finite(*arrays: np.ndarray | None) -> bool:
-    """True when no array holds a NaN or an inf (``None`` entries are skipped)."""
-    return all(a is None or bool(np.isfinite(a).all()) for a in arrays)
+    """True when no array holds a NaN or an inf (``None`` entries are skipped).
+
+    A NaN or an inf always makes the sum NaN or inf, so a finite sum proves the array
+    finite without the mask ``np.isfinite`` would allocate (a weight's size in bytes);
+    only a sum that overflowed is checked entry by entry, one slice at a time.
+    """
+    for a in arrays:
+        if a is None or a.size == 0:
+            continue
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(a.sum()):
+                continue
+        if not all(bool(np.isfinite(part).all()) for part in a):
+            return False
+    return True
 
 
 def finite_part(a: np.ndarray) -> np.ndarray:
@@ -234,8 +247,9 @@ def weight_definition(small: np.ndarray, big: np.ndarray, geom: Geometry) -> np.
             where = _tap_slices(geom, j)
             if where is not None:
                 i, f = where
-                out[(Ellipsis,) + j] = np.einsum("bga...,bgc...->gac", sg[(slice(None),) * 3 + i],
-                                                 bg[(slice(None),) * 3 + f])
+                a = sg[(slice(None),) * 3 + i].reshape(sg.shape[:3] + (-1,))
+                b = bg[(slice(None),) * 3 + f].reshape(bg.shape[:3] + (-1,))
+                out[(Ellipsis,) + j] = np.einsum("ngai,ngci->gac", a, b)
     return out.reshape((c_a, c_b // g) + geom.kernel)
 
 
