@@ -78,76 +78,41 @@ def terms(geom: Geometry):
         yield tuple(c[0] for c in combo), tuple(c[1] for c in combo), tuple(c[2] for c in combo)
 
 
-def _add(total: np.ndarray, scale: np.ndarray, where, value: float) -> None:
+def summed(shape: tuple[int, ...], entries) -> tuple[np.ndarray, np.ndarray]:
+    """The sum of the terms ``entries`` yields as ``(where, value)`` into zeros of ``shape``, and the
+    sums of their magnitudes (the finite values' tolerance)."""
+    total, scale = np.zeros(shape), np.zeros(shape)
     with np.errstate(invalid="ignore", over="ignore"):
-        total[where] += value
-    if np.isfinite(value):
-        scale[where] += abs(value)
+        for where, value in entries:
+            total[where] += value
+            if np.isfinite(value):
+                scale[where] += abs(value)
+    return total, scale
+
+
+def definition(geom: Geometry, n_batch: int, c_x: int, c_y_g: int, target: str, **factors: np.ndarray):
+    """The definition's sums, written as loops, in one of the three roles of the transposed conv's
+    terms ``x[b, c, i] * w[c, o, j]`` landing on ``y[b, group(c) * C_y/g + o, f]``: ``target`` is
+    ``"x"`` ``(N, c_x, *size)``, ``"w"`` ``(c_x, c_y_g, *k)`` or ``"y"`` ``(N, c_y_g * g, *length)``,
+    the sum of the products of the other two roles' arrays (``factors``). The conv is the same
+    terms read the other way: its output in the role of ``x``, its input in the role of ``y``."""
+    shapes = dict(x=(n_batch, c_x) + geom.in_size, w=(c_x, c_y_g) + geom.kernel,
+                  y=(n_batch, c_y_g * geom.groups) + geom.out_size)
+    c_x_g = c_x // geom.groups
+    (first, a), (second, b) = factors.items()
+
+    def entries():
+        for i, j, f in terms(geom):
+            for n, c, o in itertools.product(range(n_batch), range(c_x), range(c_y_g)):
+                index = dict(x=(n, c) + i, w=(c, o) + j, y=(n, c // c_x_g * c_y_g + o) + f)
+                yield index[target], a[index[first]] * b[index[second]]
+
+    return summed(shapes[target], entries())
 
 
 def transpose_loops(x, w, geom):
-    """``y[b, o, f] = sum x[b, c, i] * w[c, o_local, j]``: the definition, with the sums of |terms|."""
-    n_batch, c_in = x.shape[:2]
-    c_out_g = w.shape[1]
-    c_in_g = c_in // geom.groups
-    y = np.zeros((n_batch, c_out_g * geom.groups) + geom.out_size)
-    scale = np.zeros_like(y)
-    for i, j, f in terms(geom):
-        for b, c, o in itertools.product(range(n_batch), range(c_in), range(c_out_g)):
-            _add(y, scale, (b, c // c_in_g * c_out_g + o) + f, x[(b, c) + i] * w[(c, o) + j])
-    return y, scale
-
-
-def conv_loops(x, w, geom):
-    """``y[b, o, i] = sum w[o, c_local, j] * x[b, c, f]``: the conv's definition (``geom`` its adjoint's)."""
-    n_batch = x.shape[0]
-    c_out, c_in_g = w.shape[:2]
-    c_out_g = c_out // geom.groups
-    y = np.zeros((n_batch, c_out) + geom.in_size)
-    scale = np.zeros_like(y)
-    for i, j, f in terms(geom):
-        for b, o, c in itertools.product(range(n_batch), range(c_out), range(c_in_g)):
-            _add(y, scale, (b, o) + i, w[(o, c) + j] * x[(b, o // c_out_g * c_in_g + c) + f])
-    return y, scale
-
-
-def weight_loops(small, big, geom):
-    """``g[a, b_local, j] = sum small[n, a, i] * big[n, b, f]`` within each group."""
-    n_batch, c_a = small.shape[:2]
-    b_g = big.shape[1] // geom.groups
-    a_g = c_a // geom.groups
-    g = np.zeros((c_a, b_g) + geom.kernel)
-    scale = np.zeros_like(g)
-    for i, j, f in terms(geom):
-        for n, a, bl in itertools.product(range(n_batch), range(c_a), range(b_g)):
-            _add(g, scale, (a, bl) + j, small[(n, a) + i] * big[(n, a // a_g * b_g + bl) + f])
-    return g, scale
-
-
-def input_grad_loops(gy, w, geom):
-    """The transposed conv's input gradient ``gx[b, c, i] = sum w[c, o, j] * gy[b, o, f]``."""
-    n_batch = gy.shape[0]
-    c_in, c_out_g = w.shape[:2]
-    c_in_g = c_in // geom.groups
-    gx = np.zeros((n_batch, c_in) + geom.in_size)
-    scale = np.zeros_like(gx)
-    for i, j, f in terms(geom):
-        for b, c, o in itertools.product(range(n_batch), range(c_in), range(c_out_g)):
-            _add(gx, scale, (b, c) + i, w[(c, o) + j] * gy[(b, c // c_in_g * c_out_g + o) + f])
-    return gx, scale
-
-
-def conv_input_grad_loops(gy, w, geom):
-    """The conv's input gradient ``gx[b, c, f] = sum w[o, c_local, j] * gy[b, o, i]``."""
-    n_batch = gy.shape[0]
-    c_out, c_in_g = w.shape[:2]
-    c_out_g = c_out // geom.groups
-    gx = np.zeros((n_batch, c_in_g * geom.groups) + geom.out_size)
-    scale = np.zeros_like(gx)
-    for i, j, f in terms(geom):
-        for b, o, c in itertools.product(range(n_batch), range(c_out), range(c_in_g)):
-            _add(gx, scale, (b, o // c_out_g * c_in_g + c) + f, w[(o, c) + j] * gy[(b, o) + i])
-    return gx, scale
+    """The transposed conv ``y[b, o, f] = sum x[b, c, i] * w[c, o_local, j]``."""
+    return definition(geom, x.shape[0], *w.shape[:2], "y", x=x, w=w)
 
 
 def assert_definition(got: np.ndarray, expected: tuple[np.ndarray, np.ndarray], what) -> None:
@@ -163,6 +128,13 @@ def arrays(draw, geom, a_g, b_g, batch, rate):
     """``x`` ``(N, C_in, *n)`` and the transposed conv's ``w`` ``(C_in, C_out/g, *k)``."""
     g = geom.groups
     return (values(draw, (batch, a_g * g) + geom.in_size, rate), values(draw, (a_g * g, b_g) + geom.kernel, rate))
+
+
+def conv_arrays(draw, geom, a_g, b_g, batch, rate):
+    """The conv's ``x`` ``(N, C_in, *length)``, ``w`` ``(C_out, C_in/g, *k)`` and upstream gradient ``(N, C_out, *size)``."""
+    g = geom.groups
+    return (values(draw, (batch, a_g * g) + geom.out_size, rate), values(draw, (b_g * g, a_g) + geom.kernel, rate),
+            values(draw, (batch, b_g * g) + geom.in_size, rate))
 
 
 @EXAMPLES
@@ -181,10 +153,8 @@ def test_every_algorithm_but_fft_gives_the_definitions_pattern(case, data):
 @given(case=cases(), data=st.data())
 def test_conv_gives_the_definitions_pattern(case, data):
     geom, a_g, b_g, batch, rate = case
-    g = geom.groups
-    x = values(data.draw, (batch, a_g * g) + geom.out_size, rate)
-    w = values(data.draw, (b_g * g, a_g) + geom.kernel, rate)
-    assert_definition(run_conv_geometry(x, w, None, geom), conv_loops(x, w, geom), geom)
+    x, w, _ = conv_arrays(data.draw, geom, a_g, b_g, batch, rate)
+    assert_definition(run_conv_geometry(x, w, None, geom), definition(geom, x.shape[0], *w.shape[:2], "x", w=w, y=x), geom)
 
 
 @EXAMPLES
@@ -194,8 +164,8 @@ def test_transpose_gradients_give_the_definitions_pattern(case, data):
     x, w = arrays(data.draw, geom, a_g, b_g, batch, rate)
     gy = values(data.draw, (batch, b_g * geom.groups) + geom.out_size, rate)
     gx, gw, gb = transpose_backward_geometry(gy, x, w, geom)
-    assert_definition(gx, input_grad_loops(gy, w, geom), ("grad_input", geom))
-    assert_definition(gw, weight_loops(x, gy, geom), ("grad_weight", geom))
+    assert_definition(gx, definition(geom, gy.shape[0], *w.shape[:2], "x", w=w, y=gy), ("grad_input", geom))
+    assert_definition(gw, definition(geom, x.shape[0], *w.shape[:2], "w", x=x, y=gy), ("grad_weight", geom))
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(np.isnan(gb), np.isnan(gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))))
 
@@ -204,13 +174,10 @@ def test_transpose_gradients_give_the_definitions_pattern(case, data):
 @given(case=cases(), data=st.data())
 def test_conv_gradients_give_the_definitions_pattern(case, data):
     geom, a_g, b_g, batch, rate = case
-    g = geom.groups
-    x = values(data.draw, (batch, a_g * g) + geom.out_size, rate)
-    w = values(data.draw, (b_g * g, a_g) + geom.kernel, rate)
-    gy = values(data.draw, (batch, b_g * g) + geom.in_size, rate)
+    x, w, gy = conv_arrays(data.draw, geom, a_g, b_g, batch, rate)
     gx, gw, _ = conv_backward_geometry(gy, x, w, geom)
-    assert_definition(gx, conv_input_grad_loops(gy, w, geom), ("grad_input", geom))
-    assert_definition(gw, weight_loops(gy, x, geom), ("grad_weight", geom))
+    assert_definition(gx, definition(geom, gy.shape[0], *w.shape[:2], "y", w=w, x=gy), ("grad_input", geom))
+    assert_definition(gw, definition(geom, gy.shape[0], *w.shape[:2], "w", x=gy, y=x), ("grad_weight", geom))
 
 
 @pytest.mark.slow

@@ -102,6 +102,28 @@ def _tap_range(start: int, limit: int, origin: int, step: int, count: int) -> ra
     return range(lo, hi + 1)
 
 
+def _input_taps(geom: Geometry, i) -> tuple[tuple[slice, ...], tuple[slice, ...]] | None:
+    """The taps input position ``i`` meets inside the window (slices of ``j``) and the window
+    positions ``i*s + j*d - lo`` they land on, per axis; ``None`` when some axis has none."""
+    taps = [_tap_range(a.start, a.length, ii * a.stride, a.dilation, a.kernel) for a, ii in zip(geom.axes, i)]
+    if any(len(t) == 0 for t in taps):
+        return None
+    out = tuple(
+        slice(ii * a.stride + t.start * a.dilation - a.start, ii * a.stride + t[-1] * a.dilation - a.start + 1, a.dilation)
+        for a, ii, t in zip(geom.axes, i, taps)
+    )
+    return tuple(slice(t.start, t.stop) for t in taps), out
+
+
+def _nonfinite_inputs(a: np.ndarray, geom: Geometry):
+    """Each NaN or inf entry ``a[b, c, i]`` of an ``(N, C, *size)`` array that meets a tap inside the
+    window: ``(b, c, value, tap slices, window slices)`` (:func:`_input_taps`)."""
+    for b, c, *i in np.argwhere(~np.isfinite(a)):
+        met = _input_taps(geom, i)
+        if met is not None:
+            yield b, c, a[(b, c) + tuple(i)], met[0], met[1]
+
+
 def add_transpose_terms(y: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Geometry) -> None:
     """Add into the transposed conv's output ``y`` ``(N, C_out, *L)`` every term with a non-finite factor.
 
@@ -118,17 +140,9 @@ def _add_transpose_terms(y: np.ndarray, x: np.ndarray, weight: np.ndarray, geom:
     c_in_g = c_in // geom.groups
     axes = geom.axes
     # the input entries that are NaN or inf, with every tap they meet (their products include inf * 0)
-    for b, c, *i in np.argwhere(~np.isfinite(x)):
-        taps = [_tap_range(a.start, a.length, ii * a.stride, a.dilation, a.kernel) for a, ii in zip(axes, i)]
-        if any(len(t) == 0 for t in taps):
-            continue
-        out = tuple(
-            slice(ii * a.stride + t.start * a.dilation - a.start, ii * a.stride + t[-1] * a.dilation - a.start + 1, a.dilation)
-            for a, ii, t in zip(axes, i, taps)
-        )
+    for b, c, value, taps, out in _nonfinite_inputs(x, geom):
         group = c // c_in_g
-        channels = slice(group * c_out_g, (group + 1) * c_out_g)
-        y[(b, channels) + out] += x[(b, c) + tuple(i)] * weight[(c, slice(None)) + tuple(slice(t.start, t.stop) for t in taps)]
+        y[(b, slice(group * c_out_g, (group + 1) * c_out_g)) + out] += value * weight[(c, slice(None)) + taps]
     # the weight entries that are NaN or inf, with every finite input element they meet
     finite_x = np.isfinite(x)
     for c, o, *j in np.argwhere(~np.isfinite(weight)):
@@ -271,18 +285,9 @@ def _add_weight_terms(gw: np.ndarray, small: np.ndarray, big: np.ndarray, geom: 
     a_g, b_g = small.shape[1] // g, big.shape[1] // g
     axes = geom.axes
     # the small entries that are NaN or inf, with every big entry their taps meet
-    for b, a, *i in np.argwhere(~np.isfinite(small)):
-        taps = [_tap_range(ax.start, ax.length, ii * ax.stride, ax.dilation, ax.kernel) for ax, ii in zip(axes, i)]
-        if any(len(t) == 0 for t in taps):
-            continue
-        src = tuple(
-            slice(ii * ax.stride + t.start * ax.dilation - ax.start, ii * ax.stride + t[-1] * ax.dilation - ax.start + 1,
-                  ax.dilation)
-            for ax, ii, t in zip(axes, i, taps)
-        )
+    for b, a, value, taps, src in _nonfinite_inputs(small, geom):
         group = a // a_g
-        gw[(a, slice(None)) + tuple(slice(t.start, t.stop) for t in taps)] += (
-            small[(b, a) + tuple(i)] * big[(b, slice(group * b_g, (group + 1) * b_g)) + src])
+        gw[(a, slice(None)) + taps] += value * big[(b, slice(group * b_g, (group + 1) * b_g)) + src]
     # the big entries that are NaN or inf, with every finite small entry that meets them
     finite_small = np.isfinite(small)
     for b, c, *f in np.argwhere(~np.isfinite(big)):
