@@ -278,11 +278,14 @@ def run_geometry(
         fixed += (x.size + weight.size) * (item + 1) + 3 * x.shape[0] * math.prod(geom.in_size) * item
     what = f"algorithm={algorithm!r}" if algorithm != "auto" else "algorithm='auto' (any of " + ", ".join(map(repr, names)) + ")"
     p = plan(func, names, x.shape, weight.shape, geom, item, result_dtype.itemsize, fixed, what)
-    if not terms:
+    if finite:
         return np.ascontiguousarray(_execute(p, xc, wc, bias, geom, result_dtype), dtype=result_dtype)
-    y = _execute(p, nonfinite.finite_part(xc), nonfinite.finite_part(wc), bias, geom, result_dtype)
-    y = np.ascontiguousarray(y)
-    nonfinite.add_transpose_terms(y, xc, wc, geom)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf and inf * 0 are the definition's NaNs
+        if not terms:  # the definition itself
+            return np.ascontiguousarray(_execute(p, xc, wc, bias, geom, result_dtype), dtype=result_dtype)
+        y = _execute(p, nonfinite.finite_part(xc), nonfinite.finite_part(wc), bias, geom, result_dtype)
+        y = np.ascontiguousarray(y)
+        nonfinite.add_transpose_terms(y, xc, wc, geom)
     return y.astype(result_dtype, copy=False)
 
 
@@ -391,9 +394,9 @@ def conv_bytes(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometr
 
     Per chunk: the padded input (none when the window lies inside ``x``: a view), what
     :func:`~tconv.algorithms.common.correlate` allocates (:func:`~tconv.algorithms.common.correlate_bytes`),
-    its channels-last result and that result's contiguous copy; then the output in the
-    result dtype when it differs or when the call is cut (preallocated); ``fixed`` as in
-    :func:`transpose_bytes`.
+    its channels-last result and that result's contiguous copy; then the output preallocated
+    when the call is cut, the sum with the bias and the copy in the result dtype (upper bounds:
+    either may be skipped); ``fixed`` as in :func:`transpose_bytes`.
     """
     n_batch, c_in = x_shape[:2]
     c_out = w_shape[0]
@@ -402,7 +405,8 @@ def conv_bytes(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometr
     out_positions = math.prod(geom.in_size)
     chunk = ((0 if inside else nb * c_in * padded) + 2 * nb * c_out * out_positions) * itemsize + correlate_bytes(
         nb, c_in, c_out, math.prod(geom.kernel), padded, out_positions, geom.groups, itemsize)
-    out = n_batch * c_out * out_positions * result_itemsize if nb < n_batch or result_itemsize != itemsize else 0
+    # the output: preallocated for the chunks, plus the bias's sum and the result-dtype copy
+    out = n_batch * c_out * out_positions * ((itemsize if nb < n_batch else 0) + itemsize + result_itemsize)
     return fixed + chunk + out
 
 
@@ -437,26 +441,26 @@ def run_conv_geometry(
     if not finite and not terms:
         y = nonfinite.conv_definition(xc, wc, geom)
     else:
-        xs, ws = (nonfinite.finite_part(xc), nonfinite.finite_part(wc)) if terms else (xc, wc)
-        starts = tuple(-a.start for a in geom.axes)
-        if nb == n_batch:
-            y = correlate(window(xs, starts, geom.full), ws, geom.stride, geom.dilation, geom.groups)
-        else:
-            y = np.empty((n_batch, weight.shape[0]) + geom.in_size, dtype=dtype if terms else result_dtype)
-            for b0 in range(0, n_batch, nb):
-                part = correlate(window(xs[b0 : b0 + nb], starts, geom.full), ws, geom.stride, geom.dilation, geom.groups)
-                if bias is not None and not terms:
-                    part = part + bias.astype(dtype, copy=False).reshape((-1,) + (1,) * geom.ndim)
-                y[b0 : b0 + nb] = part
-                del part
-            if not terms:
-                return y
+        y = _correlate_chunks(*((nonfinite.finite_part(xc), nonfinite.finite_part(wc)) if terms else (xc, wc)), geom, nb)
         if terms:
-            y = np.ascontiguousarray(y)
             nonfinite.add_conv_terms(y, xc, wc, geom)
     if bias is not None:
-        y = y + bias.astype(dtype, copy=False).reshape((-1,) + (1,) * geom.ndim)
+        with np.errstate(invalid="ignore", over="ignore"):
+            y = y + bias.astype(dtype, copy=False).reshape((-1,) + (1,) * geom.ndim)
     return np.ascontiguousarray(y, dtype=result_dtype)
+
+
+def _correlate_chunks(x: np.ndarray, weight: np.ndarray, geom: Geometry, nb: int) -> np.ndarray:
+    """The conv on the padded input (the window of ``x`` the adjoint's full result covers), ``nb``
+    samples at a time into one output (a writable array)."""
+    starts = tuple(-a.start for a in geom.axes)
+    if nb == x.shape[0]:
+        return np.ascontiguousarray(correlate(window(x, starts, geom.full), weight, geom.stride, geom.dilation, geom.groups))
+    y = np.empty((x.shape[0], weight.shape[0]) + geom.in_size, dtype=np.result_type(x, weight))
+    for b0 in range(0, x.shape[0], nb):
+        y[b0 : b0 + nb] = correlate(window(x[b0 : b0 + nb], starts, geom.full), weight, geom.stride, geom.dilation,
+                                    geom.groups)
+    return y
 
 
 def conv_matrix(
