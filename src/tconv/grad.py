@@ -20,17 +20,21 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .algorithms.common import correlate, window
+import math
+
+from . import memory, nonfinite
+from .algorithms.common import window
 from .errors import TconvError
 from .geometry import Geometry
 from .normalise import IntOrSeq, Padding, as_array, compute_dtype
-from .ops import conv_inputs, run_geometry, transpose_inputs
+from .ops import conv_inputs, run_conv_geometry, run_geometry, transpose_inputs
 
 __all__ = [
     "conv_transpose_backward",
     "conv_backward",
     "transpose_backward_geometry",
     "conv_backward_geometry",
+    "weight_gradient",
 ]
 
 Grads = tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]
@@ -60,6 +64,39 @@ def _weight_grad(small: np.ndarray, big_full: np.ndarray, geom: Geometry) -> np.
     return out.reshape((c_a, b_g) + geom.kernel)
 
 
+def weight_grad_bytes(small_shape: tuple[int, ...], big_channels: int, geom: Geometry, itemsize: int) -> int:
+    """Estimated peak bytes of :func:`weight_gradient`: ``small`` ``(N, C_a, *n)`` in channels-last rows,
+    the big side placed in the full scatter result and its channels-last copy, one tap's window of it,
+    and the result with its grouped copy."""
+    n_batch, c_a = small_shape[:2]
+    positions, full = math.prod(geom.in_size), math.prod(geom.full)
+    taps = math.prod(geom.kernel)
+    values = (n_batch * c_a * positions + 2 * n_batch * big_channels * full + n_batch * positions * big_channels
+              + 2 * c_a * (big_channels // geom.groups) * taps)
+    return values * itemsize
+
+
+def weight_gradient(func: str, small: np.ndarray, big: np.ndarray, geom: Geometry) -> np.ndarray:
+    """``g[a, b, j] = sum_{batch, i} small[:, a, i] * big[:, b, i*s + j*d - lo]`` inside the window, per group.
+
+    ``small`` is ``(N, C_a, *n)`` and ``big`` ``(N, C_b, *L)`` (the window's length); the bytes are
+    checked against the memory budget first (:func:`weight_grad_bytes`). With NaN or inf the
+    definition's terms only (:mod:`tconv.nonfinite`): the window's zero-extension is not a term.
+    """
+    item = np.result_type(small, big).itemsize
+    finite = nonfinite.all_finite(small, big)
+    extra = 0 if finite else (small.size + big.size) * (item + 1)
+    memory.check(func, weight_grad_bytes(small.shape, big.shape[1], geom, item) + extra, "the weight gradient")
+    starts = tuple(-a.start for a in geom.axes)
+    if finite:
+        return _weight_grad(small, window(big, starts, geom.full), geom)
+    if not nonfinite.weight_sparse_is_cheaper(small, big, geom):
+        return nonfinite.weight_definition(small, big, geom)
+    gw = _weight_grad(nonfinite.finite_part(small), window(nonfinite.finite_part(big), starts, geom.full), geom)
+    nonfinite.add_weight_terms(gw, small, big, geom)
+    return gw
+
+
 def transpose_backward_geometry(
     grad_output: np.ndarray,
     x: np.ndarray,
@@ -69,6 +106,7 @@ def transpose_backward_geometry(
     bias: bool = True,
     need_input: bool = True,
     need_weight: bool = True,
+    func: str = "conv_transpose_backward",
 ) -> Grads:
     """Gradients of a transposed conv whose geometry is already normalised.
 
@@ -77,18 +115,20 @@ def transpose_backward_geometry(
     validated, ``x`` ``(N, C_in, *n)``, ``weight`` ``(C_in, C_out/g, *k)``,
     ``grad_output`` ``(N, C_out, *L)``. Returns ``(grad_input, grad_weight,
     grad_bias)`` in the inputs' result dtype (float16 accumulated in float32);
-    entries not asked for are ``None``.
+    entries not asked for are ``None``. Both run through the library's doors: the input
+    gradient is the conv of ``grad_output`` (:func:`tconv.ops.run_conv_geometry`), the weight
+    gradient :func:`weight_gradient`; so both are checked against the memory budget and give
+    the definition's NaN and inf.
     """
     result_dtype, dtype = compute_dtype(grad_output, x, weight)
     gy = grad_output.astype(dtype, copy=False)
-    # the upstream gradient back in the full scatter result: the window's adjoint
-    gy_full = window(gy, tuple(-a.start for a in geom.axes), geom.full)
     gx = gw = gb = None
     if need_input:
-        gx = correlate(gy_full, weight.astype(dtype, copy=False), geom.stride, geom.dilation, geom.groups)
-        gx = np.ascontiguousarray(gx, dtype=result_dtype)
+        # conv(gy; w): the upstream gradient back in the full scatter result (the window's adjoint), correlated
+        gx = run_conv_geometry(gy, weight.astype(dtype, copy=False), None, geom, func=func)
+        gx = gx.astype(result_dtype, copy=False)
     if need_weight:
-        gw = _weight_grad(x.astype(dtype, copy=False), gy_full, geom).astype(result_dtype, copy=False)
+        gw = weight_gradient(func, x.astype(dtype, copy=False), gy, geom).astype(result_dtype, copy=False)
     if bias:
         gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim))).astype(result_dtype, copy=False)
     return gx, gw, gb
@@ -103,6 +143,7 @@ def conv_backward_geometry(
     bias: bool = True,
     need_input: bool = True,
     need_weight: bool = True,
+    func: str = "conv_backward",
 ) -> Grads:
     """Gradients of a forward conv given as the transposed conv it is the adjoint of.
 
@@ -114,12 +155,11 @@ def conv_backward_geometry(
     gy = grad_output.astype(dtype, copy=False)
     gx = gw = gb = None
     if need_input:
-        gx = run_geometry(gy, weight.astype(dtype, copy=False), None, geom, func="conv_backward")
+        gx = run_geometry(gy, weight.astype(dtype, copy=False), None, geom, func=func)
         gx = gx.astype(result_dtype, copy=False)
     if need_weight:
-        # the padded input, cut to the span the strided windows reach
-        x_pad = window(x.astype(dtype, copy=False), tuple(-a.start for a in geom.axes), geom.full)
-        gw = _weight_grad(gy, x_pad, geom).astype(result_dtype, copy=False)
+        # against the padded input, cut to the span the strided windows reach
+        gw = weight_gradient(func, gy, x.astype(dtype, copy=False), geom).astype(result_dtype, copy=False)
     if bias:
         gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim))).astype(result_dtype, copy=False)
     return gx, gw, gb

@@ -30,7 +30,7 @@ from typing import Iterator
 
 from .errors import TconvError, fail
 
-__all__ = ["budget", "check", "format_bytes", "memory_budget", "parse_bytes"]
+__all__ = ["budget", "budget_for", "check", "format_bytes", "memory_budget", "parse_bytes"]
 
 _UNITS = {
     "": 1, "b": 1,
@@ -40,6 +40,9 @@ _UNITS = {
 }
 _NUMBER = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
 ENV = "TCONV_MEMORY_BUDGET"
+#: Calls estimated below this many bytes skip reading the system's counters when no budget is set:
+#: the reading costs more than a small layer's whole call (``docs/performance.md``, "Memory budget").
+SMALL_BYTES = 16 * 2**20
 
 #: The budget set by :func:`memory_budget` (``None``: not set; ``math.inf``: unlimited).
 _override: contextvars.ContextVar[float | None] = contextvars.ContextVar("tconv_memory_budget", default=None)
@@ -167,9 +170,18 @@ def budget() -> float:
     return min(limits) if limits else math.inf
 
 
-def check(func: str, needed: float, what: str = "") -> None:
-    """Refuse a call whose estimated bytes pass the budget, naming the estimate, the budget and how to raise it."""
-    limit = budget()
+def budget_for(needed: float) -> float:
+    """:func:`budget`, or ``math.inf`` for a call of at most :data:`SMALL_BYTES` when the user set no budget."""
+    if needed <= SMALL_BYTES and _override.get() is None and not os.environ.get(ENV):
+        return math.inf
+    return budget()
+
+
+def check(func: str, needed: float, what: str = "", limit: float | None = None) -> None:
+    """Refuse a call whose estimated bytes pass the budget (``limit``, else :func:`budget_for`),
+    naming the estimate, the budget and how to raise it."""
+    if limit is None:
+        limit = budget_for(needed)
     if needed > limit:
         raise TconvError(
             f"tconv.{func}: {what or 'this call'} needs about {format_bytes(needed)} ({int(needed)} bytes), "

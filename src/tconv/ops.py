@@ -8,15 +8,18 @@ and the layers of :mod:`tconv.nn` parse their arguments once and call them.
 
 from __future__ import annotations
 
-from typing import Sequence
+import itertools
+import math
+from dataclasses import replace
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import sparse
 
-from . import algorithms
+from . import algorithms, memory, nonfinite
 from .algorithms import matrix as _matrix
-from .algorithms.common import correlate, window
+from .algorithms.common import correlate, correlate_bytes, to_conv_layout, window
 from .errors import TconvError, fail
 from .geometry import Geometry, conv_geometry, transpose_geometry
 from .normalise import IntOrSeq, Padding, as_array, as_int, check_bias, compute_dtype, per_axis
@@ -103,6 +106,128 @@ def conv_inputs(
     return x, weight, bias, geom
 
 
+class Plan(NamedTuple):
+    """How a call runs: ``name`` on chunks of ``nb`` samples by ``part`` output channels (without
+    groups) or groups (with), into a preallocated output unless it is the whole call; ``need`` its
+    estimated bytes (:func:`transpose_bytes`)."""
+
+    name: str
+    nb: int
+    part: int
+    need: int
+    whole: bool
+
+
+def _chunk_shapes(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometry, nb: int, part: int):
+    """The ``x`` and weight shapes and the geometry of one chunk (:class:`Plan`)."""
+    if geom.groups == 1:
+        return (nb,) + x_shape[1:], (w_shape[0], part) + w_shape[2:], geom
+    c_in_g = x_shape[1] // geom.groups
+    return (nb, part * c_in_g) + x_shape[2:], (part * c_in_g,) + w_shape[1:], replace(geom, groups=part)
+
+
+def _chunkings(n_batch: int, parts: int) -> Iterator[tuple[int, int]]:
+    """``(nb, part)`` from the whole call down to one sample of one part, halving: the batch first
+    (whole samples keep the algorithms' GEMMs wide), then the output channels or groups."""
+    nb = n_batch
+    while True:
+        yield nb, parts
+        if nb == 1:
+            break
+        nb = -(-nb // 2)
+    part = parts
+    while part > 1:
+        part = -(-part // 2)
+        yield 1, part
+
+
+def transpose_bytes(
+    name: str, x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometry, itemsize: int,
+    result_itemsize: int, fixed: int, nb: int, part: int,
+) -> int:
+    """Estimated peak bytes of :func:`run_geometry` running ``name`` in chunks of ``nb`` samples by ``part``.
+
+    The whole call: the algorithm's working memory (:data:`tconv.algorithms.WORKING_BYTES`),
+    its output in the compute dtype, a contiguous copy of it unless the algorithm returns its
+    own (:data:`tconv.algorithms.OWN_OUTPUT`) and the output in the result dtype when that
+    differs (float16 is computed in float32). In chunks: the preallocated output in the result
+    dtype, and one chunk's working memory, result, copy and (cutting the output channels
+    without groups) contiguous weight slice. ``fixed`` is what the door holds besides: the
+    compute-dtype copies of the inputs and their finite parts.
+    """
+    out_values = x_shape[0] * w_shape[1] * geom.groups * math.prod(geom.out_size)
+    parts = w_shape[1] if geom.groups == 1 else geom.groups
+    copy = 0 if name in algorithms.OWN_OUTPUT else 1
+    if nb == x_shape[0] and part == parts:
+        working = algorithms.WORKING_BYTES[name](x_shape, w_shape, geom, itemsize)
+        result = out_values * result_itemsize if result_itemsize != itemsize else 0
+        return fixed + working + (1 + copy) * out_values * itemsize + result
+    cx, cw, cgeom = _chunk_shapes(x_shape, w_shape, geom, nb, part)
+    working = algorithms.WORKING_BYTES[name](cx, cw, cgeom, itemsize)
+    chunk_out = cx[0] * cw[1] * cgeom.groups * math.prod(geom.out_size)
+    weight_slice = math.prod(cw) if geom.groups == 1 and part < parts else 0
+    return fixed + out_values * result_itemsize + working + ((1 + copy) * chunk_out + weight_slice) * itemsize
+
+
+def plan(
+    func: str, names: Sequence[str], x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometry,
+    itemsize: int, result_itemsize: int, fixed: int, what: str,
+) -> Plan:
+    """The first of ``names`` that fits the memory budget whole, else the first that fits in the
+    largest chunks it can be cut into (:func:`_chunkings`); refused (:func:`tconv.memory.check`)
+    when none fits even in the smallest."""
+    parts = w_shape[1] if geom.groups == 1 else geom.groups
+    args = (x_shape, w_shape, geom, itemsize, result_itemsize, fixed)
+    limit = None
+    for name in names:  # one at a time: the first usually fits, and small calls skip the budget's reading
+        need = transpose_bytes(name, *args, x_shape[0], parts)
+        if limit is None:
+            limit = memory.budget_for(need)
+        if need <= limit:
+            return Plan(name, x_shape[0], parts, need, True)
+    for name in names:
+        for nb, part in itertools.islice(_chunkings(x_shape[0], parts), 1, None):
+            need = transpose_bytes(name, *args, nb, part)
+            if need <= limit:
+                return Plan(name, nb, part, need, False)
+    least = min(transpose_bytes(name, *args, 1, 1) for name in names)
+    memory.check(func, least, f"{what} (even in chunks of one sample and one {'channel' if geom.groups == 1 else 'group'})", limit)
+    raise AssertionError("unreachable: check refuses what does not fit")
+
+
+def _execute(p: Plan, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geom: Geometry,
+             result_dtype: np.dtype) -> np.ndarray:
+    """Run a :class:`Plan` with the bias added in the compute dtype: the whole call's own
+    result, or the chunks' results written into a preallocated output of the result dtype."""
+    run = algorithms.IMPLEMENTATIONS[p.name]
+    n_batch, c_in = x.shape[:2]
+    g, c_out_g = geom.groups, weight.shape[1]
+    bias = None if bias is None else bias.astype(x.dtype, copy=False).reshape((-1,) + (1,) * geom.ndim)
+    if p.whole:
+        y = run(x, weight, geom)
+        if bias is not None:
+            y = y + bias
+        return y
+    y = np.empty((n_batch, g * c_out_g) + geom.out_size, dtype=result_dtype)
+    c_in_g = c_in // g
+    for b0 in range(0, n_batch, p.nb):
+        rows = slice(b0, b0 + p.nb)
+        for k0 in range(0, c_out_g if g == 1 else g, p.part):
+            if g == 1:
+                channels = slice(k0, k0 + p.part)
+                part = run(x[rows], np.ascontiguousarray(weight[:, channels]), geom)
+            else:
+                k1 = min(g, k0 + p.part)
+                channels = slice(k0 * c_out_g, k1 * c_out_g)
+                inputs = slice(k0 * c_in_g, k1 * c_in_g)
+                part = run(np.ascontiguousarray(x[rows, inputs]), weight[inputs], replace(geom, groups=k1 - k0))
+            if bias is not None:
+                part += bias[channels]
+            y[rows, channels] = part
+            del part
+    return y
+
+
 def run_geometry(
     x: np.ndarray,
     weight: np.ndarray,
@@ -116,6 +241,17 @@ def run_geometry(
 
     The entry point for every convention (``tconv.compat``): they parse their
     framework's arguments into a :class:`~tconv.geometry.Geometry` and call this.
+
+    Before it allocates, the call's bytes are estimated (:func:`transpose_bytes`)
+    against :func:`tconv.memory.budget`: ``auto`` runs the cheapest algorithm that
+    fits, an explicit one runs if it fits; either is cut into chunks of samples,
+    then of output channels or groups, when the whole call does not fit, and
+    refused (``TconvError``) when even one sample of one channel does not.
+
+    Inputs holding NaN or inf get the definition's answer (:mod:`tconv.nonfinite`):
+    the algorithm runs on their finite parts and the non-finite terms are added,
+    or, with many non-finite entries, the definition (``scatter``) runs. ``auto``
+    then never runs ``fft``; ``fft`` chosen explicitly spreads them (its docstring).
     """
     if algorithm not in algorithms.ALGORITHMS:
         raise TconvError(
@@ -126,11 +262,31 @@ def run_geometry(
     c_out = weight.shape[1] * geom.groups
     if x.shape[0] == 0:
         return np.zeros((0, c_out) + geom.out_size, dtype=result_dtype)
-    name = algorithms.choose(x.shape, weight.shape, geom) if algorithm == "auto" else algorithm
-    y = algorithms.IMPLEMENTATIONS[name](x.astype(dtype, copy=False), weight.astype(dtype, copy=False), geom)
-    if bias is not None:
-        y = y + bias.astype(dtype, copy=False).reshape((c_out,) + (1,) * geom.ndim)
-    return np.ascontiguousarray(y, dtype=result_dtype)
+    finite = algorithm == "fft" or nonfinite.all_finite(x, weight)
+    xc, wc = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
+    terms = False
+    if algorithm == "auto":
+        names = algorithms.ranked(x.shape, weight.shape, geom)
+    else:
+        names = (algorithm,)
+    if not finite:
+        terms = nonfinite.sparse_is_cheaper(xc, wc, geom)
+        names = tuple(n for n in names if n != "fft") if terms else ("scatter",)
+    item = dtype.itemsize
+    fixed = sum(a.size for a in (x, weight) if a.dtype != dtype) * item
+    if terms:  # the finite parts, the masks and one weight entry's terms (nonfinite.add_transpose_terms)
+        fixed += (x.size + weight.size) * (item + 1) + 3 * x.shape[0] * math.prod(geom.in_size) * item
+    what = f"algorithm={algorithm!r}" if algorithm != "auto" else "algorithm='auto' (any of " + ", ".join(map(repr, names)) + ")"
+    p = plan(func, names, x.shape, weight.shape, geom, item, result_dtype.itemsize, fixed, what)
+    if finite:
+        return np.ascontiguousarray(_execute(p, xc, wc, bias, geom, result_dtype), dtype=result_dtype)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf and inf * 0 are the definition's NaNs
+        if not terms:  # the definition itself
+            return np.ascontiguousarray(_execute(p, xc, wc, bias, geom, result_dtype), dtype=result_dtype)
+        y = _execute(p, nonfinite.finite_part(xc), nonfinite.finite_part(wc), bias, geom, result_dtype)
+        y = np.ascontiguousarray(y)
+        nonfinite.add_transpose_terms(y, xc, wc, geom)
+    return y.astype(result_dtype, copy=False)
 
 
 def conv_transpose(
@@ -232,19 +388,79 @@ def conv(
     return run_conv_geometry(x, weight, bias, geom)
 
 
-def run_conv_geometry(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geom: Geometry) -> np.ndarray:
+def conv_bytes(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometry, itemsize: int,
+               result_itemsize: int, fixed: int, nb: int) -> int:
+    """Estimated peak bytes of :func:`run_conv_geometry` in chunks of ``nb`` samples.
+
+    Per chunk: the padded input (none when the window lies inside ``x``: a view), what
+    :func:`~tconv.algorithms.common.correlate` allocates (:func:`~tconv.algorithms.common.correlate_bytes`),
+    its channels-last result and that result's contiguous copy; then the output preallocated
+    when the call is cut, the sum with the bias and the copy in the result dtype (upper bounds:
+    either may be skipped); ``fixed`` as in :func:`transpose_bytes`.
+    """
+    n_batch, c_in = x_shape[:2]
+    c_out = w_shape[0]
+    padded = math.prod(geom.full)
+    inside = all(a.start <= 0 and a.full - a.start <= a.length for a in geom.axes)
+    out_positions = math.prod(geom.in_size)
+    chunk = ((0 if inside else nb * c_in * padded) + 2 * nb * c_out * out_positions) * itemsize + correlate_bytes(
+        nb, c_in, c_out, math.prod(geom.kernel), padded, out_positions, geom.groups, itemsize)
+    # the output: preallocated for the chunks, plus the bias's sum and the result-dtype copy
+    out = n_batch * c_out * out_positions * ((itemsize if nb < n_batch else 0) + itemsize + result_itemsize)
+    return fixed + chunk + out
+
+
+def run_conv_geometry(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geom: Geometry, *, func: str = "conv"
+) -> np.ndarray:
     """Run a validated forward conv: ``x`` ``(N, C_in, *m)``, ``weight`` ``(C_out, C_in/g, *k)``.
 
     ``geom`` is the conv's geometry as the transposed conv it is the adjoint of
-    (:func:`tconv.geometry.build_conv`); the door matching :func:`run_geometry`.
+    (:func:`tconv.geometry.build_conv`); the door matching :func:`run_geometry`:
+    its bytes are estimated first (:func:`conv_bytes`), the call is cut into chunks
+    of samples when it does not fit the memory budget and refused when one sample
+    does not; NaN and inf get the definition's answer (:mod:`tconv.nonfinite`).
     """
     result_dtype, dtype = compute_dtype(x, weight, bias)
-    # the padded input: the window of x that the adjoint transposed conv's full result covers
-    x_pad = window(x.astype(dtype, copy=False), tuple(-a.start for a in geom.axes), geom.full)
-    y = correlate(x_pad, weight.astype(dtype, copy=False), geom.stride, geom.dilation, geom.groups)
+    n_batch = x.shape[0]
+    item = dtype.itemsize
+    finite = nonfinite.all_finite(x, weight)
+    xc, wc = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
+    terms = not finite and nonfinite.sparse_is_cheaper(x, to_conv_layout(weight, geom.groups), geom)
+    fixed = sum(a.size for a in (x, weight) if a.dtype != dtype) * item
+    if not finite:  # the finite parts and masks, or the definition's per-tap products
+        fixed += (x.size + weight.size) * (item + 1) + 3 * n_batch * weight.shape[0] * math.prod(geom.in_size) * item
+    args = (x.shape, weight.shape, geom, item, result_dtype.itemsize, fixed)
+    need = conv_bytes(*args, n_batch)
+    limit = memory.budget_for(need)
+    nb = n_batch
+    while need > limit and nb > 1:
+        nb = -(-nb // 2)
+        need = conv_bytes(*args, nb)
+    memory.check(func, need, "the convolution" + (" (even one sample at a time)" if nb == 1 < n_batch else ""), limit)
+    if not finite and not terms:
+        y = nonfinite.conv_definition(xc, wc, geom)
+    else:
+        y = _correlate_chunks(*((nonfinite.finite_part(xc), nonfinite.finite_part(wc)) if terms else (xc, wc)), geom, nb)
+        if terms:
+            nonfinite.add_conv_terms(y, xc, wc, geom)
     if bias is not None:
-        y = y + bias.astype(dtype, copy=False).reshape((-1,) + (1,) * geom.ndim)
+        with np.errstate(invalid="ignore", over="ignore"):
+            y = y + bias.astype(dtype, copy=False).reshape((-1,) + (1,) * geom.ndim)
     return np.ascontiguousarray(y, dtype=result_dtype)
+
+
+def _correlate_chunks(x: np.ndarray, weight: np.ndarray, geom: Geometry, nb: int) -> np.ndarray:
+    """The conv on the padded input (the window of ``x`` the adjoint's full result covers), ``nb``
+    samples at a time into one output (a writable array)."""
+    starts = tuple(-a.start for a in geom.axes)
+    if nb == x.shape[0]:
+        return np.ascontiguousarray(correlate(window(x, starts, geom.full), weight, geom.stride, geom.dilation, geom.groups))
+    y = np.empty((x.shape[0], weight.shape[0]) + geom.in_size, dtype=np.result_type(x, weight))
+    for b0 in range(0, x.shape[0], nb):
+        y[b0 : b0 + nb] = correlate(window(x[b0 : b0 + nb], starts, geom.full), weight, geom.stride, geom.dilation,
+                                    geom.groups)
+    return y
 
 
 def conv_matrix(
@@ -306,4 +522,7 @@ def conv_matrix(
         groups=groups,
         nd=weight.ndim - 2,
     )
+    # building C: its entries and indices three times over (the matrix algorithm's own estimate, one sample)
+    memory.check(func, algorithms.WORKING_BYTES["matrix"]((1,) + tuple(input_shape), weight.shape, geom,
+                                                          weight.dtype.itemsize), "the convolution matrix")
     return _matrix.build(weight, geom, func=func)

@@ -22,7 +22,7 @@ from ..geometry import Geometry
 from . import col2im, compiled, fft, matrix, phase, scatter, subpixel, zero_insert
 from .compiled import backend
 
-__all__ = ["ALGORITHMS", "ESTIMATES", "IMPLEMENTATIONS", "WORKING_BYTES", "backend", "choose", "estimate_seconds"]
+__all__ = ["ALGORITHMS", "ESTIMATES", "IMPLEMENTATIONS", "WORKING_BYTES", "OWN_OUTPUT", "backend", "choose", "estimate_seconds", "ranked"]
 
 Implementation = Callable[[np.ndarray, np.ndarray, Geometry], np.ndarray]
 Estimate = Callable[[tuple[int, ...], tuple[int, ...], Geometry], float]
@@ -60,6 +60,10 @@ WORKING_BYTES: dict[str, Memory] = {
     "fft": fft.working_bytes,
 }
 
+#: The algorithms whose result is always a C-contiguous array of its own; the others may return a
+#: window or a transposed view of a larger array, which the caller copies into the output.
+OWN_OUTPUT: frozenset[str] = frozenset({"col2im", "phase", "subpixel"})
+
 
 def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry) -> dict[str, float]:
     """The cost model behind ``auto``: each of :data:`ESTIMATES` prices a float32 call of its algorithm.
@@ -78,10 +82,17 @@ def choose(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geomet
     network calls the same layers again, and on small layers the model's own Python
     time would be a noticeable share of the call.
     """
-    return _choose(tuple(x_shape), tuple(weight_shape), geom, compiled.kernels() is not None)
+    return ranked(x_shape, weight_shape, geom)[0]
+
+
+def ranked(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry) -> tuple[str, ...]:
+    """The algorithms of :data:`ESTIMATES`, cheapest first (ties in their order there): ``auto``
+    runs the first that fits the memory budget (remembered per layer, as :func:`choose`)."""
+    return _ranked(tuple(x_shape), tuple(weight_shape), geom, compiled.kernels() is not None)
 
 
 @functools.lru_cache(maxsize=256)
-def _choose(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry, compiled_path: bool) -> str:
+def _ranked(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry,
+            compiled_path: bool) -> tuple[str, ...]:
     costs = estimate_seconds(x_shape, weight_shape, geom)
-    return min(costs, key=costs.__getitem__)
+    return tuple(sorted(costs, key=costs.__getitem__))

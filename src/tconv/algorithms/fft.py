@@ -16,6 +16,13 @@ complex numbers, plus ``C_in * (C_out/g) * F / 2`` for the kernel's, and the
 full result and the transforms' padded copies.
 Time (:func:`estimate_seconds`): the transforms and the products per frequency,
 plus a dozen array passes.
+
+Non-finite values spread: a transform mixes every input element into every
+frequency, so one NaN or inf in ``x`` or ``weight`` makes (nearly) the whole
+output of its sample and group NaN, where the definition has non-finite values
+only at the outputs that element's terms reach. Its outputs are finite wherever
+the inputs are all finite. ``auto`` never runs it on non-finite inputs
+(:mod:`tconv.nonfinite`); chosen explicitly, it runs as it is.
 """
 
 from __future__ import annotations

@@ -48,18 +48,19 @@ class _AxisPhase:
 
 
 def _axis_phases(a: Axis) -> list[_AxisPhase]:
+    """The residue classes of the window some tap reaches, by their first output: at most ``k`` of
+    them, whatever the stride (the others stay zero)."""
     phases = []
     d_sub = a.dilation // gcd(a.dilation, a.stride)
-    for o_start in range(min(a.stride, a.length)):
+    for o_start in sorted({(r - a.start) % a.stride for r in a.live_phases}):
+        if o_start >= a.length:
+            continue
         r = (o_start + a.start) % a.stride
         taps = [j for j in range(a.kernel) if (j * a.dilation - r) % a.stride == 0]
         count = len(range(o_start, a.length, a.stride))
-        if taps:
-            t_min = (o_start + a.start - r) // a.stride
-            q0 = (taps[0] * a.dilation - r) // a.stride
-            x_start = t_min - q0 - (len(taps) - 1) * d_sub
-        else:
-            x_start = 0
+        t_min = (o_start + a.start - r) // a.stride
+        q0 = (taps[0] * a.dilation - r) // a.stride
+        x_start = t_min - q0 - (len(taps) - 1) * d_sub
         phases.append(_AxisPhase(o_start, count, tuple(reversed(taps)), d_sub, x_start))
     return phases
 
@@ -68,9 +69,7 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndar
     n_batch = x.shape[0]
     w_conv = to_conv_layout(weight, geom.groups)
     y = np.zeros((n_batch, w_conv.shape[0]) + geom.out_size, dtype=np.result_type(x, weight))
-    for combo in itertools.product(*(_axis_phases(a) for a in geom.axes)):
-        if any(not p.taps for p in combo):
-            continue  # no tap reaches these outputs: they stay zero
+    for combo in itertools.product(*(_axis_phases(a) for a in geom.axes)):  # the others stay zero
         sub = w_conv[(slice(None), slice(None)) + np.ix_(*(p.taps for p in combo))]
         x_win = window(
             x,
@@ -120,8 +119,6 @@ def working_bytes(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom:
     c_in_g = c_in // geom.groups
     largest = 0
     for combo in itertools.product(*(_axis_phases(a) for a in geom.axes)):
-        if any(not p.taps for p in combo):
-            continue
         taps = math.prod(len(p.taps) for p in combo)
         window_positions = math.prod(p.count + (len(p.taps) - 1) * p.dilation for p in combo)
         out_positions = math.prod(p.count for p in combo)
