@@ -58,18 +58,6 @@ def _axes(text: str | None) -> list[int]:
         return []
 
 
-def _checkerboard_3d(argv, values):
-    nd = max(len(values.get(f, "").split(",")) for f in ("-k", "-s", "-p", "-d"))
-    return argv[0] == "checkerboard" and "--model" not in values and nd >= 3
-
-
-def _big_checkerboard(argv, values):
-    # overlap/remedies/heatmap allocate and loop over kernel, stride, dilation and input sizes unpriced
-    sizes = [v for f in ("-k", "-s", "-d", "-i", "-p") for v in _axes(values.get(f))]
-    geometry = argv[0] == "checkerboard" or argv[:2] == ["draw", "overlap"]
-    return geometry and "--model" not in values and max(sizes, default=0) > 10**5
-
-
 #: an animation draws about one frame per output cell (~50 ms each): the fuzz keeps to short ones
 MAX_FRAMES = 40
 
@@ -93,16 +81,6 @@ def _long_animation(argv: list[str]) -> bool:
 
 #: name -> (does this argv hit it, the bug); each has a strict-xfail test in test_known_library_bugs
 KNOWN_BUGS = {
-    "report_3d": (
-        _checkerboard_3d,
-        "tconv.checkerboard.report((3, 3, 3), 2): TypeError 'unsupported format string passed to "
-        "numpy.ndarray.__format__' from report._grid on a 3-D overlap",
-    ),
-    "checkerboard_sizes": (
-        _big_checkerboard,
-        "tconv.checkerboard.overlap(3, 10**9) / remedies(3, 2, in_size=10**9) allocate unpriced "
-        "(numpy MemoryError, not the budget's TconvError); overlap(10**8, 2) runs for minutes",
-    ),
 }
 
 # ---------------------------------------------------------------------------

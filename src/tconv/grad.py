@@ -165,6 +165,12 @@ def conv_backward_geometry(
     return gx, gw, gb
 
 
+def _flag(func: str, name: str, value: object) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"tconv.{func}: {name} must be True or False (whether to return the bias gradient); got {value!r}")
+    return bool(value)
+
+
 def _check_grad_output(func: str, grad_output: np.ndarray, expected: tuple[int, ...]) -> None:
     if grad_output.shape != expected:
         raise TconvError(
@@ -234,7 +240,7 @@ def conv_transpose_backward(
     )
     gy = as_array(func, "grad_output", grad_output)
     _check_grad_output(func, gy, (x.shape[0], weight.shape[1] * geom.groups) + geom.out_size)
-    return transpose_backward_geometry(gy, x, weight, geom, bias=bias)
+    return transpose_backward_geometry(gy, x, weight, geom, bias=_flag(func, "bias", bias))
 
 
 def conv_backward(
@@ -284,4 +290,4 @@ def conv_backward(
     )
     gy = as_array(func, "grad_output", grad_output)
     _check_grad_output(func, gy, (x.shape[0], weight.shape[0]) + geom.in_size)
-    return conv_backward_geometry(gy, x, weight, geom, bias=bias)
+    return conv_backward_geometry(gy, x, weight, geom, bias=_flag(func, "bias", bias))

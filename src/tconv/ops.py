@@ -22,7 +22,7 @@ from .algorithms import matrix as _matrix
 from .algorithms.common import correlate, correlate_bytes, to_conv_layout, window
 from .errors import TconvError, fail
 from .geometry import Geometry, conv_geometry, transpose_geometry
-from .normalise import IntOrSeq, Padding, as_array, as_int, check_bias, compute_dtype, per_axis
+from .normalise import IntOrSeq, Padding, as_array, as_int, check_bias, choice, compute_dtype, per_axis
 
 __all__ = ["conv_transpose", "conv", "conv_matrix", "run_geometry", "run_conv_geometry", "transpose_inputs", "conv_inputs"]
 
@@ -253,11 +253,7 @@ def run_geometry(
     or, with many non-finite entries, the definition (``scatter``) runs. ``auto``
     then never runs ``fft``; ``fft`` chosen explicitly spreads them (its docstring).
     """
-    if algorithm not in algorithms.ALGORITHMS:
-        raise TconvError(
-            f"tconv.{func}: algorithm must be one of {', '.join(repr(a) for a in algorithms.ALGORITHMS)}; "
-            f"got {algorithm!r}"
-        )
+    choice(func, "algorithm", algorithm, algorithms.ALGORITHMS)
     result_dtype, dtype = compute_dtype(x, weight, bias)
     c_out = weight.shape[1] * geom.groups
     if x.shape[0] == 0:

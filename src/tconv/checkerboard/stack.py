@@ -389,6 +389,8 @@ def analyze_stack(source: Any, *, weights: bool = True, weight_tolerance: float 
     >>> r.pattern.tolist()
     [25.0, 40.0, 25.0, 35.0]
     """
+    if not isinstance(weights, (bool, np.bool_)):
+        raise TypeError(f"tconv.checkerboard.analyze_stack: weights must be True or False; got {weights!r}")
     layers, skipped = layers_from(source)
     if not layers:
         raise fail("checkerboard.analyze_stack", "no analysable layer found" + (f" ({'; '.join(skipped)})" if skipped else ""))

@@ -10,6 +10,7 @@ pairs are accepted as :func:`tconv.conv_transpose` accepts them.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence, Union
 
 import numpy as np
@@ -19,6 +20,7 @@ from ..compat import torch as compat_torch
 from ..errors import TconvError
 from ..geometry import Geometry, build_conv, build_transpose, check_output_padding, output_padding_for_size
 from ..grad import conv_backward_geometry, transpose_backward_geometry
+from ..memory import check
 from ..normalise import as_array, as_int, as_rng, choice, float_dtype, padding_pairs, per_axis
 from ..ops import run_conv_geometry, run_geometry
 from ..padmodes import PADDING_MODES, fold, pad
@@ -76,6 +78,7 @@ class _ConvBase(Module):
         else:
             shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
         rng, dtype = as_rng(func, rng), float_dtype(func, dtype)
+        check(func, 3 * 8 * math.prod(shape), f"a weight of shape {shape} and its gradient")
         self.weight = Parameter(init.kaiming_uniform(shape, rng=rng, dtype=dtype))
         self.bias = Parameter(init.default_bias(shape, self.out_channels, rng=rng, dtype=dtype)) if bias else None
         self._cache: tuple | None = None

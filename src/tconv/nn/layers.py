@@ -225,6 +225,7 @@ class Linear(Module):
         func = f"nn.{type(self).__name__}"
         rng, dtype = as_rng(func, rng), float_dtype(func, dtype)
         shape = (as_int(func, "out_features", out_features, 1), as_int(func, "in_features", in_features, 1))
+        check(func, 3 * 8 * math.prod(shape), f"a weight of shape {shape} and its gradient")
         self.weight = Parameter(init.kaiming_uniform(shape, rng=rng, dtype=dtype))
         self.bias = Parameter(init.default_bias(shape, shape[0], rng=rng, dtype=dtype)) if bias else None
 

@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike
 
 from ...errors import fail
 from ...geometry import Axis, Geometry, full_length, same_start
-from ...normalise import IntOrSeq, as_array, as_int, check_bias, check_rank, is_seq, per_axis, spatial_dims
+from ...normalise import IntOrSeq, as_array, as_int, check_bias, check_rank, choice, is_seq, per_axis, spatial_dims
 from ...ops import run_geometry
 
 __all__ = ["conv_transpose", "geometry", "AUTO_PADS", "BEHAVIORS"]
@@ -47,9 +47,7 @@ BEHAVIORS = ("spec", "onnxruntime")
 def _choice(func: str, name: str, value: object, allowed: tuple[str, ...]) -> str:
     if isinstance(value, bytes):  # attributes read from a ModelProto are bytes
         value = value.decode()
-    if value not in allowed:
-        raise fail(func, f"{name} must be one of {', '.join(allowed)}; got {value!r}")
-    return value
+    return choice(func, name, value, allowed)
 
 
 def geometry(

@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike
 
 from ...errors import fail
 from ...geometry import Axis, Geometry, same_start
-from ...normalise import IntOrSeq, as_array, check_rank, is_seq, padding_pairs, per_axis, spatial_dims
+from ...normalise import IntOrSeq, as_array, check_rank, choice, is_seq, padding_pairs, per_axis, spatial_dims
 from ...ops import run_geometry
 from ..layouts import from_tf, is_channels_last, to_channels_first, to_channels_last
 
@@ -104,8 +104,7 @@ def _ranges(
     s = _strides(func, "strides", strides, nd, channels_last)
     d = _strides(func, "dilations", dilations, nd, channels_last)
     if isinstance(padding, str):
-        if padding not in ("SAME", "VALID"):
-            raise fail(func, f"padding must be 'SAME', 'VALID' or explicit (before, after) pairs; got {padding!r}")
+        choice(func, "padding", padding, ("SAME", "VALID"))
         pads = None
     elif nd != 2:
         raise fail(func, f"explicit padding is for 2-D only (as TensorFlow); got padding={padding!r} for {nd}-D")

@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike
 
 from ...errors import fail
 from ...geometry import Geometry, string_axis, transpose_geometry
-from ...normalise import IntOrSeq, as_array, as_int, check_bias, check_rank, per_axis, spatial_dims
+from ...normalise import IntOrSeq, as_array, as_int, check_bias, check_rank, choice, per_axis, spatial_dims
 from ...ops import run_geometry
 from ...padmodes import PADDING_MODES as _PADDING_MODES
 from ...padmodes import check_fold, fold
@@ -132,9 +132,7 @@ def _conv_transpose(
     if c_in % g:
         raise fail(func, f"groups must divide C_in = {c_in}; got groups={g}")
     check_bias(func, b, w.shape[1] * g)
-    if padding_mode not in PADDING_MODES:
-        allowed = ", ".join(map(repr, PADDING_MODES))
-        raise fail(func, f"padding_mode must be one of {allowed}; got {padding_mode!r}")
+    choice(func, "padding_mode", padding_mode, PADDING_MODES)
     if padding_mode == "zeros":
         geom = _geometry(func, nd, x.shape[2:], w.shape[2:], stride, padding, output_padding, g, dilation)
         y = run_geometry(x, w, b, geom, func=func)
