@@ -67,11 +67,13 @@ def is_channels_last(data_format: str, func: str = "compat.layouts.is_channels_l
 
 
 def _array(func: str, name: str, value: ArrayLike, layout: str) -> np.ndarray:
-    """``value`` as an array (its dtype kept) with two non-spatial axes and at least one spatial axis."""
+    """``value`` as a real array (its dtype kept) with two non-spatial axes and at least one spatial axis."""
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:
         raise fail(f"compat.layouts.{func}", f"{name} must be a rectangular array; {exc}", TypeError) from None
+    if arr.dtype.kind not in "biuf":
+        raise fail(f"compat.layouts.{func}", f"{name} must hold real numbers (bool, int, float); got dtype {arr.dtype}", TypeError)
     if arr.ndim < 3:
         raise fail(
             f"compat.layouts.{func}",
