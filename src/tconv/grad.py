@@ -130,7 +130,8 @@ def transpose_backward_geometry(
     if need_weight:
         gw = weight_gradient(func, x.astype(dtype, copy=False), gy, geom).astype(result_dtype, copy=False)
     if bias:
-        gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim))).astype(result_dtype, copy=False)
+        with np.errstate(invalid="ignore"):  # inf + -inf is the definition's NaN
+            gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim))).astype(result_dtype, copy=False)
     return gx, gw, gb
 
 
@@ -161,7 +162,8 @@ def conv_backward_geometry(
         # against the padded input, cut to the span the strided windows reach
         gw = weight_gradient(func, gy, x.astype(dtype, copy=False), geom).astype(result_dtype, copy=False)
     if bias:
-        gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim))).astype(result_dtype, copy=False)
+        with np.errstate(invalid="ignore"):  # inf + -inf is the definition's NaN
+            gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim))).astype(result_dtype, copy=False)
     return gx, gw, gb
 
 
