@@ -26,7 +26,7 @@ from . import memory, nonfinite
 from .algorithms.common import window
 from .errors import TconvError
 from .geometry import Geometry
-from .normalise import IntOrSeq, Padding, as_array, compute_dtype
+from .normalise import IntOrSeq, Padding, as_array, as_flag, compute_dtype
 from .ops import conv_inputs, run_conv_geometry, run_geometry, transpose_inputs
 
 __all__ = [
@@ -167,12 +167,6 @@ def conv_backward_geometry(
     return gx, gw, gb
 
 
-def _flag(func: str, name: str, value: object) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"tconv.{func}: {name} must be True or False (whether to return the bias gradient); got {value!r}")
-    return bool(value)
-
-
 def _check_grad_output(func: str, grad_output: np.ndarray, expected: tuple[int, ...]) -> None:
     if grad_output.shape != expected:
         raise TconvError(
@@ -242,7 +236,7 @@ def conv_transpose_backward(
     )
     gy = as_array(func, "grad_output", grad_output)
     _check_grad_output(func, gy, (x.shape[0], weight.shape[1] * geom.groups) + geom.out_size)
-    return transpose_backward_geometry(gy, x, weight, geom, bias=_flag(func, "bias", bias))
+    return transpose_backward_geometry(gy, x, weight, geom, bias=as_flag(func, "bias", bias))
 
 
 def conv_backward(
@@ -292,4 +286,4 @@ def conv_backward(
     )
     gy = as_array(func, "grad_output", grad_output)
     _check_grad_output(func, gy, (x.shape[0], weight.shape[0]) + geom.in_size)
-    return conv_backward_geometry(gy, x, weight, geom, bias=_flag(func, "bias", bias))
+    return conv_backward_geometry(gy, x, weight, geom, bias=as_flag(func, "bias", bias))

@@ -28,6 +28,7 @@ __all__ = [
     "IntOrSeq",
     "Padding",
     "as_array",
+    "as_flag",
     "as_float",
     "as_int",
     "as_rng",
@@ -68,6 +69,13 @@ def as_int(func: str, name: str, value: object, minimum: int | None = None, *, w
     if abs(value) > INT_LIMIT:
         raise fail(func, f"{name} must be at most 2**62 in magnitude (sizes meet in 64-bit index arithmetic); got {value}")
     return int(value)
+
+
+def as_flag(func: str, name: str, value: object) -> bool:
+    """A bool (NumPy's included); anything else, even a truthy array, is a ``TypeError``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise fail(func, f"{name} must be a bool (True or False); got {value!r}", TypeError)
+    return bool(value)
 
 
 def as_float(func: str, name: str, value: object, *, minimum: float | None = None, positive: bool = False) -> float:

@@ -20,6 +20,7 @@ from ..compat.records import LayerRecord, walk
 from ..compat.torch import models as torch_models
 from ..errors import fail
 from ..geometry import Geometry
+from ..normalise import as_flag
 from .analysis import _check_pattern, _dims, _fmt_pattern, _fmt_ratio, _minimal_period, _normalise, _outer, _prone
 from .analysis import _ratio, _through_conv
 from .analysis import _through_transposed, _zero_note
@@ -389,8 +390,7 @@ def analyze_stack(source: Any, *, weights: bool = True, weight_tolerance: float 
     >>> r.pattern.tolist()
     [25.0, 40.0, 25.0, 35.0]
     """
-    if not isinstance(weights, (bool, np.bool_)):
-        raise TypeError(f"tconv.checkerboard.analyze_stack: weights must be True or False; got {weights!r}")
+    as_flag("checkerboard.analyze_stack", "weights", weights)
     layers, skipped = layers_from(source)
     if not layers:
         raise fail("checkerboard.analyze_stack", "no analysable layer found" + (f" ({'; '.join(skipped)})" if skipped else ""))

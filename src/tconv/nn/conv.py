@@ -102,11 +102,6 @@ class _ConvBase(Module):
     def _bias(self) -> np.ndarray | None:
         return None if self.bias is None else self.bias.data
 
-    def _need_cache(self) -> tuple:
-        if self._cache is None:
-            raise TconvError(f"tconv.nn.{type(self).__name__}.backward: call forward first")
-        return self._cache
-
     def extra_repr(self) -> str:
         pad_text = self.padding if isinstance(self.padding, str) else [p for p in self.padding]
         return (
@@ -173,7 +168,7 @@ class _ConvNd(_ConvBase):
         return run_conv_geometry(x, self.weight.data, self._bias(), geom)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        x, geom = self._need_cache()
+        x, geom = self._cache  # set by forward; Module refuses a backward before any forward
         gx, gw, gb = conv_backward_geometry(np.asarray(grad), x, self.weight.data, geom, bias=self.bias is not None)
         self._accumulate(gw, gb)
         if self.padding_mode != "zeros":
@@ -260,7 +255,7 @@ class _ConvTransposeNd(_ConvBase):
         return y if self.bias is None else y + self.bias.data.reshape((-1,) + (1,) * self.nd)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        x, geom = self._need_cache()
+        x, geom = self._cache  # set by forward; Module refuses a backward before any forward
         grad = np.asarray(grad)
         unpadded_grad = grad if self.padding_mode == "zeros" else pad(grad, self.padding, self.padding_mode)
         gx, gw, _ = transpose_backward_geometry(unpadded_grad, x, self.weight.data, geom, bias=False)

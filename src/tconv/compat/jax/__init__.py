@@ -32,7 +32,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from ...errors import fail
 from ...geometry import Axis, Geometry, full_length, string_axis, zero_insertion_axis
-from ...normalise import is_seq, padding_pairs, per_axis, spatial_dims
+from ...normalise import as_flag, is_seq, padding_pairs, per_axis, spatial_dims
 from ...ops import run_geometry
 
 __all__ = ["conv_transpose", "geometry"]
@@ -105,8 +105,7 @@ def geometry(
     k = per_axis(func, "kernel_size", kernel_size, nd, 1, sequence_only=True)
     s = per_axis(func, "strides", strides, nd, 1, sequence_only=True)
     d = per_axis(func, "rhs_dilation", (1,) * nd if rhs_dilation is None else rhs_dilation, nd, 1, sequence_only=True)
-    if not isinstance(use_consistent_padding, (bool, np.bool_)):
-        raise fail(func, f"use_consistent_padding must be a bool; got {use_consistent_padding!r}", TypeError)
+    as_flag(func, "use_consistent_padding", use_consistent_padding)
     if isinstance(padding, str):
         if padding not in ("SAME", "VALID"):
             raise fail(func, f"padding must be 'SAME', 'VALID' (upper case, as JAX) or (low, high) pairs; got {padding!r}")
@@ -283,8 +282,7 @@ def conv_transpose(
         )
     if x.ndim != w.ndim or x.ndim < 3:
         raise fail(func, f"lhs and rhs must have the same rank, at least 3 (N, C, spatial); got shapes {x.shape} and {w.shape}")
-    if not isinstance(transpose_kernel, (bool, np.bool_)):
-        raise fail(func, f"transpose_kernel must be a bool; got {transpose_kernel!r}", TypeError)
+    as_flag(func, "transpose_kernel", transpose_kernel)
     _check_precision(func, precision)
     out_dtype = _output_dtype(func, x.dtype, preferred_element_type)
     lhs_perm, rhs_perm, out_perm = _permutations(func, dimension_numbers, x.ndim)
