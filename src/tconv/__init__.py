@@ -21,12 +21,14 @@ from .geometry import Explanation, conv_input_sizes, conv_output_size, explain, 
 from .grad import conv_backward, conv_transpose_backward
 from .interpolate import upsample
 from .memory import memory_budget
-from .ops import conv, conv_matrix, conv_transpose
+from .ops import conv, conv_matrix, conv_transpose, tune
+from .tuning import autotune
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ALGORITHMS",
+    "autotune",
     "Conversion",
     "Explanation",
     "TconvError",
@@ -43,6 +45,7 @@ __all__ = [
     "memory_budget",
     "output_size",
     "solve_padding",
+    "tune",
     "upsample",
 ]
 
@@ -67,6 +70,7 @@ _SUBMODULES = frozenset(
         "padmodes",
         "referee",
         "tour",
+        "tuning",
         "viz",
     }
 )

@@ -17,14 +17,17 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import sparse
 
-from . import algorithms, memory, nonfinite
+from . import algorithms, memory, nonfinite, tuning
 from .algorithms import matrix as _matrix
 from .algorithms.common import correlate, correlate_bytes, to_conv_layout, window
 from .errors import TconvError, fail
 from .geometry import Geometry, conv_geometry, transpose_geometry
 from .normalise import IntOrSeq, Padding, as_array, as_int, check_bias, choice, compute_dtype, per_axis
 
-__all__ = ["conv_transpose", "conv", "conv_matrix", "run_geometry", "run_conv_geometry", "transpose_inputs", "conv_inputs"]
+__all__ = [
+    "Tuned", "conv_transpose", "conv", "conv_matrix", "run_geometry", "run_conv_geometry", "transpose_inputs",
+    "conv_inputs", "tune",
+]
 
 
 def _check_ranks(func: str, x: np.ndarray, weight: np.ndarray, x_name: str = "x") -> int:
@@ -262,7 +265,7 @@ def run_geometry(
     xc, wc = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
     terms = False
     if algorithm == "auto":
-        names = algorithms.ranked(x.shape, weight.shape, geom)
+        names = _auto_names(x.shape, weight.shape, geom, dtype, result_dtype.itemsize)
     else:
         names = (algorithm,)
     if not finite:
@@ -283,6 +286,117 @@ def run_geometry(
         y = np.ascontiguousarray(y)
         nonfinite.add_transpose_terms(y, xc, wc, geom)
     return y.astype(result_dtype, copy=False)
+
+
+def _auto_names(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometry, dtype: np.dtype,
+                result_itemsize: int) -> tuple[str, ...]:
+    """``auto``'s candidates in the order it tries them: a measured choice (:mod:`tconv.tuning`) first,
+    measured now when tuning is on and none is stored, then the cost model's ranking."""
+    names = algorithms.ranked(x_shape, w_shape, geom)
+    tune_now = tuning.enabled()
+    if not tune_now and not tuning.any_cached():  # the common case, without building a key
+        return names
+    call_key = tuning.key(x_shape, w_shape, geom, dtype)
+    best = tuning.cached(call_key)
+    if best is None and tune_now:
+        best = _measure(x_shape, w_shape, geom, dtype, result_itemsize, names, call_key, 3).algorithm
+    if best not in names:
+        return names
+    return (best,) + tuple(n for n in names if n != best)
+
+
+class Tuned(NamedTuple):
+    """What :func:`tune` measured: the fastest algorithm, every candidate's median seconds, where it is kept."""
+
+    algorithm: str
+    seconds: dict[str, float]
+    path: str
+
+
+def _measure(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometry, dtype: np.dtype, result_itemsize: int,
+             names: Sequence[str], call_key: str, repeats: int) -> Tuned:
+    """Time each of ``names`` that fits the memory budget as :func:`run_geometry` would run it
+    (whole or in chunks) on seeded data of the real shapes; store and return the fastest."""
+    import time
+
+    item = dtype.itemsize
+    memory.check("tune", (math.prod(x_shape) + math.prod(w_shape)) * item, "the sample input and weight")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(x_shape, dtype=np.float64).astype(dtype)
+    w = rng.standard_normal(w_shape, dtype=np.float64).astype(dtype)
+    seconds: dict[str, float] = {}
+    for name in names:
+        try:
+            p = plan("tune", (name,), x_shape, w_shape, geom, item, result_itemsize, 0, f"algorithm={name!r}")
+        except TconvError:  # does not fit the budget: not a candidate
+            continue
+        times = []
+        for _ in range(repeats + 1):  # the first call compiles and warms caches: not counted
+            t0 = time.perf_counter()
+            _execute(p, x, w, None, geom, dtype)
+            times.append(time.perf_counter() - t0)
+        seconds[name] = float(np.median(times[1:]))
+    if not seconds:
+        raise fail("tune", "no algorithm fits the memory budget for this call; see tconv.memory_budget")
+    best = min(seconds, key=seconds.__getitem__)
+    return Tuned(best, seconds, str(tuning.store(call_key, best, seconds)))
+
+
+def tune(
+    x_shape: Sequence[int],
+    weight_shape: Sequence[int],
+    *,
+    stride: IntOrSeq = 1,
+    padding: Padding = 0,
+    output_padding: IntOrSeq = 0,
+    groups: int = 1,
+    dilation: IntOrSeq = 1,
+    output_size: Sequence[int] | None = None,
+    dtype: str = "float32",
+    repeats: int = 5,
+) -> Tuned:
+    """Time ``auto``'s candidate algorithms on these shapes and keep the fastest for ``auto``.
+
+    The arguments are :func:`conv_transpose`'s, with shapes for arrays: ``x_shape``
+    ``(N, C_in, *n)`` and ``weight_shape`` ``(C_in, C_out/groups, *k)``. Each
+    candidate that fits the memory budget runs ``repeats`` times (after one
+    untimed call) on seeded data; the fastest median is stored in the tuning
+    cache (:mod:`tconv.tuning`), which ``auto`` reads before its cost model on
+    every later call with the same shapes, geometry and dtype on this machine,
+    with this thread count and backend.
+
+    Returns
+    -------
+    Tuned
+        ``algorithm`` (the fastest), ``seconds`` (median per candidate), ``path`` (the cache file).
+
+    Examples
+    --------
+    >>> import os, tempfile, tconv
+    >>> os.environ["TCONV_CACHE_DIR"] = tempfile.mkdtemp()
+    >>> t = tconv.tune((1, 4, 8, 8), (4, 4, 4, 4), stride=2, padding=1)
+    >>> t.algorithm in t.seconds
+    True
+    >>> del os.environ["TCONV_CACHE_DIR"]
+    """
+    dtype_name = choice("tune", "dtype", dtype, ("float32", "float64"))
+    repeats = as_int("tune", "repeats", repeats, 1)
+    shapes = []
+    for name, shape in (("x_shape", x_shape), ("weight_shape", weight_shape)):
+        if not isinstance(shape, (tuple, list)) or not shape:
+            raise fail("tune", f"{name} must be a non-empty tuple of ints; got {shape!r}")
+        shapes.append(tuple(as_int("tune", f"{name}[{i}]", v, 0) for i, v in enumerate(shape)))
+    dt = np.dtype(dtype_name)
+    # zero-stride views of the shapes: validated as arrays without allocating them
+    x, w, _, geom = transpose_inputs(
+        "tune", np.broadcast_to(dt.type(0), shapes[0]), np.broadcast_to(dt.type(0), shapes[1]), None,
+        stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation,
+        output_size=output_size,
+    )
+    if x.shape[0] == 0:
+        raise fail("tune", f"x_shape must have a batch of at least 1 to time; got {x.shape}")
+    names = algorithms.ranked(x.shape, w.shape, geom)
+    return _measure(x.shape, w.shape, geom, dt, dt.itemsize, names, tuning.key(x.shape, w.shape, geom, dt), repeats)
 
 
 def conv_transpose(

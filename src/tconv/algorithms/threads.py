@@ -60,11 +60,12 @@ def num_threads() -> int:
                 f"environment variable TCONV_NUM_THREADS must be a positive int; got {env!r}",
             ) from None
     cpus = _cpus()
-    limits = [lib.num_threads for lib in _blas_libraries()]
+    limits = [lib.num_threads for lib in blas_libraries()]
     return max(1, min([cpus] + limits))
 
 
-def _blas_libraries() -> list:
+def blas_libraries() -> list:
+    """threadpoolctl's controllers of the BLAS libraries this process has loaded (found once)."""
     global _blas
     if _blas is None:
         from threadpoolctl import ThreadpoolController
@@ -134,7 +135,7 @@ def spread(start: Callable[[], Callable[[T], None]], items: Sequence[T], threads
         finally:
             _local.inside = False
 
-    libraries = _blas_libraries()
+    libraries = blas_libraries()
     before = [lib.num_threads for lib in libraries]
     for lib in libraries:
         lib.set_num_threads(1)
