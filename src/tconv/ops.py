@@ -19,7 +19,7 @@ from scipy import sparse
 
 from . import algorithms, memory, nonfinite, tuning
 from .algorithms import matrix as _matrix
-from .algorithms.common import correlate, correlate_bytes, to_conv_layout, window
+from .algorithms.common import correlate, correlate_bytes, correlate_shifted, correlate_shifted_bytes, to_conv_layout, window
 from .errors import TconvError, fail
 from .geometry import Geometry, conv_geometry, transpose_geometry
 from .normalise import IntOrSeq, Padding, as_array, as_int, check_bias, choice, compute_dtype, per_axis
@@ -513,8 +513,11 @@ def conv_bytes(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometr
     padded = math.prod(geom.full)
     inside = all(a.start <= 0 and a.full - a.start <= a.length for a in geom.axes)
     out_positions = math.prod(geom.in_size)
-    chunk = ((0 if inside else nb * c_in * padded) + 2 * nb * c_out * out_positions) * itemsize + correlate_bytes(
-        nb, c_in, c_out, math.prod(geom.kernel), padded, out_positions, geom.groups, itemsize)
+    if _shifted(geom):
+        working = correlate_shifted_bytes(nb, c_in, c_out, geom.full, geom.kernel, geom.dilation, itemsize)
+    else:
+        working = correlate_bytes(nb, c_in, c_out, math.prod(geom.kernel), padded, out_positions, geom.groups, itemsize)
+    chunk = ((0 if inside else nb * c_in * padded) + 2 * nb * c_out * out_positions) * itemsize + working
     # the output: preallocated for the chunks, plus the bias's sum and the result-dtype copy
     out = n_batch * c_out * out_positions * ((itemsize if nb < n_batch else 0) + itemsize + result_itemsize)
     return fixed + chunk + out
@@ -560,16 +563,27 @@ def run_conv_geometry(
     return np.ascontiguousarray(y, dtype=result_dtype)
 
 
+def _shifted(geom: Geometry) -> bool:
+    """Whether the forward conv runs :func:`~tconv.algorithms.common.correlate_shifted` (stride 1,
+    no groups: one GEMM of every tap, no im2col), else :func:`~tconv.algorithms.common.correlate`."""
+    return geom.groups == 1 and all(s == 1 for s in geom.stride)
+
+
 def _correlate_chunks(x: np.ndarray, weight: np.ndarray, geom: Geometry, nb: int) -> np.ndarray:
     """The conv on the padded input (the window of ``x`` the adjoint's full result covers), ``nb``
     samples at a time into one output (a writable array)."""
     starts = tuple(-a.start for a in geom.axes)
+    if _shifted(geom):
+        def run(part: np.ndarray) -> np.ndarray:
+            return correlate_shifted(window(part, starts, geom.full), weight, geom.dilation)
+    else:
+        def run(part: np.ndarray) -> np.ndarray:
+            return correlate(window(part, starts, geom.full), weight, geom.stride, geom.dilation, geom.groups)
     if nb == x.shape[0]:
-        return np.ascontiguousarray(correlate(window(x, starts, geom.full), weight, geom.stride, geom.dilation, geom.groups))
+        return np.ascontiguousarray(run(x))
     y = np.empty((x.shape[0], weight.shape[0]) + geom.in_size, dtype=np.result_type(x, weight))
     for b0 in range(0, x.shape[0], nb):
-        y[b0 : b0 + nb] = correlate(window(x[b0 : b0 + nb], starts, geom.full), weight, geom.stride, geom.dilation,
-                                    geom.groups)
+        y[b0 : b0 + nb] = run(x[b0 : b0 + nb])
     return y
 
 

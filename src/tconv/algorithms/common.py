@@ -111,6 +111,74 @@ def correlate(
     return np.moveaxis(y, -1, 1)
 
 
+#: Largest block of tap products (bytes) of :func:`correlate_shifted`; larger planes go in blocks of rows.
+SHIFTED_BYTES = 64 * 2**20
+
+
+def _shifted_rows(m: Sequence[int], k: Sequence[int], dilation: Sequence[int], c_out: int, itemsize: int) -> int:
+    """Output rows (along the first spatial axis) of one block of :func:`correlate_shifted`: as
+    many as fit :data:`SHIFTED_BYTES`, and at least eight times the rows a block reads past its end."""
+    per_row = math.prod(k) * c_out * math.prod(m[1:]) * itemsize
+    return max(8 * dilation[0] * (k[0] - 1), SHIFTED_BYTES // max(1, per_row), 1)
+
+
+def correlate_shifted(x: np.ndarray, w: np.ndarray, dilation: Sequence[int]) -> np.ndarray:
+    """Valid stride-1 N-d cross-correlation without groups, channels first, without im2col.
+
+    ``y[b, o, t] = sum_{c, j} w[o, c, j] * x[b, c, t + j*d]``, ``x`` ``(N, C_in, *m)``
+    (already padded), ``w`` ``(C_out, C_in, *k)``, ``y`` ``(N, C_out, *(m - d*(k-1)))``.
+
+    With each sample's planes flattened to ``X`` ``(C_in, prod(m))``, tap ``j`` reads
+    ``X`` shifted by ``off_j = sum_i j_i d_i prod(m[i+1:])``. So every tap's products are
+    one GEMM, ``Z = W (prod(k) * C_out, C_in) @ X``, and ``y[:, p] = sum_j Z_j[:, p + off_j]``:
+    shifted additions over contiguous columns (flat positions past a row's last output wrap
+    into the next row and are dropped). The input is read in place and the result is channels
+    first, so neither is copied; the im2col's ``prod(k)``-fold copy of the input becomes the
+    ``prod(k)``-fold product ``Z`` of the output's size, which is smaller where ``C_out < C_in``
+    and is read in the additions straight after its GEMM. Planes whose ``Z`` passes
+    :data:`SHIFTED_BYTES` go in blocks of rows of the first axis (:func:`_shifted_rows`), each
+    reading ``d*(k-1)`` rows past its end. FLOPs are the definition's, plus the wrapped positions.
+    """
+    x = np.ascontiguousarray(x)
+    n_batch, c_in = x.shape[:2]
+    c_out = w.shape[0]
+    m, k = tuple(x.shape[2:]), tuple(w.shape[2:])
+    out = tuple(mi - di * (ki - 1) for mi, ki, di in zip(m, k, dilation))
+    dtype = np.result_type(x, w)
+    row = math.prod(m[1:])  # flat positions per row of the first axis
+    offsets = [sum(ji * di * math.prod(m[i + 1 :]) for i, (ji, di) in enumerate(zip(j, dilation))) for j in np.ndindex(*k)]
+    taps = np.ascontiguousarray(np.moveaxis(w.reshape(c_out, c_in, -1), 2, 0).reshape(-1, c_in), dtype=dtype)
+    xf = x.reshape(n_batch, c_in, -1).astype(dtype, copy=False)
+    rows = min(out[0], _shifted_rows(m, k, dilation, c_out, dtype.itemsize))
+    reach = dilation[0] * (k[0] - 1) * row + row  # columns a block reads past its first position, beyond its rows
+    y = np.empty((n_batch, c_out) + out, dtype=dtype)
+    crop = tuple(slice(0, oi) for oi in out[1:])
+    for b in range(n_batch):
+        for r0 in range(0, out[0], rows):
+            r1 = min(out[0], r0 + rows)
+            cols = (r1 - r0) * row
+            z = (taps @ xf[b, :, r0 * row : r0 * row + cols - row + reach]).reshape(len(offsets), c_out, -1)
+            acc = z[0, :, :cols].copy()  # tap 0 has offset 0
+            for t, off in enumerate(offsets[1:], 1):
+                width = min(cols, z.shape[2] - off)  # the last row's wrapped tail may fall past the plane
+                acc[:, :width] += z[t, :, off : off + width]
+            del z
+            y[b, :, r0:r1] = acc.reshape((c_out, r1 - r0) + m[1:])[(slice(None), slice(None)) + crop]
+    return y
+
+
+def correlate_shifted_bytes(n_batch: int, c_in: int, c_out: int, m: Sequence[int], k: Sequence[int],
+                            dilation: Sequence[int], itemsize: int) -> int:
+    """Bytes :func:`correlate_shifted` allocates besides its result, an upper bound: the weight in
+    GEMM layout, a contiguous copy of the input, one block's tap products and its sum."""
+    out0 = m[0] - dilation[0] * (k[0] - 1)
+    rows = min(out0, _shifted_rows(m, k, dilation, c_out, itemsize))
+    row = math.prod(m[1:])
+    block = (rows + dilation[0] * (k[0] - 1) + 1) * row
+    return itemsize * (math.prod(k) * c_in * c_out + n_batch * c_in * math.prod(m)
+                       + (math.prod(k) + 1) * c_out * block)
+
+
 def iterator_bytes(itemsize: int, calls: int = 1) -> int:
     """Bytes of NumPy's iterator buffers for ``calls`` concurrent element-wise calls (ufuncs, einsum)
     on strided or broadcast operands: up to ``numpy.getbufsize()`` elements for each of three operands."""
