@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from ..geometry import Geometry
-from . import col2im, compiled, fft, matrix, phase, scatter, subpixel, zero_insert
+from . import col2im, compiled, fft, matrix, phase, scatter, subpixel, winograd, zero_insert
 from .compiled import backend
 
 __all__ = ["ALGORITHMS", "ESTIMATES", "IMPLEMENTATIONS", "WORKING_BYTES", "OWN_OUTPUT", "backend", "choose", "estimate_seconds", "ranked"]
@@ -36,6 +36,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
     "phase": phase.conv_transpose,
     "subpixel": subpixel.conv_transpose,
     "fft": fft.conv_transpose,
+    "winograd": winograd.conv_transpose,
 }
 
 #: Every name ``algorithm=`` accepts, ``"auto"`` first.
@@ -47,6 +48,7 @@ ESTIMATES: dict[str, Estimate] = {
     "subpixel": subpixel.estimate_seconds,
     "phase": phase.estimate_seconds,
     "fft": fft.estimate_seconds,
+    "winograd": winograd.estimate_seconds,
 }
 
 #: Bytes each algorithm allocates beyond its input and output (an upper bound).
@@ -58,11 +60,12 @@ WORKING_BYTES: dict[str, Memory] = {
     "phase": phase.working_bytes,
     "subpixel": subpixel.working_bytes,
     "fft": fft.working_bytes,
+    "winograd": winograd.working_bytes,
 }
 
 #: The algorithms whose result is always a C-contiguous array of its own; the others may return a
 #: window or a transposed view of a larger array, which the caller copies into the output.
-OWN_OUTPUT: frozenset[str] = frozenset({"col2im", "phase", "subpixel"})
+OWN_OUTPUT: frozenset[str] = frozenset({"col2im", "phase", "subpixel", "winograd"})
 
 
 def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry) -> dict[str, float]:
