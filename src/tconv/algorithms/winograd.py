@@ -360,14 +360,19 @@ def _weight_transform(sub: np.ndarray, transforms: tuple[Transform, ...], dtype:
     return np.ascontiguousarray(state)
 
 
-def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry) -> np.ndarray:
+def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry, tiles: tuple[int, ...] | None = None) -> np.ndarray:
+    """The registry's formulation; ``tiles`` (one ``m`` per axis, 1 for no transform) overrides
+    the cost model's choice of :func:`plan` (the tests run every transform with it)."""
     nd = geom.ndim
     n_batch, c_in = x.shape[:2]
     g = geom.groups
     c_out = weight.shape[1] * g
     c_in_g, c_out_g = c_in // g, weight.shape[1]
     dtype = np.result_type(x, weight)
-    p = plan(x.shape, weight.shape, geom, dtype.itemsize)
+    if tiles is None:
+        p = plan(x.shape, weight.shape, geom, dtype.itemsize)
+    else:
+        p = _price(x.shape, weight.shape, geom, tuple(tiles), dtype.itemsize, compiled.kernels() is not None)
     transforms, tiles = p.transforms, p.tiles
     ms = tuple(t.m for t in transforms)
     qs = tuple(t.q for t in transforms)
