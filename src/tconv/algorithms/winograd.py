@@ -63,6 +63,10 @@ POINTS: tuple[Fraction, ...] = tuple(Fraction(p) for p in (
 #: Largest tile ``m`` per axis for a ``Q``-tap correlation (absent: no transform on that axis),
 #: each measured within the float32 tolerance on every benchmark layer (``docs/performance.md``).
 MAX_TILE: dict[int, int] = {2: 6, 3: 4, 4: 4, 5: 3, 6: 2, 7: 2}
+#: Most transform points of a tile in all (``prod(alpha)``): the float32 error grows with each
+#: axis's transform, and three axes of F(6, 2) (343 points) came close to the tolerance
+#: (``docs/performance.md``, "Winograd").
+MAX_POINTS = 125
 #: Largest transformed weight (bytes) held at once; beyond it, chunks of output channels.
 WEIGHT_BYTES = 32 * 2**20
 #: Smallest budget (bytes) of a chunk of samples' transformed input and products.
@@ -220,7 +224,8 @@ def plan(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry
 
 @functools.lru_cache(maxsize=256)
 def _plan(x_shape, weight_shape, geom: Geometry, itemsize: int, compiled_path: bool) -> Plan:
-    options = itertools.product(*(_tile_choices(a.shifts) for a in geom.axes))
+    options = [ms for ms in itertools.product(*(_tile_choices(a.shifts) for a in geom.axes))
+               if math.prod(m + a.shifts - 1 for m, a in zip(ms, geom.axes)) <= MAX_POINTS or max(ms) == 1]
     plans = [_price(x_shape, weight_shape, geom, ms, itemsize, compiled_path) for ms in options]
     return min(plans, key=lambda p: p.seconds)  # ties: the first, smaller tiles
 
@@ -352,12 +357,22 @@ def _output_transform(kernels, mm: np.ndarray, transforms: tuple[Transform, ...]
     return state
 
 
-def _weight_transform(sub: np.ndarray, transforms: tuple[Transform, ...], dtype: np.dtype) -> np.ndarray:
-    """``(*Q, ...)`` -> ``(alpha_{d-1}, ..., alpha_0, ...)``: ``G W G^T`` per axis, in ``dtype``."""
+def _weight_transform(kernels, sub: np.ndarray, transforms: tuple[Transform, ...]) -> np.ndarray:
+    """``(*Q, ...)`` contiguous -> ``(alpha_{d-1}, ..., alpha_0, ...)``: ``G W G^T`` per axis.
+
+    The same axis passes as the data's (a ``tensordot`` would be a GEMM with an inner
+    dimension of ``Q``, which BLAS runs far below its rate)."""
     state = sub
     for i, tr in enumerate(transforms):
-        state = np.tensordot(tr.g.astype(dtype), state, axes=(1, i))
-    return np.ascontiguousarray(state)
+        shape = state.shape
+        pre, q, post = math.prod(shape[:i]), shape[i], math.prod(shape[i + 1:])
+        if tr.alpha == 1:
+            state = state.reshape((1,) + shape[:i] + shape[i + 1:])
+            continue
+        dst = np.empty((tr.alpha,) + shape[:i] + shape[i + 1:], dtype=sub.dtype)
+        _axis_transform(kernels, state, dst, tr.g, (pre, 1, post), (post, 0, pre * post, q * post, 0, post))
+        state = dst
+    return state
 
 
 def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry, tiles: tuple[int, ...] | None = None) -> np.ndarray:
@@ -398,10 +413,11 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry, tiles: tup
     for o0 in range(0, c_out, p.cc):
         o1 = min(c_out, o0 + p.cc)
         if g == 1:
-            u = _weight_transform(np.ascontiguousarray(sub[..., o0:o1]), transforms, dtype).reshape(
+            u = _weight_transform(kernels, np.ascontiguousarray(sub[..., o0:o1]), transforms).reshape(
                 points, c_in, n_r * (o1 - o0))
         else:
-            u = _weight_transform(sub, transforms, dtype).reshape(points, g, c_in_g, c_out_g * n_r)
+            u = _weight_transform(kernels, np.ascontiguousarray(sub), transforms).reshape(
+                points, g, c_in_g, c_out_g * n_r)
         for b0 in range(0, n_batch, p.nb):
             b1 = min(n_batch, b0 + p.nb)
             for r0 in range(0, tiles[0], p.rows):
