@@ -430,7 +430,7 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry, tiles: tup
                 rows = v.size // (points * c_in)
                 mm = _products(v, u, points, rows, g)
                 del v
-                blocked = _output_transform(kernels, mm.reshape(v_shape(transforms, b1 - b0, (r1 - r0,) + tiles[1:], -1)),
+                blocked = _output_transform(kernels, mm.reshape(_chunk_shape(transforms, b1 - b0, (r1 - r0,) + tiles[1:], -1)),
                                             transforms)
                 del mm
                 ublocks = ((r1 - r0) * ms[0],) + tuple(t * m for t, m in zip(tiles[1:], ms[1:]))
@@ -479,6 +479,6 @@ def _owner(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def v_shape(transforms: tuple[Transform, ...], nb: int, tiles: tuple[int, ...], last: int) -> tuple[int, ...]:
+def _chunk_shape(transforms: tuple[Transform, ...], nb: int, tiles: tuple[int, ...], last: int) -> tuple[int, ...]:
     """The shape of a chunk's transformed input or products: ``(alpha_{d-1}, ..., alpha_0, nb, *tiles, last)``."""
     return tuple(t.alpha for t in reversed(transforms)) + (nb,) + tiles + (last,)
