@@ -23,9 +23,10 @@ whose edge tiles waste blocks, or weights so large for the rows that their
 transformed copy costs more than it saves (``docs/performance.md``, "Winograd").
 
 FLOPs: ``2 * N * C_in * (C_out/g) * |R| * prod(tiles * alpha)`` in the GEMMs, against
-the definition's ``2 * N * C_in * (C_out/g) * prod(n * k)``: on k4 s2 layers with
-``m = 6`` per axis ``(7/12)^2 * |R|``-ish of the definition's multiplies per output
-block, up to 2.9x fewer; plus the transforms, ``O(alpha)`` additions per element.
+the definition's ``2 * N * C_in * (C_out/g) * prod(n * k)``: per block, ``prod(alpha / m)``
+multiplies per phase instead of ``prod(Q)`` (k4 s2 with ``m = 6``: ``(7/6)^2`` against 4,
+2.9x fewer), less what the edge tiles waste; plus the transforms, ``O(alpha)`` additions
+per element.
 Extra memory (:func:`working_bytes`): the transformed weight (in chunks of output
 channels past :data:`WEIGHT_BYTES`), and per chunk of samples the windowed input, its
 channels-last copy, the transformed input and products, and the blocked result.
@@ -179,7 +180,8 @@ def _price(x_shape, weight_shape, geom: Geometry, ms: tuple[int, ...], itemsize:
     # per sample: the windowed input and its channels-last copy, the transformed input, the products
     span = tuple(t * m + q - 1 for t, m, q in zip(tiles, ms, qs))
     per_tile_row = (2 * c_in * math.prod(span[1:]) * ms[0]
-                    + points * math.prod(tiles[1:]) * (c_in + n_r * cc) + math.prod(tiles[1:]) * math.prod(ms) * n_r * cc)
+                    + points * math.prod(tiles[1:]) * (c_in + n_r * cc)
+                    + math.prod(tiles[1:]) * math.prod(ms) * n_r * cc)
     budget = max(CHUNK_BYTES, SHARE * (in_bytes + out_bytes)) // itemsize
     nb = max(1, min(n_batch, int(budget // max(1, per_tile_row * tiles[0]))))
     rows = tiles[0] if nb > 1 else max(1, min(tiles[0], int(budget // max(1, per_tile_row))))
@@ -293,7 +295,8 @@ def _axis_transform(kernels, src: np.ndarray, dst: np.ndarray, mat: np.ndarray, 
         return
     item = src.itemsize
     strided = np.lib.stride_tricks.as_strided
-    src_v = strided(src, shape=(mat.shape[1], n1, n2, n3), strides=(sk * item, s1 * item, s2 * item, item), writeable=False)
+    src_v = strided(src, shape=(mat.shape[1], n1, n2, n3), strides=(sk * item, s1 * item, s2 * item, item),
+                    writeable=False)
     dst_v = strided(dst, shape=(mat.shape[0], n1, n2, n3), strides=(dp * item, d1 * item, d2 * item, item))
     scratch = None
     for p, row in enumerate(mat):
@@ -375,7 +378,8 @@ def _weight_transform(kernels, sub: np.ndarray, transforms: tuple[Transform, ...
     return state
 
 
-def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry, tiles: tuple[int, ...] | None = None) -> np.ndarray:
+def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry,
+                   tiles: tuple[int, ...] | None = None) -> np.ndarray:
     """The registry's formulation; ``tiles`` (one ``m`` per axis, 1 for no transform) overrides
     the cost model's choice of :func:`plan` (the tests run every transform with it)."""
     nd = geom.ndim
@@ -422,7 +426,8 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry, tiles: tup
             b1 = min(n_batch, b0 + p.nb)
             for r0 in range(0, tiles[0], p.rows):
                 r1 = min(tiles[0], r0 + p.rows)
-                chunk = window(x[b0:b1], (starts[0] + r0 * ms[0],) + starts[1:], ((r1 - r0) * ms[0] + qs[0] - 1,) + span)
+                chunk = window(x[b0:b1], (starts[0] + r0 * ms[0],) + starts[1:],
+                               ((r1 - r0) * ms[0] + qs[0] - 1,) + span)
                 xl = np.ascontiguousarray(np.moveaxis(chunk, 1, -1))
                 del chunk
                 v = _input_transform(kernels, xl, transforms, (r1 - r0,) + tiles[1:])
@@ -430,7 +435,8 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry, tiles: tup
                 rows = v.size // (points * c_in)
                 mm = _products(v, u, points, rows, g)
                 del v
-                blocked = _output_transform(kernels, mm.reshape(_chunk_shape(transforms, b1 - b0, (r1 - r0,) + tiles[1:], -1)),
+                chunk_tiles = (r1 - r0,) + tiles[1:]
+                blocked = _output_transform(kernels, mm.reshape(_chunk_shape(transforms, b1 - b0, chunk_tiles, -1)),
                                             transforms)
                 del mm
                 ublocks = ((r1 - r0) * ms[0],) + tuple(t * m for t, m in zip(tiles[1:], ms[1:]))
