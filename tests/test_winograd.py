@@ -99,6 +99,7 @@ def test_chunks_of_samples_tile_rows_and_output_channels(monkeypatch):
     monkeypatch.setattr(winograd, "CHUNK_BYTES", 1)
     monkeypatch.setattr(winograd, "SHARE", 0.0)
     monkeypatch.setattr(winograd, "WEIGHT_BYTES", 1)
+    monkeypatch.setattr(winograd, "FLOOR_BYTES", 1)
     winograd._plan.cache_clear()
     try:
         rng = np.random.default_rng(5)

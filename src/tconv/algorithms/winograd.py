@@ -28,7 +28,8 @@ multiplies per phase instead of ``prod(Q)`` (k4 s2 with ``m = 6``: ``(7/6)^2`` a
 2.9x fewer), less what the edge tiles waste; plus the transforms, ``O(alpha)`` additions
 per element.
 Extra memory (:func:`working_bytes`): the transformed weight (in chunks of output
-channels past :data:`WEIGHT_BYTES`), and per chunk of samples the windowed input, its
+channels past half of :data:`SHARE` of input plus output, or :data:`WEIGHT_BYTES`), and per
+chunk of samples (the rest of that share, at most :data:`CHUNK_BYTES`) the windowed input, its
 channels-last copy, the transformed input and products, and the blocked result.
 Time (:func:`estimate_seconds`): the GEMMs at their shape's rate, the transforms, the
 weight's transform and a depth-to-space write of the output.
@@ -70,10 +71,12 @@ MAX_TILE: dict[int, int] = {2: 6, 3: 4, 4: 4, 5: 3, 6: 2, 7: 2}
 MAX_POINTS = 125
 #: Largest transformed weight (bytes) held at once; beyond it, chunks of output channels.
 WEIGHT_BYTES = 32 * 2**20
-#: Smallest budget (bytes) of a chunk of samples' transformed input and products.
+#: Largest budget (bytes) of a chunk of samples' copies: windows, transformed input, products.
 CHUNK_BYTES = 16 * 2**20
-#: Share of input plus output bytes one chunk's copies may take, when that is more.
+#: Share of input plus output bytes the transformed weight and one chunk's copies may take.
 SHARE = 0.75
+#: The least either budget is given, whatever the layer's size.
+FLOOR_BYTES = 2**20
 
 
 @dataclass(frozen=True)
@@ -175,14 +178,19 @@ def _price(x_shape, weight_shape, geom: Geometry, ms: tuple[int, ...], itemsize:
     out_bytes = n_batch * c_out * math.prod(geom.out_size) * itemsize
     # the transformed weight, in chunks of output channels (without groups)
     weight_values = points * c_in_g * width
-    cc = c_out if g > 1 else max(1, min(c_out, WEIGHT_BYTES // max(1, points * c_in * n_r * itemsize)))
+    # within the budget of input plus output as today's algorithms are (at least a MiB, at most
+    # WEIGHT_BYTES): half for the transformed weight, the rest for a chunk's copies
+    share = SHARE * (in_bytes + out_bytes)
+    weight_budget = min(WEIGHT_BYTES, max(FLOOR_BYTES, share / 2))
+    cc = c_out if g > 1 else max(1, min(c_out, int(weight_budget // max(1, points * c_in * n_r * itemsize))))
     col_chunks = -(-c_out // cc)
     # per sample: the windowed input and its channels-last copy, the transformed input, the products
     span = tuple(t * m + q - 1 for t, m, q in zip(tiles, ms, qs))
     per_tile_row = (2 * c_in * math.prod(span[1:]) * ms[0]
                     + points * math.prod(tiles[1:]) * (c_in + n_r * cc)
                     + math.prod(tiles[1:]) * math.prod(ms) * n_r * cc)
-    budget = max(CHUNK_BYTES, SHARE * (in_bytes + out_bytes)) // itemsize
+    held = points * c_in_g * n_r * (cc if g == 1 else c_out) * itemsize
+    budget = max(FLOOR_BYTES, min(CHUNK_BYTES, share - held)) // itemsize
     nb = max(1, min(n_batch, int(budget // max(1, per_tile_row * tiles[0]))))
     rows = tiles[0] if nb > 1 else max(1, min(tiles[0], int(budget // max(1, per_tile_row))))
     parts = -(-n_batch // nb) * -(-tiles[0] // rows)
