@@ -22,7 +22,7 @@ from ..geometry import Geometry
 from . import col2im, compiled, fft, matrix, phase, scatter, subpixel, winograd, zero_insert
 from .compiled import backend
 
-__all__ = ["ALGORITHMS", "ESTIMATES", "EXACT", "IMPLEMENTATIONS", "WORKING_BYTES", "OWN_OUTPUT", "backend", "choose", "estimate_seconds", "ranked"]
+__all__ = ["ALGORITHMS", "ESTIMATES", "EXACT", "FFT_MARGIN", "IMPLEMENTATIONS", "WORKING_BYTES", "OWN_OUTPUT", "backend", "choose", "estimate_seconds", "ranked"]
 
 Implementation = Callable[[np.ndarray, np.ndarray, Geometry], np.ndarray]
 Estimate = Callable[[tuple[int, ...], tuple[int, ...], Geometry], float]
