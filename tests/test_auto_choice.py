@@ -117,7 +117,7 @@ def test_the_record_covers_every_benchmark_case_and_each_choice():
     names = {e["name"] for e in data}
     assert all(c.name in names and c.name + "_tiny" in names for c in _bench_cases())
     for path in PATHS:
-        assert {e["choice"][path] for e in data} == {"col2im", "subpixel", "phase", "fft"}
+        assert {e["choice"][path] for e in data} == {"col2im", "subpixel", "phase", "fft", "winograd"}
 
 
 def _write() -> None:

@@ -136,7 +136,7 @@ def test_auto_prices_the_path_that_will_run(monkeypatch, path_name):
     monkeypatch.setenv("TCONV_KERNELS", path_name)
     geom = transpose_geometry("test", (4, 4), (4, 4), stride=2, padding=1)
     costs = estimate_seconds((64, 1024, 4, 4), (1024, 512, 4, 4), geom)
-    assert set(costs) == {"col2im", "subpixel", "phase", "fft"} and all(c > 0 for c in costs.values())
+    assert set(costs) == {"col2im", "subpixel", "phase", "fft", "winograd"} and all(c > 0 for c in costs.values())
     assert choose((64, 1024, 4, 4), (1024, 512, 4, 4), geom) == "col2im"
 
 

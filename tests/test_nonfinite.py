@@ -144,7 +144,10 @@ def test_every_algorithm_but_fft_gives_the_definitions_pattern(case, data):
     x, w = arrays(data.draw, geom, a_g, b_g, batch, rate)
     expected = transpose_loops(x, w, geom)
     for name in NOT_FFT:
-        assert_definition(run_geometry(x, w, None, geom, name), expected, (name, geom))
+        # winograd's transforms mix a tile's values: its rounding is bounded by the largest terms
+        # around an output, not by the output's own (it runs phase on non-finite inputs)
+        want = (expected[0], np.full_like(expected[1], expected[1].max())) if name == "winograd" else expected
+        assert_definition(run_geometry(x, w, None, geom, name), want, (name, geom))
     assert_definition(run_geometry(x.astype(np.float32), w.astype(np.float32), None, geom).astype(np.float64),
                       (expected[0], np.full_like(expected[1], 1e4 * expected[1].max())), ("auto float32", geom))
 

@@ -255,6 +255,8 @@ def run_geometry(
     the algorithm runs on their finite parts and the non-finite terms are added,
     or, with many non-finite entries, the definition (``scatter``) runs. ``auto``
     then never runs ``fft``; ``fft`` chosen explicitly spreads them (its docstring).
+    ``winograd``'s transforms would spread them over a tile: it runs ``phase`` instead
+    (:data:`tconv.algorithms.EXACT`).
     """
     choice(func, "algorithm", algorithm, algorithms.ALGORITHMS)
     result_dtype, dtype = compute_dtype(x, weight, bias)
@@ -270,7 +272,7 @@ def run_geometry(
         names = (algorithm,)
     if not finite:
         terms = nonfinite.sparse_is_cheaper(xc, wc, geom)
-        names = tuple(n for n in names if n != "fft") if terms else ("scatter",)
+        names = tuple(dict.fromkeys(algorithms.EXACT.get(n, n) for n in names if n != "fft")) if terms else ("scatter",)
     item = dtype.itemsize
     fixed = sum(a.size for a in (x, weight) if a.dtype != dtype) * item
     if terms:  # the finite parts, the masks and one weight entry's terms (nonfinite.add_transpose_terms)

@@ -6,7 +6,7 @@ both already validated and in the compute dtype, and ``y`` of shape
 ``(N, C_out, *L)`` without bias. Its module docstring states the formula, the
 FLOPs and the extra memory; beside its code, ``working_bytes(x_shape,
 weight_shape, geometry, itemsize)`` gives that memory in bytes (:data:`WORKING_BYTES`)
-and, for the four ``auto`` compares, ``estimate_seconds(x_shape, weight_shape,
+and, for the five ``auto`` compares, ``estimate_seconds(x_shape, weight_shape,
 geometry)`` its time (:data:`ESTIMATES`, priced with the one table of machine
 rates in :mod:`.cost`).
 """
@@ -19,10 +19,10 @@ from typing import Callable
 import numpy as np
 
 from ..geometry import Geometry
-from . import col2im, compiled, fft, matrix, phase, scatter, subpixel, zero_insert
+from . import col2im, compiled, fft, matrix, phase, scatter, subpixel, winograd, zero_insert
 from .compiled import backend
 
-__all__ = ["ALGORITHMS", "ESTIMATES", "IMPLEMENTATIONS", "WORKING_BYTES", "OWN_OUTPUT", "backend", "choose", "estimate_seconds", "ranked"]
+__all__ = ["ALGORITHMS", "ESTIMATES", "EXACT", "FFT_MARGIN", "IMPLEMENTATIONS", "WORKING_BYTES", "OWN_OUTPUT", "backend", "choose", "estimate_seconds", "ranked"]
 
 Implementation = Callable[[np.ndarray, np.ndarray, Geometry], np.ndarray]
 Estimate = Callable[[tuple[int, ...], tuple[int, ...], Geometry], float]
@@ -36,6 +36,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
     "phase": phase.conv_transpose,
     "subpixel": subpixel.conv_transpose,
     "fft": fft.conv_transpose,
+    "winograd": winograd.conv_transpose,
 }
 
 #: Every name ``algorithm=`` accepts, ``"auto"`` first.
@@ -47,6 +48,7 @@ ESTIMATES: dict[str, Estimate] = {
     "subpixel": subpixel.estimate_seconds,
     "phase": phase.estimate_seconds,
     "fft": fft.estimate_seconds,
+    "winograd": winograd.estimate_seconds,
 }
 
 #: Bytes each algorithm allocates beyond its input and output (an upper bound).
@@ -58,11 +60,22 @@ WORKING_BYTES: dict[str, Memory] = {
     "phase": phase.working_bytes,
     "subpixel": subpixel.working_bytes,
     "fft": fft.working_bytes,
+    "winograd": winograd.working_bytes,
 }
+
+#: The exact formulation that runs in place of one whose transforms mix values (a NaN or inf would
+#: spread over a Winograd tile) when the inputs hold NaN or inf (:func:`tconv.ops.run_geometry`).
+EXACT: dict[str, str] = {"winograd": "phase"}
 
 #: The algorithms whose result is always a C-contiguous array of its own; the others may return a
 #: window or a transposed view of a larger array, which the caller copies into the output.
-OWN_OUTPUT: frozenset[str] = frozenset({"col2im", "phase", "subpixel"})
+OWN_OUTPUT: frozenset[str] = frozenset({"col2im", "phase", "subpixel", "winograd"})
+
+
+#: ``auto`` runs ``fft`` only where its estimate is below this share of the best other algorithm's:
+#: its results are rounded differently everywhere (an integer example's 2 becomes
+#: 2.0000000000000004), which pays only for a clear gain (every frequency mixes every input).
+FFT_MARGIN = 0.8
 
 
 def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry) -> dict[str, float]:
@@ -76,7 +89,8 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
 
 
 def choose(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry) -> str:
-    """The algorithm ``auto`` runs: the cheapest by :func:`estimate_seconds`.
+    """The algorithm ``auto`` runs: the cheapest by :func:`estimate_seconds` (``fft`` only below
+    :data:`FFT_MARGIN` of the best other's).
 
     Remembered per layer (shapes, geometry and whether the compiled kernels run): a
     network calls the same layers again, and on small layers the model's own Python
@@ -86,7 +100,8 @@ def choose(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geomet
 
 
 def ranked(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry) -> tuple[str, ...]:
-    """The algorithms of :data:`ESTIMATES`, cheapest first (ties in their order there): ``auto``
+    """The algorithms of :data:`ESTIMATES`, cheapest first (ties in their order there; ``fft`` last
+    unless it is below :data:`FFT_MARGIN` of the best other's): ``auto``
     runs the first that fits the memory budget (remembered per layer, as :func:`choose`)."""
     return _ranked(tuple(x_shape), tuple(weight_shape), geom, compiled.kernels() is not None)
 
@@ -95,4 +110,9 @@ def ranked(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geomet
 def _ranked(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry,
             compiled_path: bool) -> tuple[str, ...]:
     costs = estimate_seconds(x_shape, weight_shape, geom)
-    return tuple(sorted(costs, key=costs.__getitem__))
+    order = sorted(costs, key=costs.__getitem__)
+    best_other = min(v for name, v in costs.items() if name != "fft")
+    if costs["fft"] >= FFT_MARGIN * best_other:  # last: a fallback when nothing else fits the budget
+        order.remove("fft")
+        order.append("fft")
+    return tuple(order)

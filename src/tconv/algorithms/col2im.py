@@ -157,7 +157,8 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
     out_values = n_batch * c_out * math.prod(geom.out_size)
     added = n_batch * c_out * positions * taps
     compiled_path = compiled_kernels(geom) is not None
-    if c_in_g == 1:  # depthwise: a product and an addition per tap, no GEMM
+    if c_in_g == 1 and n_batch * c_out_g > 1:  # depthwise (as conv_transpose runs it): a product and an
+        # addition per tap, no GEMM; one plane in all takes the GEMM path below, priced as such
         if compiled_path:
             return added * cost.DEPTHWISE_S + out_values * cost.KERNEL_S
         return added * (2 * cost.ADD_S + cost.ADD_ROW_S / geom.in_size[-1]) + taps * cost.CALL_S
@@ -175,6 +176,10 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
     last = last_plan(geom, n_batch, c_in_g, c_out_g, limit, 4)
     nb, oc = last or compiled_plan(n_batch, c_in_g, c_out_g, taps, positions, limit, 4)
     chunks = -(-n_batch // nb) * -(-c_out_g // oc)
+    # a plane too large for all its taps' columns goes a few taps at a time (compiled_chunks), each
+    # part zeroing a plane-sized accumulator and adding it to the output: two passes per part
+    tc = taps if last or oc * taps * nb * positions * 4 <= limit else max(1, limit // (positions * 4))
+    parts = -(-taps // tc)
     return (
         cost.COMPILED_GEMM * cost.gemm_seconds(direct, oc * taps, c_in_g, nb * positions)
         + (n_batch * c_in * positions * cost.COPY_S if side_by_side(nb, positions) else 0.0)
@@ -182,6 +187,7 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
         + added * (cost.KERNEL_S + cost.KERNEL_ROW_S / compiled_run(geom, nb, oc, last is not None))
         # channels-last: the weight reordered once, the input copied once per chunk of channels
         + ((weight_bytes / 4 + n_batch * c_in * positions * (-(-c_out_g // oc) - 1)) * cost.COPY_S if last else 0.0)
+        + (parts * out_values * (cost.ZERO_S + cost.ADD_S) if parts > 1 else 0.0)
     )
 
 

@@ -8,7 +8,8 @@ plane sits in cache, in one compiled pass, on every thread of
 On short input rows, ``col2im_runs`` takes columns ordered channels-last or
 batch-last instead, so its additions run along the channels or the samples. Two
 more serve layers with one input channel per group (``depthwise``, no GEMM) and
-``subpixel``'s depth-to-space (``shuffle``).
+``subpixel``'s depth-to-space (``shuffle``), and ``winograd``'s transforms
+along one axis (``axis_transform``).
 
 They are compiled by numba when it is installed (``pip install "tconv[fast]"``)
 and cached on disk; without numba, or with ``TCONV_KERNELS=numpy`` in the
@@ -60,7 +61,7 @@ def backend() -> str:
 
 
 def kernels():
-    """The compiled kernels (``.col2im``, ``.col2im_runs``, ``.depthwise``, ``.shuffle``), or ``None``: run the NumPy path.
+    """The compiled kernels (``.col2im``, ``.col2im_runs``, ``.depthwise``, ``.shuffle``, ``.axis_transform``), or ``None``: run the NumPy path.
 
     Reads ``TCONV_KERNELS`` on every call, so a test or a user can switch paths at run time.
     """
@@ -350,7 +351,40 @@ def _compile():
                     for f2 in range(l2):
                         y[u64(out + f2 * ys[4])] = acc[u64(a + f2 * runs)]
 
-    return types.SimpleNamespace(col2im=col2im, col2im_runs=col2im_runs, depthwise=depthwise, shuffle=shuffle)
+    @jit
+    def axis_transform(dst, src, mat, dims, steps, lo, hi):  # pragma: no cover - compiled
+        # Winograd's transform along one axis: dst[i1*d1 + i2*d2 + p*dp + i3] =
+        # sum_k mat[p, k] * src[i1*s1 + i2*s2 + k*sk + i3] for the work items i1*n2 + i2 in lo..hi;
+        # dims = (n2, n3, P, K), steps = (d1, d2, dp, s1, s2, sk). The inner loop runs along i3
+        # (the channels and whatever follows the axis, contiguous in both): vectorised. Zero
+        # coefficients are skipped, the first non-zero one assigns.
+        n2, n3, n_p, n_k = dims[0], dims[1], dims[2], dims[3]
+        for item in range(lo, hi):
+            i1 = item // n2
+            i2 = item - i1 * n2
+            base_d = i1 * steps[0] + i2 * steps[1]
+            base_s = i1 * steps[3] + i2 * steps[4]
+            for p in range(n_p):
+                out = base_d + p * steps[2]
+                first = True
+                for k in range(n_k):
+                    c = mat[p, k]
+                    if c == 0:
+                        continue
+                    at = base_s + k * steps[5]
+                    if first:
+                        for i3 in range(n3):
+                            dst[u64(out + i3)] = c * src[u64(at + i3)]
+                        first = False
+                    else:
+                        for i3 in range(n3):
+                            dst[u64(out + i3)] += c * src[u64(at + i3)]
+                if first:
+                    for i3 in range(n3):
+                        dst[u64(out + i3)] = 0
+
+    return types.SimpleNamespace(col2im=col2im, col2im_runs=col2im_runs, depthwise=depthwise, shuffle=shuffle,
+                                 axis_transform=axis_transform)
 
 
 def as_3d(a: np.ndarray, nd: int, lead: int) -> np.ndarray:

@@ -49,6 +49,9 @@ DEPTHWISE_S = 2e-10
 SHUFFLE_COMPILED_S = 2.5e-9
 #: The compiled col2im's GEMMs, chunked for width, ran at this fraction of the modelled time.
 COMPILED_GEMM = 0.65
+#: One coefficient of ``winograd``'s compiled transforms applied to one element (a vectorised
+#: multiply-add streaming through memory).
+WINOGRAD_S = 3e-10
 #: ``phase``'s GEMM per phase on a fresh im2col copy, against the modelled time of the others.
 PHASE_GEMM = 1.5
 

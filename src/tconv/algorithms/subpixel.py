@@ -335,8 +335,8 @@ def _gemm_first(w_t: np.ndarray, cols: np.ndarray, targets, t0: int, t1: int | N
 
 
 def _shuffle_compiled(kernels, y: np.ndarray, b0: int, b1: int, blocked: np.ndarray, base: np.ndarray,
-                      maps: np.ndarray, t0: int, t1: int, geom: Geometry) -> None:
-    """:func:`_shuffle` into samples ``b0:b1`` of ``y`` by the compiled kernel (``tconv[fast]``).
+                      maps: np.ndarray, t0: int, t1: int, geom: Geometry, channels: slice = slice(None)) -> None:
+    """:func:`_shuffle` into samples ``b0:b1`` (and ``channels``) of ``y`` by the compiled kernel (``tconv[fast]``).
 
     On one thread: it follows the chunk's GEMM, after which OpenBLAS's idle thread
     spins for a while on the other core (``docs/performance.md``, "subpixel's constants")."""
@@ -344,7 +344,7 @@ def _shuffle_compiled(kernels, y: np.ndarray, b0: int, b1: int, blocked: np.ndar
     pad = 3 - nd
     lengths = (1,) * pad + geom.out_size
     limits = np.array([0, 1] * pad + [t0, t1] + [0, 1 << 40] * (nd - 1), dtype=np.int64)
-    yf, ys = compiled.flat(compiled.as_3d(y[b0:b1], nd, 2), y)
+    yf, ys = compiled.flat(compiled.as_3d(y[b0:b1, channels], nd, 2), y)
     bf, strides = compiled.flat(blocked, base)
     # (b, u0, u1, u2, r0, r1, r2, o) strides, padded axes (one block, one phase) stride 0, and C_out
     bs = np.array([strides[0]] + [0] * pad + list(strides[1 : 1 + nd]) + [0] * pad + list(strides[1 + nd :])
