@@ -77,7 +77,7 @@ def check_vectors(directory, convention: str, count: int, seed: int) -> None:
     assert len(index["cases"]) + len(index["skipped"]) == count and index["cases"]
     run = runner(convention)
     for entry in index["cases"]:
-        meta, a = _load(tmp_path, entry)
+        meta, a = _load(directory, entry)
         assert meta["arguments"] and meta["convention"] == convention and a["x"].dtype == np.float32
         y = np.asarray(run(meta["arguments"], a["x"], a["w"], a.get("b")))
         assert y.shape == a["y"].shape, (convention, entry["name"])
