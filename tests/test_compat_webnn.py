@@ -140,3 +140,82 @@ def test_inputs_are_not_modified():
     x, w, b = X.copy(), W.copy(), np.ones(1, F32)
     webnn.conv_transpose2d(x, w, {"bias": b, "strides": [2, 2]})
     assert np.array_equal(x, X) and np.array_equal(w, W) and np.array_equal(b, np.ones(1, F32))
+
+
+# ---------------------------------------------------------------- the converter, to and from every framework
+
+OTHERS = ("torch", "tensorflow", "keras", "jax", "onnx")
+
+
+def _webnn_source(rng):
+    """A random 2-D WebNN description, its input size, filter (in its filterLayout) and a run on compat.webnn."""
+    while True:
+        k = [int(v) for v in rng.integers(1, 4, 2)]
+        s = [int(v) for v in rng.integers(1, 4, 2)]
+        d = [int(v) for v in rng.integers(1, 3, 2)]
+        n = [int(v) for v in rng.integers(1, 5, 2)]
+        g = int(rng.choice([1, 2]))
+        c_in, c_out = g * int(rng.integers(1, 3)), g * int(rng.integers(1, 3))
+        options = dict(padding=[int(v) for v in rng.integers(0, 3, 4)], strides=s, dilations=d, groups=g,
+                       filterLayout=str(rng.choice(webnn.FILTER_LAYOUTS)))  # fmt: skip
+        if rng.random() < 0.5:
+            options["outputPadding"] = [int(rng.integers(0, si)) for si in s]
+        else:
+            full = [(ni - 1) * si + di * (ki - 1) + 1 for ni, ki, si, di in zip(n, k, s, d)]
+            calc = [f - options["padding"][2 * a] - options["padding"][2 * a + 1] for a, f in enumerate(full)]
+            options["outputSizes"] = [c + int(rng.integers(0, si)) for c, si in zip(calc, s)]
+        try:
+            webnn.geometry(n, k, options)
+        except TconvError:
+            continue
+        w = webnn.filter_from_canonical(rng.standard_normal([c_in, c_out // g] + k).astype(F32), options["filterLayout"])
+        desc = dict(framework="webnn", filterShape=list(w.shape), bias=bool(rng.random() < 0.6), **options)
+
+        def run(x, b, options=options, w=w):
+            return webnn.conv_transpose2d(x, w, dict(options, bias=b))
+
+        return desc, n, w, c_out, run
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_webnn_to_every_framework_and_back(seed):
+    pytest.importorskip("torch")
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("onnxruntime")
+    import test_converter as tc  # the real frameworks' runners and random sources
+
+    rng = np.random.default_rng(100 + seed)
+    for _ in range(2):  # WebNN as the source: every target runs in its real framework
+        desc, n, w, c_out, run = _webnn_source(rng)
+        c_in = webnn.filter_to_canonical(w, desc["filterLayout"]).shape[0]
+        x = rng.standard_normal((2, c_in, *n)).astype(F32)
+        b = rng.standard_normal(c_out).astype(F32) if desc["bias"] else None
+        ref = run(x, b)
+        for target in OTHERS:
+            conv = tconv.convert(desc, target, n)
+            wt, bt = conv.convert_weights(w, b)
+            assert_close(tc.run_target(conv, x, wt, bt), ref, F32)
+    for source in OTHERS:  # every framework as the source, run for real; WebNN the target
+        desc, n, w, c_out, run_source = tc._valid_source(rng, source, 2)
+        c_in = desc.get("in_channels") or desc.get("filters_shape", [0])[-1]
+        x = rng.standard_normal((2, c_in, *n)).astype(F32)
+        with_bias = desc.get("bias", desc.get("use_bias", False))
+        b = rng.standard_normal(c_out).astype(F32) if with_bias else None
+        ref = run_source(x, b)
+        conv = tconv.convert(desc, "webnn", n)
+        wt, bt = conv.convert_weights(w, b)
+        y = webnn.conv_transpose2d(x, wt, dict(conv.arguments, bias=None if conv.bias_after else bt))
+        assert_close(conv.apply_residual(y, bt), ref, F32)
+
+
+def test_webnn_ports_only_2d_layers_and_writes_its_residual():
+    layer = {"framework": "torch", "layer": "ConvTranspose1d", "in_channels": 1, "out_channels": 1, "kernel_size": 3}
+    with pytest.raises(TconvError, match="2 spatial dims.*height 1"):
+        tconv.convert(layer, "webnn", 5)
+    # ONNX SAME_UPPER with a kernel shorter than the stride starts before the full result: WebNN pads never do
+    conv = tconv.convert({"framework": "onnx", "kernel_shape": [1, 1], "strides": [3, 1], "auto_pad": "SAME_UPPER",
+                          "in_channels": 1, "out_channels": 1}, "webnn", (3, 3))  # fmt: skip
+    assert conv.residual == ((-1, 0), (0, 0)) and conv.arguments["outputPadding"] == [1, 0]  # the end it reaches
+    assert "builder.pad(y, [0, 0, 1, 0], [0, 0, 0, 0])" in conv.code
+    with pytest.raises(TconvError, match="needs filterShape"):
+        tconv.convert({"framework": "webnn", "strides": [2, 2]}, "torch", 4)
