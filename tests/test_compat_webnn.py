@@ -219,3 +219,25 @@ def test_webnn_ports_only_2d_layers_and_writes_its_residual():
     assert "builder.pad(y, [0, 0, 1, 0], [0, 0, 0, 0])" in conv.code
     with pytest.raises(TconvError, match="needs filterShape"):
         tconv.convert({"framework": "webnn", "strides": [2, 2]}, "torch", 4)
+
+
+def test_search_finds_the_best_window_an_exhaustive_search_finds():
+    from tconv.compat import porting
+    from tconv.compat.webnn import convert as port
+    from tconv.geometry import Axis
+
+    rng = np.random.default_rng(9)
+    for _ in range(200):
+        n, k, s, d = (int(v) for v in rng.integers(1, 5, 4))
+        full = (n - 1) * s + d * (k - 1) + 1
+        start = int(rng.integers(-3, full))
+        a = Axis(n, k, s, d, start, int(rng.integers(max(1, 1 - start), full - start + 5)))
+
+        def axis_of(b, e, op):
+            options = {"padding": [b, e, 0, 0], "strides": [s, 1], "dilations": [d, 1], "outputPadding": [op, 0]}
+            return webnn.geometry([n, 1], [k, 1], options).axes[0]
+
+        every = [((b, e, op), lambda b=b, e=e, op=op: axis_of(b, e, op))
+                 for b in range(full + 2) for e in range(full + 2) for op in range(s)]  # fmt: skip
+        found, best = port.search(a), porting.best(a, every)
+        assert porting.cost(found[1]) == porting.cost(best[1]), (a, found, best)

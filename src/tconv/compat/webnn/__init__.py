@@ -139,18 +139,21 @@ def _geometry(func: str, input_size: Sequence[int], filter_size: Sequence[int], 
     return Geometry(tuple(axes), groups)
 
 
+#: per filterLayout: (to tconv's ``(C_in, C_out/groups, kH, kW)``, back from it)
+_FILTER_MOVES = {
+    "iohw": (layouts.from_onnx, layouts.to_onnx),
+    "hwoi": (layouts.from_tf, layouts.to_tf),
+    "ohwi": (layouts.from_ohwi, layouts.to_ohwi),
+}
+
+
 def filter_to_canonical(filter: np.ndarray, filter_layout: str = "iohw") -> np.ndarray:
     """A WebNN filter in ``filter_layout`` as tconv's ``(C_in, C_out/groups, kH, kW)`` (a view).
 
     >>> filter_to_canonical(np.zeros((3, 3, 2, 1)), "hwoi").shape
     (1, 2, 3, 3)
     """
-    layout = choice("compat.webnn.filter_to_canonical", "filter_layout", filter_layout, FILTER_LAYOUTS)
-    if layout == "hwoi":
-        return layouts.from_tf(filter)
-    if layout == "ohwi":
-        return layouts.from_ohwi(filter)
-    return layouts.from_onnx(filter)
+    return _FILTER_MOVES[choice("compat.webnn.filter_to_canonical", "filter_layout", filter_layout, FILTER_LAYOUTS)][0](filter)
 
 
 def filter_from_canonical(weight: np.ndarray, filter_layout: str = "iohw") -> np.ndarray:
@@ -160,11 +163,7 @@ def filter_from_canonical(weight: np.ndarray, filter_layout: str = "iohw") -> np
     (2, 3, 3, 1)
     """
     layout = choice("compat.webnn.filter_from_canonical", "filter_layout", filter_layout, FILTER_LAYOUTS)
-    if layout == "hwoi":
-        return layouts.to_tf(weight)
-    if layout == "ohwi":
-        return layouts.to_ohwi(weight)
-    return layouts.to_onnx(weight)
+    return _FILTER_MOVES[layout][1](weight)
 
 
 def _operand(func: str, name: str, value: ArrayLike, dtype: np.dtype | None = None) -> np.ndarray:

@@ -65,7 +65,12 @@ def source(desc: Mapping[str, Any], input_size: object) -> Source:
 
 
 def search(a: Axis, option: Any = None) -> Choice | None:
-    """``(begin, end, outputPadding)`` for ``a``: explicit padding is WebNN's one family (outputSizes reaches no other)."""
+    """``(begin, end, outputPadding)`` for ``a``: explicit padding is WebNN's one family (outputSizes reaches no other).
+
+    The window starts at the begin padding (so at 0 when ``a`` starts before the
+    full result); the end padding drops what ``a`` leaves of the full result, or
+    ``outputPadding`` (below the stride) appends what ``a`` runs past it.
+    """
 
     def axis_of(begin: int, end: int, op: int) -> Axis:
         options = {"padding": [begin, end, 0, 0], "strides": [a.stride, 1], "dilations": [a.dilation, 1],
@@ -73,10 +78,10 @@ def search(a: Axis, option: Any = None) -> Choice | None:
         return webnn_geometry([a.size, 1], [a.kernel, 1], options).axes[0]  # a dummy width axis: WebNN is 2-D
 
     begin = max(a.start, 0)
-    return porting.best(a, (
-        ((begin, end, op), lambda end=end, op=op: axis_of(begin, end, op))
-        for op in range(a.stride) for end in [max(0, a.full + op - begin - a.length)]
-    ), fallback=((0, 0, 0), lambda: axis_of(0, 0, 0)))  # fmt: skip
+    left = a.end_crop  # of the full result after the window; negative: the window runs past it
+    end, op = (left, 0) if left >= 0 else (0, min(-left, a.stride - 1))
+    return porting.best(a, [((begin, end, op), lambda: axis_of(begin, end, op))],
+                        fallback=((0, 0, 0), lambda: axis_of(0, 0, 0)))  # fmt: skip
 
 
 def target(src: Source) -> Target:
