@@ -195,28 +195,51 @@ def test_webnn_to_every_framework_and_back(seed):
             conv = tconv.convert(desc, target, n)
             wt, bt = conv.convert_weights(w, b)
             assert_close(tc.run_target(conv, x, wt, bt), ref, F32)
-    for source in OTHERS:  # every framework as the source, run for real; WebNN the target
-        desc, n, w, c_out, run_source = tc._valid_source(rng, source, 2)
-        c_in = desc.get("in_channels") or desc.get("filters_shape", [0])[-1]
-        x = rng.standard_normal((2, c_in, *n)).astype(F32)
-        with_bias = desc.get("bias", desc.get("use_bias", False))
-        b = rng.standard_normal(c_out).astype(F32) if with_bias else None
-        ref = run_source(x, b)
-        conv = tconv.convert(desc, "webnn", n)
-        wt, bt = conv.convert_weights(w, b)
-        y = webnn.conv_transpose2d(x, wt, dict(conv.arguments, bias=None if conv.bias_after else bt))
-        assert_close(conv.apply_residual(y, bt), ref, F32)
+    for source in OTHERS:  # every framework as the source, run for real; WebNN the target (1-D as height 1)
+        for nd in (1, 2):
+            desc, n, w, c_out, run_source = tc._valid_source(rng, source, nd)
+            c_in = desc.get("in_channels") or desc.get("filters_shape", [0])[-1]
+            x = rng.standard_normal((2, c_in, *n)).astype(F32)
+            with_bias = desc.get("bias", desc.get("use_bias", False))
+            b = rng.standard_normal(c_out).astype(F32) if with_bias else None
+            ref = run_source(x, b)
+            conv = tconv.convert(desc, "webnn", n)
+            wt, bt = conv.convert_weights(w, b)
+            x4 = x if nd == 2 else x[:, :, None]
+            y = webnn.conv_transpose2d(x4, wt, dict(conv.arguments, bias=None if conv.bias_after else bt))
+            assert_close(conv.apply_residual(y if nd == 2 else y[:, :, 0], bt), ref, F32)
 
 
-def test_webnn_ports_only_2d_layers_and_writes_its_residual():
-    layer = {"framework": "torch", "layer": "ConvTranspose1d", "in_channels": 1, "out_channels": 1, "kernel_size": 3}
-    with pytest.raises(TconvError, match="2 spatial dims.*height 1"):
-        tconv.convert(layer, "webnn", 5)
+def test_webnn_runs_a_1d_layer_as_2d_of_height_1_and_refuses_3d():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    layer = {"framework": "torch", "layer": "ConvTranspose1d", "in_channels": 2, "out_channels": 4, "kernel_size": 3,
+             "stride": 2, "padding": 1, "output_padding": 1, "groups": 2, "dilation": 2}  # fmt: skip
+    conv = tconv.convert(layer, "webnn", 5)
+    assert "builder.reshape(x, [N, C_in, 1, n])" in conv.code and conv.residual is None
+    x = rng.standard_normal((2, 2, 5)).astype(F32)
+    w, b = rng.standard_normal((2, 2, 3)).astype(F32), rng.standard_normal(4).astype(F32)
+    wt, bt = conv.convert_weights(w, b)
+    assert wt.shape == (2, 2, 1, 3)
+    y = webnn.conv_transpose2d(x[:, :, None], wt, dict(conv.arguments, bias=bt))[:, :, 0]
+    args = {k: v for k, v in layer.items() if k not in ("framework", "layer")}
+    ref = torch.nn.functional.conv_transpose1d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b),
+                                               args["stride"], args["padding"], args["output_padding"], args["groups"],
+                                               args["dilation"]).numpy()  # fmt: skip
+    assert_close(conv.apply_residual(y), ref, F32)
+    with pytest.raises(TconvError, match="WebNN has convTranspose2d only"):
+        tconv.convert({**layer, "layer": "ConvTranspose3d", "groups": 1}, "webnn", 5)
+
+
+def test_webnn_writes_its_residual():
     # ONNX SAME_UPPER with a kernel shorter than the stride starts before the full result: WebNN pads never do
     conv = tconv.convert({"framework": "onnx", "kernel_shape": [1, 1], "strides": [3, 1], "auto_pad": "SAME_UPPER",
                           "in_channels": 1, "out_channels": 1}, "webnn", (3, 3))  # fmt: skip
     assert conv.residual == ((-1, 0), (0, 0)) and conv.arguments["outputPadding"] == [1, 0]  # the end it reaches
     assert "builder.pad(y, [0, 0, 1, 0], [0, 0, 0, 0])" in conv.code
+    x = np.arange(9, dtype=F32).reshape(1, 1, 3, 3)
+    y = conv.apply_residual(webnn.conv_transpose2d(x, np.ones((1, 1, 1, 1), F32), conv.arguments))
+    assert_close(y, tconv.compat.onnx.conv_transpose(x, np.ones((1, 1, 1, 1), F32), strides=[3, 1], auto_pad="SAME_UPPER"), F32)
     with pytest.raises(TconvError, match="needs filterShape"):
         tconv.convert({"framework": "webnn", "strides": [2, 2]}, "torch", 4)
 

@@ -190,7 +190,8 @@ def test_the_corners_are_the_conventions_own_windows():
 
 def test_what_each_convention_cannot_express_is_skipped_with_its_reason(tmp_path):
     skipped = {c: {s["name"]: s["reason"] for s in vectors.write(c, tmp_path / c)["skipped"]} for c in ("webnn", "keras", "torch")}
-    assert "2 spatial dims" in skipped["webnn"]["rank_3"] and "empty batch" in skipped["webnn"]["empty_batch"]
+    assert "convTranspose2d only" in skipped["webnn"]["rank_3"] and "empty batch" in skipped["webnn"]["empty_batch"]
+    assert "no 1-D layer" in skipped["webnn"]["rank_1"]
     assert "no grouped layer" in skipped["keras"]["groups"]
     assert "no single torch layer has this window" in skipped["torch"]["asymmetric_padding"]
     assert "float64" in vectors.write("webnn", tmp_path / "w64", count=2, dtype="float64")["skipped"][0]["reason"]

@@ -199,6 +199,8 @@ def _express(hooks: porting.Framework, case: Case, dtype: str) -> tuple[porting.
     if target.residual is not None:
         return None, f"no single {hooks.NAME} layer has this window: {porting.residual_text(target.residual)}"
     probe = np.zeros((case.in_channels, case.out_channels // case.geometry.groups) + case.geometry.kernel, np.uint8)
+    if target.from_canonical(probe).ndim != probe.ndim:
+        return None, f"{hooks.NAME} has no {case.geometry.ndim}-D layer (its port writes it as a higher-rank one)"
     if target.from_canonical(probe).size != probe.size:
         return None, f"{hooks.NAME} has no grouped layer (its port writes a block-diagonal kernel)"
     return target, ""

@@ -84,33 +84,45 @@ def search(a: Axis, option: Any = None) -> Choice | None:
                         fallback=((0, 0, 0), lambda: axis_of(0, 0, 0)))  # fmt: skip
 
 
+def _indices(values: list) -> str:
+    """A WebNN index list over ``(N, C, *spatial)``: zeros for the batch and channels, then ``values``."""
+    return "[" + ", ".join(map(str, [0, 0] + values)) + "]"
+
+
 def target(src: Source) -> Target:
-    geom = src.geometry
-    if geom.ndim != 2:
-        hint = " (a 1-D layer is a 2-D one of height 1, written by hand)" if geom.ndim == 1 else ""
-        raise fail(FUNC, f"WebNN's convTranspose2d has 2 spatial dims; {src.summary} has {geom.ndim}{hint}")
-    choices = [search(a) for a in geom.axes]
-    (bh, eh, oph), (bw, ew, opw) = (c for c, _ in choices)
-    args = dict(padding=[bh, eh, bw, ew], strides=list(geom.stride), dilations=list(geom.dilation),
+    geom, nd = src.geometry, src.geometry.ndim
+    if nd not in (1, 2):
+        raise fail(FUNC, f"WebNN has convTranspose2d only; {src.summary} has {nd} spatial dims (1-D runs as 2-D of height 1)")
+    # a 1-D layer is a 2-D one of height 1: a one-element axis whose window is its whole full result
+    axes = geom.axes if nd == 2 else (Axis(1, 1, 1, 1, 0, 1),) + geom.axes
+    picks = [search(a) for a in axes]
+    (bh, eh, oph), (bw, ew, opw) = (c for c, _ in picks)
+    args = dict(padding=[bh, eh, bw, ew], strides=[a.stride for a in axes], dilations=[a.dilation for a in axes],
                 outputPadding=[oph, opw], groups=geom.groups, inputLayout="nchw", filterLayout="iohw")  # fmt: skip
-    rest = porting.residual(choices)
+    rest = porting.residual(picks[2 - nd :])
     late = porting.bias_after(src, rest)
     shown = dict(args, **({"bias": "bias"} if src.bias and not late else {}))
     text = ", ".join(f"{k}: {v}" if k == "bias" else f"{k}: {v!r}" for k, v in shown.items()).replace("'", '"')
-    lines = [f"const y = builder.convTranspose2d(x, filter, {{{text}}});  // x: nchw, filter: iohw"]
+    call = f"builder.convTranspose2d(x, filter, {{{text}}})"
+    if nd == 1:
+        lines = [f"const y = builder.reshape({call.replace('(x,', '(builder.reshape(x, [N, C_in, 1, n]),')}, "
+                 f"[N, C_out, {geom.out_size[0] + sum(rest[0]) if rest else geom.out_size[0]}]);  "
+                 "// x: (N, C_in, n) as (N, C_in, 1, n); filter: iohw of height 1"]  # fmt: skip
+    else:
+        lines = [f"const y = {call};  // x: nchw, filter: iohw"]
     name = "y"
     if rest:
         lines.append(f"// residual: no single convTranspose2d has this window: {porting.residual_text(rest)}")
         if min(min(pair) for pair in rest) < 0:  # zeros first (builder.pad), then the crops (builder.slice)
             before, after = ([max(0, -v) for v in side] for side in zip(*rest))
-            lines.append(f"const yPadded = builder.pad(y, [0, 0, {before[0]}, {before[1]}], [0, 0, {after[0]}, {after[1]}]);")
+            lines.append(f"const yPadded = builder.pad(y, {_indices(before)}, {_indices(after)});")
             name = "yPadded"
         if max(max(pair) for pair in rest) > 0:
-            starts = [max(0, b) for b, _ in rest]
-            lines.append(f"const yWindow = builder.slice({name}, [0, 0, {starts[0]}, {starts[1]}], "
-                         f"[N, C_out, {geom.out_size[0]}, {geom.out_size[1]}]);")  # fmt: skip
+            sizes = _indices(list(geom.out_size)).replace("[0, 0,", "[N, C_out,", 1)
+            lines.append(f"const yWindow = builder.slice({name}, {_indices([max(0, b) for b, _ in rest])}, {sizes});")
             name = "yWindow"
     if late:
         lines += [f"// {porting.bias_text(NAME)[2:]}",
-                  f"const yBiased = builder.add({name}, builder.reshape(bias, [1, C_out, 1, 1]));"]
-    return Target(args, rest, "\n".join(lines), lambda w: filter_from_canonical(w, "iohw"), False, late)
+                  f"const yBiased = builder.add({name}, builder.reshape(bias, {_indices([1] * nd).replace('[0, 0,', '[1, C_out,', 1)}));"]
+    return Target(args, rest, "\n".join(lines), lambda w: filter_from_canonical(w if nd == 2 else w[:, :, None], "iohw"),
+                  False, late)  # fmt: skip
