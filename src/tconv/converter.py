@@ -38,6 +38,7 @@ from .compat.porting import FUNC as _FUNC
 from .compat.porting import Framework, Source
 from .compat.tensorflow import convert as tensorflow_port
 from .compat.torch import convert as torch_port
+from .compat.webnn import convert as webnn_port
 from .errors import fail
 from .geometry import Geometry
 from .normalise import check_bias
@@ -46,7 +47,7 @@ __all__ = ["FRAMEWORKS", "Conversion", "convert"]
 
 #: every framework's converter hooks, by name
 _PORTS: dict[str, Framework] = {
-    port.NAME: port for port in (torch_port, tensorflow_port, keras_port, jax_port, onnx_port)
+    port.NAME: port for port in (torch_port, tensorflow_port, keras_port, jax_port, onnx_port, webnn_port)
 }
 FRAMEWORKS = tuple(_PORTS)  # the names, in the order `tconv convert --to all` writes them
 

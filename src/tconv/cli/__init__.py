@@ -25,13 +25,13 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import TconvError
-from . import checkerboard, convert, inspect, shapes, tour, viz
+from . import checkerboard, convert, inspect, shapes, tour, vectors, viz
 from .flags import CommandError, Parser
 
 __all__ = ["build_parser", "main", "verdict"]
 
 #: the subcommand groups, in the order ``tconv --help`` lists them
-GROUPS = (shapes, tour, checkerboard, viz, convert, inspect)
+GROUPS = (shapes, tour, checkerboard, viz, convert, inspect, vectors)
 
 # a library message starts with the function it came from; the command line names the command instead
 _LIBRARY_PREFIX = re.compile(r"^tconv\.[\w.]+: ")

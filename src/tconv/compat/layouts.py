@@ -43,6 +43,8 @@ __all__ = [
     "to_onnx",
     "from_jax",
     "to_jax",
+    "from_ohwi",
+    "to_ohwi",
     "ungroup",
 ]
 
@@ -133,6 +135,28 @@ def from_onnx(weight: ArrayLike) -> np.ndarray:
 
 
 to_onnx = from_onnx
+
+
+def from_ohwi(filters: ArrayLike) -> np.ndarray:
+    """``(C_out/groups, *k, C_in)`` ("ohwi": WebNN's, MLX's, LiteRT's) -> tconv/PyTorch ``(C_in, C_out/groups, *k)`` (a view).
+
+    >>> from_ohwi(np.zeros((4, 3, 5, 8))).shape
+    (8, 4, 3, 5)
+    """
+    f = _array("from_ohwi", "filters", filters, "(C_out/groups, *k, C_in)")
+    nd = f.ndim - 2
+    return f.transpose((nd + 1, 0) + tuple(range(1, nd + 1)))
+
+
+def to_ohwi(weight: ArrayLike) -> np.ndarray:
+    """tconv/PyTorch ``(C_in, C_out/groups, *k)`` -> ``(C_out/groups, *k, C_in)`` ("ohwi"; a view).
+
+    >>> to_ohwi(np.zeros((8, 4, 3, 5))).shape
+    (4, 3, 5, 8)
+    """
+    w = _array("to_ohwi", "weight", weight, "(C_in, C_out/groups, *k)")
+    nd = w.ndim - 2
+    return w.transpose((1,) + tuple(range(2, nd + 2)) + (0,))
 
 
 def _jax_order(func: str, rhs_spec: str, lhs_spec: str | None, nd: int) -> tuple[int, ...]:
