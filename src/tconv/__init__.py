@@ -54,6 +54,7 @@ _SUBMODULES = frozenset(
         "cli",
         "compat",
         "converter",
+        "deconvnet",
         "errors",
         "geometry",
         "grad",

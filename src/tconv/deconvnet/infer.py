@@ -44,7 +44,7 @@ def synthesize(z, filters, *, boundary="zero", stride=1, image_shape):
         raise TconvError(f"tconv.deconvnet.synthesize: the stand-in knows boundary 'zero' only; got {boundary!r}")
     k = filters.shape[2:]
     s = _stride(stride, len(k))
-    return conv_transpose(z, filters, stride=s, padding=_pairs(tuple(image_shape), k, s))
+    return conv_transpose(z, filters, stride=s, padding=_pairs(tuple(image_shape), k, s), algorithm="col2im")
 
 
 def _analysis(r, filters, stride):

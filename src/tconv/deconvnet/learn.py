@@ -342,10 +342,11 @@ def learn(
     bar = _Progress(show, n_layers * n_epochs)
     peak = float(x.max() - x.min()) or 1.0
     model = DeconvNet([], boundary, strides, p, peak)
+    channels = [x.shape[1]] + counts[:-1]
+    maps = [_connectivity(func, conns[i], counts[i], channels[i], i + 1) for i in range(n_layers)]
     below = x
-    for index in range(n_layers):
+    for index, conn in enumerate(maps):
         number = index + 1
-        conn = _connectivity(func, conns[index], counts[index], below.shape[1], number)
         filters = _unit_norm(gen.standard_normal((counts[index], below.shape[1]) + kernel), conn)
         layer = Layer(filters, conn, lams[index], None, below.shape[2:])
         model.layers.append(layer)
