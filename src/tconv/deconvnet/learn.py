@@ -9,7 +9,7 @@ Zeiler, Krishnan, Taylor and Fergus (CVPR 2010). Layer ``l`` explains its input
 with every connected filter ``f_{k,c}`` of unit norm. Each epoch infers the maps
 for the current filters (:func:`.infer.infer`), then takes projected gradient
 steps on the filters: the gradient of the data term is exact (the transposed
-conv's weight gradient, :func:`tconv.grad.transpose_backward_geometry`), the
+conv's weight gradient, a conv of the residual by the maps), the
 step starts at the exact line minimiser of that quadratic and is halved until
 the unit-norm projection lowers ``E``. New maps are kept only when they lower
 ``E`` too, so the objective logged per epoch never increases. Layers are learned
@@ -28,10 +28,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..errors import fail
-from ..geometry import build_transpose
-from ..grad import transpose_backward_geometry
 from ..normalise import as_array, as_float, as_int, as_rng, choice, is_seq, per_axis
-from ..padmodes import pad
+from ..ops import conv
 from .infer import infer, objective, synthesize
 
 __all__ = ["DeconvNet", "EpochLog", "Layer", "learn", "pair_connectivity", "psnr"]
@@ -172,25 +170,27 @@ def _unit_norm(filters: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 def _filter_gradient(z: np.ndarray, residual: np.ndarray, kernel: tuple[int, ...], boundary: str,
                      stride: tuple[int, ...]) -> np.ndarray:
-    """``d/df 1/2 ||synthesize(z, f) - y||^2`` given ``residual = synthesize(z, f) - y``: the synthesis is a
-    transposed conv of ``z`` cut (or wrapped) to the image, so the gradient is that conv's weight gradient
-    against the residual placed back where the synthesis took it from."""
-    func = "deconvnet.learn"
+    """``d/df 1/2 ||synthesize(z, f) - y||^2`` given ``residual = synthesize(z, f) - y``.
+
+    The synthesis scatters ``full[n, c, i*s + j] += z[n, k, i] f[k, c, j]`` (a transposed conv) and cuts
+    (or wraps) ``full`` to the image, so the gradient is
+    ``g[k, c, j] = sum_{n, i} z[n, k, i] r_full[n, c, i*s + j]`` with the residual put back into the
+    full length: a conv of ``r_full`` by ``z`` with batch and channels swapped, dilated by the stride.
+    """
     n, m = residual.shape[2:], z.shape[2:]
     full = tuple((mi - 1) * s + k for mi, s, k in zip(m, stride, kernel))
-    if boundary == "circular":
-        # the periodic synthesis folds the full result modulo n: its adjoint reads the residual periodically
+    if boundary == "circular":  # the periodic synthesis folds the full result modulo n
+        placed = residual
         for ax, (ni, fi) in enumerate(zip(n, full)):
-            residual = np.take(residual, np.arange(fi) % ni, axis=2 + ax)
-        pairs, extra = ((0, 0),) * len(n), (0,) * len(n)
-    else:
+            placed = np.take(placed, np.arange(fi) % ni, axis=2 + ax)
+    else:  # the zero boundary cuts k - 1 at the start; valid maps may stop short of the image's end
+        placed = np.zeros(residual.shape[:2] + full)
         lo = tuple(k - 1 if boundary == "zero" else 0 for k in kernel)
-        hi = tuple(fi - l - ni for fi, l, ni in zip(full, lo, n))
-        pairs = tuple((l, max(h, 0)) for l, h in zip(lo, hi))
-        extra = tuple(max(-h, 0) for h in hi)  # valid maps may stop short of the image's end
-    geom = build_transpose(func, m, kernel, stride, (1,) * len(n), pairs, extra, 1)
-    weight = np.zeros((z.shape[1], residual.shape[1]) + kernel)
-    return transpose_backward_geometry(residual, z, weight, geom, bias=False, need_input=False, func=func)[1]
+        inside = tuple(min(ni, fi - l) for ni, fi, l in zip(n, full, lo))
+        placed[(Ellipsis,) + tuple(slice(l, l + w) for l, w in zip(lo, inside))] = \
+            residual[(Ellipsis,) + tuple(slice(0, w) for w in inside)]
+    grad = conv(np.swapaxes(placed, 0, 1), np.swapaxes(z, 0, 1), dilation=stride)
+    return np.swapaxes(grad, 0, 1)
 
 
 class _Progress:
