@@ -71,13 +71,13 @@ def infer(y, filters, lam, *, p=1.0, boundary="zero", stride=1, method=None, max
     shape = (y.shape[0], filters.shape[0]) + _map_shape(y.shape[2:], k, s)
     # L = lam * ||A||^2 by power iteration
     v = np.random.default_rng(0).standard_normal(shape)
-    for _ in range(30):
+    for _ in range(12):
         v = _analysis(synthesize(v, filters, stride=s, image_shape=y.shape[2:]), filters, s)
         norm = np.linalg.norm(v)
         if norm == 0:
             break
         v /= norm
-    step = 1.0 / (1.01 * lam * max(norm, 1e-12))
+    step = 1.0 / (1.1 * lam * max(norm, 1e-12))  # 12 power steps underestimate L
     z = np.zeros(shape)
     w, t = z, 1.0
     history = [objective(y, z, filters, lam, stride=s)]
