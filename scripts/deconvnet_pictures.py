@@ -80,14 +80,15 @@ def deconvnet(args) -> list[str]:
     y = photos(args.size, args.photos)
     start = time.perf_counter()
     model = learn(y, [9, 45], 7, args.lam, layers=2, g="pairs", epochs=args.epochs, max_iter=args.max_iter,
-                  rng=0, progress=True)
+                  filter_steps=5, rng=0, progress=True)
     seconds = time.perf_counter() - start
     filters_picture(model.layers[0].filters, IMAGES / "deconvnet_filters.png")
     zero = psnr(y, np.zeros_like(y), model.peak)
     lines = [
         f"Run: `python scripts/deconvnet_pictures.py{' --quick' if args.quick else ''}`: {y.shape[0]} photos of "
-        f"{args.size}x{args.size}, lam = {args.lam}, {args.epochs} epochs of {args.max_iter} inference iterations "
-        f"per layer, {seconds:.0f} s in all (a shared 2-core machine).",
+        f"{args.size}x{args.size}, lam = {args.lam}, {' and '.join(map(str, args.epochs))} epochs (layers 1 and 2) "
+        f"of {args.max_iter} inference iterations and 5 filter steps, {seconds:.0f} s in all (a shared 2-core "
+        f"machine).",
         "",
         "| layer | maps | filters | objective, epoch 1 -> last | PSNR of the images from this layer's maps | "
         "PSNR of the layer's own input | non-zeros in the maps |",
@@ -179,7 +180,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small run (fewer photos, epochs and iterations)")
     args = parser.parse_args()
     args.size, args.photos, args.epochs, args.max_iter, args.lam = (
-        (32, 4, 3, 20, 10.0) if args.quick else (64, 8, 10, 60, 10.0))
+        (32, 4, [3, 2], 20, 2.0) if args.quick else (48, 6, [20, 6], 30, 2.0))
     lines = deconvnet(args)
     print("\n".join(lines))
     model, x, accuracy = digits_cnn(3 if args.quick else 12)

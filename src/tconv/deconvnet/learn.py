@@ -245,14 +245,14 @@ def learn(
     lam: float | Sequence[float],
     *,
     layers: int = 1,
-    epochs: int = 10,
+    epochs: int | Sequence[int] = 10,
     boundary: str = "zero",
     stride: int | Sequence[int] = 1,
     p: float = 1.0,
     g: Connectivity | Sequence[Connectivity] = None,
     max_iter: int = 50,
     tol: float = 1e-4,
-    filter_steps: int = 2,
+    filter_steps: int = 4,
     rng: int | np.random.Generator | None = None,
     callback: Callable[[EpochLog], None] | None = None,
     progress: bool | None = None,
@@ -271,8 +271,8 @@ def learn(
         The weight of the data term (the paper's; SPORCO's ``lmbda`` is ``1 / lam``).
     layers : int
         Layers, learned bottom up; layer ``l`` learns on layer ``l-1``'s maps.
-    epochs : int
-        Rounds of inference then filter updates, per layer.
+    epochs : int or one int per layer
+        Rounds of inference then filter updates of each layer.
     boundary : {'zero', 'valid', 'circular'}
         The synthesis' boundary rule (:func:`.infer.infer`).
     stride : int or per-axis ints
@@ -330,7 +330,7 @@ def learn(
     strides = per_axis(func, "stride", stride, nd, 1)
     boundary = choice(func, "boundary", boundary, BOUNDARIES)
     p = as_float(func, "p", p, positive=True)
-    n_epochs = as_int(func, "epochs", epochs, 1)
+    rounds = [as_int(func, "epochs", e, 1) for e in _per_layer(func, "epochs", epochs, n_layers)]
     steps = as_int(func, "filter_steps", filter_steps, 1)
     max_iter, tol = as_int(func, "max_iter", max_iter, 1), as_float(func, "tol", tol, minimum=0.0)
     if isinstance(g, list) and all(v is None or isinstance(v, (str, np.ndarray)) for v in g):
@@ -339,7 +339,7 @@ def learn(
         conns = [None] + [g] * (n_layers - 1)
     gen = as_rng(func, rng)
     show = sys.stderr.isatty() if progress is None else progress
-    bar = _Progress(show, n_layers * n_epochs)
+    bar = _Progress(show, sum(rounds))
     peak = float(x.max() - x.min()) or 1.0
     model = DeconvNet([], boundary, strides, p, peak)
     channels = [x.shape[1]] + counts[:-1]
@@ -351,7 +351,7 @@ def learn(
         layer = Layer(filters, conn, lams[index], None, below.shape[2:])
         model.layers.append(layer)
         z = current = None
-        for epoch in range(1, n_epochs + 1):
+        for epoch in range(1, rounds[index] + 1):
             found = infer(below, layer.effective_filters, lams[index], p=p, boundary=boundary, stride=strides,
                           max_iter=max_iter, tol=tol).z
             if z is None:  # the start: all-zero maps
@@ -373,7 +373,7 @@ def learn(
                 float(np.count_nonzero(z)) / z.size,
             )
             layer.history.append(entry)
-            bar.update(entry, n_layers, n_epochs)
+            bar.update(entry, n_layers, rounds[index])
             if callback is not None:
                 callback(entry)
         below = z
