@@ -24,7 +24,7 @@ def images(seed=0, n=2, size=12, k=3, maps=4):
 @pytest.fixture(scope="module")
 def two_layers():
     log = []
-    model = learn(images(), 4, 3, 20.0, layers=2, epochs=4, max_iter=30, rng=0, callback=log.append,
+    model = learn(images(), 4, 3, 20.0, layers=2, epochs=4, max_iter=20, filter_steps=2, rng=0, callback=log.append,
                   progress=False)
     return model, log
 
@@ -126,3 +126,24 @@ def test_bad_images_are_refused():
     y[0, 0, 0, 0] = np.nan
     with pytest.raises(TconvError, match=r"images must be finite"):
         learn(y, 2, 3, 1.0)
+
+
+def test_encode_new_images_and_reconstruct_from_them(two_layers):
+    model, _ = two_layers
+    y = images(seed=5)
+    maps = model.encode(y, max_iter=20)
+    assert [m.shape for m in maps] == [model.layers[0].maps.shape, model.layers[1].maps.shape]
+    zero = psnr(y, np.zeros_like(y), model.peak)
+    assert psnr(y, model.reconstruct(maps[0], layer=1), model.peak) > zero + 10
+    with pytest.raises(TconvError, match=r"tconv\.deconvnet\.DeconvNet\.reconstruct: layer must be in \[1, 2\]"):
+        model.reconstruct(layer=3)
+
+
+def test_one_dimensional_signals_learn_monotonically():
+    rng = np.random.default_rng(3)
+    spikes = (rng.random((3, 2, 40)) < 0.1) * rng.standard_normal((3, 2, 40))
+    y = tconv.conv_transpose(spikes, rng.standard_normal((2, 1, 5)), padding=4)
+    model = learn(y, 2, 5, 20.0, epochs=5, max_iter=30, rng=0, progress=False)
+    values = [e.objective for e in model.layers[0].history]
+    assert all(b <= a for a, b in zip(values, values[1:])) and values[-1] < values[0]
+    assert model.reconstruct().shape == y.shape
