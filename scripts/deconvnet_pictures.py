@@ -86,7 +86,7 @@ def deconvnet(args) -> list[str]:
     zero = psnr(y, np.zeros_like(y), model.peak)
     lines = [
         f"Run: `python scripts/deconvnet_pictures.py{' --quick' if args.quick else ''}`: {y.shape[0]} photos of "
-        f"{args.size}x{args.size}, lam = {args.lam}, {' and '.join(map(str, args.epochs))} epochs (layers 1 and 2) "
+        f"{args.size}x{args.size}, lam = {' and '.join(map(str, args.lam))}, {' and '.join(map(str, args.epochs))} epochs (layers 1 and 2) "
         f"of {args.max_iter} inference iterations and 5 filter steps, {seconds:.0f} s in all (a shared 2-core "
         f"machine).",
         "",
@@ -180,7 +180,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small run (fewer photos, epochs and iterations)")
     args = parser.parse_args()
     args.size, args.photos, args.epochs, args.max_iter, args.lam = (
-        (32, 4, [3, 2], 20, 2.0) if args.quick else (48, 6, [20, 6], 30, 2.0))
+        (32, 4, [3, 2], 20, [2.0, 20.0]) if args.quick else (48, 6, [20, 6], 30, [2.0, 20.0]))
     lines = deconvnet(args)
     print("\n".join(lines))
     model, x, accuracy = digits_cnn(3 if args.quick else 12)
