@@ -170,8 +170,8 @@ def write_table(lines: list[str], accuracy: float) -> None:
     block = "\n".join(lines + ["", f"The digits CNN of the projection picture: test accuracy {100 * accuracy:.1f}% "
                                    "on 297 held-out digits."])
     text = DOC.read_text()
-    text = re.sub(r"(<!-- table: scripts/deconvnet_pictures.py -->\n).*?(\n<!-- end table -->)",
-                  lambda m: m.group(1) + block + m.group(2), text, flags=re.S)
+    text = re.sub(r"(<!-- table: scripts/deconvnet_pictures.py -->\n).*?(<!-- end table -->)",
+                  lambda m: m.group(1) + block + "\n" + m.group(2), text, flags=re.S)
     DOC.write_text(text)
 
 
