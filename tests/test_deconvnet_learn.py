@@ -139,11 +139,13 @@ def test_encode_new_images_and_reconstruct_from_them(two_layers):
         model.reconstruct(layer=3)
 
 
-def test_one_dimensional_signals_learn_monotonically():
+@pytest.mark.parametrize("stride", [1, 2])
+def test_one_dimensional_signals_learn_monotonically(stride):
     rng = np.random.default_rng(3)
     spikes = (rng.random((3, 2, 40)) < 0.1) * rng.standard_normal((3, 2, 40))
     y = tconv.conv_transpose(spikes, rng.standard_normal((2, 1, 5)), padding=4)
-    model = learn(y, 2, 5, 20.0, epochs=5, max_iter=30, rng=0, progress=False)
+    model = learn(y, 2, 5, 20.0, epochs=5, stride=stride, max_iter=30, rng=0, progress=False)
+    assert model.layers[0].maps.shape[2] == -(-(y.shape[2] + 5 - 2) // stride) + 1
     values = [e.objective for e in model.layers[0].history]
     assert all(b <= a for a, b in zip(values, values[1:])) and values[-1] < values[0]
     assert model.reconstruct().shape == y.shape
