@@ -194,7 +194,7 @@ def _filter_gradient(z: np.ndarray, residual: np.ndarray, kernel: tuple[int, ...
 
 
 class _Progress:
-    """One stderr line rewritten in place: ``layer 1/2 epoch 3/10 [###.......] E=... PSNR=... nnz=...``."""
+    """One stderr line rewritten in place: ``layer 1/2 epoch 3/10 [###...] E=... PSNR=... dB nonzero=...%``."""
 
     def __init__(self, enabled: bool, total: int):
         self.enabled, self.total, self.done = enabled, total, 0
