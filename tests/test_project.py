@@ -108,3 +108,22 @@ def test_overlapping_windows_add_at_shared_switches():
     y = F.max_pool2d(xt, 3, stride=1)
     y.backward(y.detach())
     np.testing.assert_allclose(got, xt.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("padding, groups, dilation", [("same", 1, 1), (1, 2, 1), ("same", 2, 2), (2, 1, 2)])
+def test_conv_goes_back_with_its_geometry(padding, groups, dilation):
+    """'same' padding, groups and dilation: the conv's adjoint with PyTorch's conv_transpose2d, cut back."""
+    model = nn.Sequential(nn.Conv2d(2, 4, 4, padding=padding, groups=groups, dilation=dilation, rng=0,
+                                    dtype=np.float64))
+    x = np.random.default_rng(0).standard_normal((1, 2, 9, 9))
+    got = project(model, x, 0, 3, keep="all")
+    w = torch.tensor(model[0].weight.data)
+    total = dilation * 3
+    lo, hi = (total // 2, total - total // 2) if padding == "same" else (padding, padding)
+    h = F.conv2d(F.pad(torch.tensor(x), (lo, hi, lo, hi)), w, torch.tensor(model[0].bias.data), groups=groups,
+                 dilation=dilation)
+    signal = torch.zeros_like(h)
+    signal[:, 3] = h[:, 3]
+    full = F.conv_transpose2d(signal, w, groups=groups, dilation=dilation)
+    np.testing.assert_allclose(got, full[:, :, lo:full.shape[2] - hi, lo:full.shape[3] - hi].numpy(), rtol=1e-10,
+                               atol=1e-12)
