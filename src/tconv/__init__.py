@@ -57,6 +57,7 @@ _SUBMODULES = frozenset(
         "cli",
         "compat",
         "converter",
+        "deconvnet",
         "errors",
         "geometry",
         "grad",

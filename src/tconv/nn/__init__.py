@@ -28,6 +28,7 @@ from .layers import (
     Tanh,
 )
 from .module import Module, Parameter, Sequential
+from .pool import MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d
 from .resize import ResizeConv1d, ResizeConv2d, ResizeConv3d, Upsample
 from .train import SGD, Adam, BCELoss, MSELoss
 
@@ -47,6 +48,12 @@ __all__ = [
     "LeakyReLU",
     "Linear",
     "MSELoss",
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
+    "MaxUnpool3d",
     "Module",
     "Parameter",
     "ReLU",
