@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, str, tuple[str, ...]]] = [
      ("tconv.ops", "tconv.nonfinite", "tconv.grad", "tconv.padmodes", "tconv.tuning")),
     ("compat", "one package per framework: arguments, layouts, converter hooks, model readers",
      ("tconv.compat",)),
-    ("features", "converter, referee, inspect, checkerboard, nn, init, interpolate, viz, tour, vectors, inverse problems, deconvolutional networks, tiling on Dask",
+    ("features", "converter, referee, inspect, checkerboard, nn, init, interpolate, viz, tour, vectors, inverse, deconvnet, distributed",
      ("tconv.converter", "tconv.referee", "tconv.inspect", "tconv.checkerboard", "tconv.nn", "tconv.init",
       "tconv.interpolate", "tconv.viz", "tconv.tour", "tconv.vectors", "tconv.deconvnet", "tconv.inverse",
       "tconv.distributed")),

@@ -51,7 +51,7 @@ def measured_bytes(name: str, x: np.ndarray, w: np.ndarray, geom: Geometry) -> i
 
 #: (algorithm, TCONV_KERNELS): the two paths of the algorithms with compiled loops.
 RUNS = [(name, path) for name in sorted(IMPLEMENTATIONS)
-        for path in (("numba", "numpy") if name in ("col2im", "subpixel") else ("numpy",))]
+        for path in (("numba", "numpy") if name in ("col2im", "subpixel", "winograd") else ("numpy",))]
 
 
 @pytest.mark.parametrize("name, path", RUNS)
