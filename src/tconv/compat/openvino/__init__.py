@@ -14,7 +14,8 @@ output_padding, the output is the window ``y_full[start : start + L]``
   not mean ``n*s`` here);
 - ``output_shape`` given (``L`` = its entry, ``total = full + op - L``), as
   OpenVINO's CPU plugin computes it (``behavior="cpu"``, the default):
-  ``explicit`` starts at ``pads_begin`` (``pads_end`` ignored), ``valid`` at 0,
+  ``explicit`` starts at ``pads_begin`` (``pads_end`` ignored; at 0 for
+  ``GroupConvolutionBackpropData``), ``valid`` at 0,
   ``same_upper`` at ``ceil(total/2)``, ``same_lower`` at ``floor(total/2)``,
   both clamped at 0 (a longer ``output_shape`` appends zeros);
 - ``behavior="spec"`` follows the opset1 text instead: with ``output_shape``
@@ -28,7 +29,8 @@ size runs as a 1x1 convolution and drops the padding (``start = 0``), what the
 pads or ``auto_pad`` say notwithstanding. Output padding may exceed the stride
 (the extra elements are zeros). tconv refuses an empty output where OpenVINO
 returns an empty tensor, and negative ``pads_end`` or ``output_padding`` (which
-the CPU plugin reads as a crop).
+the CPU plugin reads as a crop). The CPU plugin also refuses some grouped
+nodes (oneDNN finds no primitive for them) that the text allows; tconv computes them.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ def geometry(
     output_padding: IntOrSeq | None = None,
     *,
     groups: int = 1,
+    grouped: bool = False,
     behavior: str = "cpu",
 ) -> Geometry:
     """The :class:`~tconv.geometry.Geometry` of an OpenVINO ``(Group)ConvolutionBackpropData`` node.
@@ -82,6 +85,9 @@ def geometry(
         sizes only), OpenVINO's names, order and defaults.
     groups : int
         ``G`` of ``GroupConvolutionBackpropData`` (1 for ``ConvolutionBackpropData``).
+    grouped : bool
+        Whether the node is ``GroupConvolutionBackpropData`` (the CPU plugin reads
+        ``explicit`` with ``output_shape`` differently there, even for ``G = 1``).
     behavior : ``"cpu"`` or ``"spec"``
         OpenVINO's CPU plugin (default) or the opset1 specification text.
 
@@ -130,7 +136,7 @@ def geometry(
             length = full + op[ax] - (begins[ax] + ends[ax] if explicit else 0)
         else:
             length = shape[ax]
-            start = _start(behavior, auto_pad, full + op[ax] - length, begins[ax])
+            start = _start(behavior, auto_pad, full + op[ax] - length, 0 if grouped else begins[ax])
         if length < 1:
             raise fail(func, f"the output would be empty on axis {ax}: length {length} (full result {full}, "
                        f"output_padding {op[ax]}, pads {begins[ax]} + {ends[ax]}); OpenVINO returns an empty tensor")  # fmt: skip
@@ -161,10 +167,9 @@ def _start(behavior: str, auto_pad: str, total: int, pad_begin: int) -> int:
 
 
 def from_openvino(filters: ArrayLike) -> np.ndarray:
-    """OpenVINO filters -> tconv's ``(C_in, C_out/G, *k)``: ``(C_in, C_out, *k)`` as is, ``(G, C_in/G, C_out/G, *k)`` merged.
+    """``GroupConvolutionBackpropData``'s ``(G, C_in/G, C_out/G, *k)`` -> tconv's ``(C_in, C_out/G, *k)`` (a view).
 
-    A grouped kernel is told by its rank, so pass ``groups`` where the rank is
-    ambiguous: use the result of :func:`to_openvino` with the ``groups`` it got.
+    ``ConvolutionBackpropData``'s ``(C_in, C_out, *k)`` is tconv's layout already.
 
     >>> from_openvino(np.zeros((2, 3, 5, 4, 4))).shape  # 2 groups of 2-D filters
     (6, 5, 4, 4)
@@ -223,7 +228,7 @@ def _backprop(
     if output_shape is not None:
         output_shape = np.asarray(output_shape).ravel().tolist()  # the node's input: a 1-D tensor
     geom = geometry(x.shape[2:], w.shape[2:], strides, output_shape, pads_begin, pads_end, dilations, auto_pad,
-                    output_padding, groups=groups, behavior=behavior)  # fmt: skip
+                    output_padding, groups=groups, grouped=grouped, behavior=behavior)  # fmt: skip
     return run_geometry(x, w, b, geom, func=func)
 
 

@@ -66,7 +66,7 @@ def source(desc: Mapping[str, Any], input_size: object) -> Source:
     if "strides" not in desc:
         raise fail(FUNC, "an openvino description needs strides (the node's required attribute)")
     attrs = {key: desc[key] for key in ATTRIBUTES if key in desc}
-    geom = ov_geometry(per_axis(FUNC, "input_size", input_size, nd, 1), k, groups=groups, **attrs)
+    geom = ov_geometry(per_axis(FUNC, "input_size", input_size, nd, 1), k, groups=groups, grouped=op == OPS[1], **attrs)
     # tconv.convert checks a weight's rank before moving its layout: a grouped kernel passes there merged,
     # (C_in, C_out/G, *k) = from_openvino(filters); OpenVINO's own (G, C_in/G, C_out/G, *k) is merged here
     to_canonical = (lambda w: from_openvino(w) if w.ndim == nd + 3 else w) if op == OPS[1] else (lambda w: w)
