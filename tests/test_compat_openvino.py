@@ -61,7 +61,8 @@ def test_random_nodes_match_the_cpu_plugin(seed):
         ref = _real(x, filters, attrs, grouped)
         got = _outcome(fn, x, filters, **attrs)
         if grouped and isinstance(ref, Exception) and "primitive descriptor" in str(ref):
-            assert not isinstance(got, Exception), got  # oneDNN has no grouped primitive for it; the text allows it
+            # oneDNN has no grouped primitive for it (an empty output among them); the text allows it
+            assert not isinstance(got, Exception) or "empty" in str(got), got
             continue
         if isinstance(ref, Exception) or 0 in ref.shape:  # an empty output: OpenVINO returns it, tconv refuses
             assert isinstance(got, TconvError), (attrs, x.shape, filters.shape, str(ref)[:200])
