@@ -15,7 +15,7 @@ def compile_node(x_shape, w: np.ndarray, arguments: dict, grouped: bool | None =
 
     grouped = len(w.shape) == len(x_shape) + 1 if grouped is None else grouped
     data = ops.parameter(list(x_shape), ov.Type.f32, name="data")
-    kw = dict(arguments)
+    kw = {key: v for key, v in arguments.items() if key != "behavior"}  # behavior: tconv's reading, not an attribute
     if kw.get("output_shape") is not None:
         kw["output_shape"] = ops.constant(np.asarray(kw["output_shape"], np.int64).ravel())
     else:

@@ -38,16 +38,20 @@ __all__ = ["PADDINGS", "from_litert", "geometry", "output_shape_range_of", "to_l
 PADDINGS = ("SAME", "VALID")
 
 
+def _permute(func: str, name: str, value: ArrayLike, layout: str, axes: tuple[int, ...]) -> np.ndarray:
+    w = np.asarray(value)
+    if w.ndim != 4:
+        raise fail(f"compat.litert.{func}", f"{name} must be {layout}; got shape {w.shape}")
+    return w.transpose(axes)
+
+
 def from_litert(weights: ArrayLike) -> np.ndarray:
     """LiteRT ``(C_out, kH, kW, C_in)`` -> tconv's ``(C_in, C_out, kH, kW)`` (a view).
 
     >>> from_litert(np.zeros((4, 3, 5, 8))).shape
     (8, 4, 3, 5)
     """
-    w = np.asarray(weights)
-    if w.ndim != 4:
-        raise fail("compat.litert.from_litert", f"weights must be (C_out, kH, kW, C_in); got shape {w.shape}")
-    return w.transpose(3, 0, 1, 2)
+    return _permute("from_litert", "weights", weights, "(C_out, kH, kW, C_in)", (3, 0, 1, 2))
 
 
 def to_litert(weight: ArrayLike) -> np.ndarray:
@@ -56,10 +60,7 @@ def to_litert(weight: ArrayLike) -> np.ndarray:
     >>> to_litert(np.zeros((8, 4, 3, 5))).shape
     (4, 3, 5, 8)
     """
-    w = np.asarray(weight)
-    if w.ndim != 4:
-        raise fail("compat.litert.to_litert", f"weight must be (C_in, C_out, kH, kW); got shape {w.shape}")
-    return w.transpose(1, 2, 3, 0)
+    return _permute("to_litert", "weight", weight, "(C_in, C_out, kH, kW)", (1, 2, 3, 0))
 
 
 def _options(func: str, padding: object, stride_h: object, stride_w: object) -> tuple[str, tuple[int, int]]:

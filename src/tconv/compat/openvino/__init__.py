@@ -256,50 +256,41 @@ _DOC = """OpenVINO's ``{op}`` (opset1) on NumPy arrays.
     """
 
 
-def convolution_backprop_data(
-    data: ArrayLike,
-    filters: ArrayLike,
-    strides: IntOrSeq,
-    output_shape: Sequence[int] | None = None,
-    pads_begin: IntOrSeq | None = None,
-    pads_end: IntOrSeq | None = None,
-    dilations: IntOrSeq | None = None,
-    auto_pad: str | None = None,
-    output_padding: IntOrSeq | None = None,
-    name: str | None = None,
-    *,
-    bias: ArrayLike | None = None,
-    behavior: str = "cpu",
-) -> np.ndarray:
-    func = "compat.openvino.convolution_backprop_data"
-    return _backprop(func, False, data, filters, strides, output_shape, pads_begin, pads_end, dilations, auto_pad,
-                     output_padding, bias, behavior)  # fmt: skip
+def _entry_point(grouped: bool):
+    """The public ``(group_)convolution_backprop_data``: one signature for the two ops."""
+    op = "GroupConvolutionBackpropData" if grouped else "ConvolutionBackpropData"
+    name = "group_convolution_backprop_data" if grouped else "convolution_backprop_data"
+
+    def backprop_data(
+        data: ArrayLike,
+        filters: ArrayLike,
+        strides: IntOrSeq,
+        output_shape: Sequence[int] | None = None,
+        pads_begin: IntOrSeq | None = None,
+        pads_end: IntOrSeq | None = None,
+        dilations: IntOrSeq | None = None,
+        auto_pad: str | None = None,
+        output_padding: IntOrSeq | None = None,
+        name: str | None = None,
+        *,
+        bias: ArrayLike | None = None,
+        behavior: str = "cpu",
+    ) -> np.ndarray:
+        return _backprop(f"compat.openvino.{backprop_data.__name__}", grouped, data, filters, strides, output_shape,
+                         pads_begin, pads_end, dilations, auto_pad, output_padding, bias, behavior)  # fmt: skip
+
+    backprop_data.__name__ = backprop_data.__qualname__ = name
+    backprop_data.__doc__ = _DOC.format(op=op, layout="(G, C_in/G, C_out/G, *k)" if grouped else "(C_in, C_out, *k)")
+    return backprop_data
 
 
-def group_convolution_backprop_data(
-    data: ArrayLike,
-    filters: ArrayLike,
-    strides: IntOrSeq,
-    output_shape: Sequence[int] | None = None,
-    pads_begin: IntOrSeq | None = None,
-    pads_end: IntOrSeq | None = None,
-    dilations: IntOrSeq | None = None,
-    auto_pad: str | None = None,
-    output_padding: IntOrSeq | None = None,
-    name: str | None = None,
-    *,
-    bias: ArrayLike | None = None,
-    behavior: str = "cpu",
-) -> np.ndarray:
-    func = "compat.openvino.group_convolution_backprop_data"
-    return _backprop(func, True, data, filters, strides, output_shape, pads_begin, pads_end, dilations, auto_pad,
-                     output_padding, bias, behavior)  # fmt: skip
+convolution_backprop_data = _entry_point(False)
+group_convolution_backprop_data = _entry_point(True)
 
 
-convolution_backprop_data.__doc__ = _DOC.format(op="ConvolutionBackpropData", layout="(C_in, C_out, *k)") + """
+convolution_backprop_data.__doc__ += """
     Examples
     --------
     >>> convolution_backprop_data(np.ones((1, 1, 3)), np.ones((1, 1, 3)), 2)[0, 0]
     array([1., 1., 2., 1., 2., 1., 1.])
     """
-group_convolution_backprop_data.__doc__ = _DOC.format(op="GroupConvolutionBackpropData", layout="(G, C_in/G, C_out/G, *k)")
