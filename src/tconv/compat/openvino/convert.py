@@ -87,8 +87,8 @@ def search(a: Axis, option: Any = None) -> Choice | None:
             raise fail(FUNC, "the CPU plugin reads these attributes differently")
         return got
 
-    begin = max(a.start, 0)
-    extra = a.length + begin - a.full  # output_padding when positive, pads_end when negative
+    begin = max(a.start, 0)  # zeros before y_full cannot be asked for: the residual pads them
+    extra = a.start + a.length - a.full  # where the window ends past y_full: output_padding, or pads_end when negative
     return porting.best(
         a,
         [((begin, max(0, -extra), max(0, extra)), lambda: axis_of(begin, max(0, -extra), max(0, extra)))],
