@@ -103,6 +103,17 @@ def test_where_the_cpu_plugin_and_the_text_part(n, k, s, attrs, cpu, spec):
     assert not np.allclose(tov.convolution_backprop_data(x, w, [s], behavior="spec", **attrs), ref)
 
 
+def test_the_grouped_op_reads_explicit_output_shape_its_own_way():
+    x = np.arange(1.0, 5.0, dtype=np.float32).reshape(1, 1, 4)
+    w = np.array([1, 10, 100, 1000, 10000], np.float32).reshape(1, 1, 5)
+    attrs = dict(strides=[2], pads_begin=[1], pads_end=[0], output_shape=[7])
+    starts = {grouped: tov.geometry(4, 5, grouped=grouped, **attrs).start for grouped in (False, True)}
+    assert starts == {False: (1,), True: (0,)} and tov.geometry(4, 5, behavior="spec", **attrs).start == (2,)
+    assert_close(tov.convolution_backprop_data(x, w, **attrs), compile_node(x.shape, w, attrs)(x)[0], np.float32)
+    assert_close(tov.group_convolution_backprop_data(x, w[None], **attrs), compile_node(x.shape, w[None], attrs)(x)[0],
+                 np.float32)  # fmt: skip
+
+
 def test_same_without_output_shape_is_the_full_result():
     x = np.ones((1, 1, 4), np.float32)
     w = np.ones((1, 1, 3), np.float32)
