@@ -178,10 +178,10 @@ def _run_litert(call: dict, x: np.ndarray, w: np.ndarray, s: int) -> np.ndarray:
 
     filters = w.reshape(1, -1, 1, 1)
     shape = [1, 1, call["output_shape"], 1]
-    f = tf.function(
-        lambda v: tf.nn.conv2d_transpose(v, filters, shape, strides=[1, s], padding=call["padding"]),
-        input_signature=[tf.TensorSpec([1, 1, x.size, 1], tf.float32)],
-    )
+    def layer(v):
+        return tf.nn.conv2d_transpose(v, filters, shape, strides=[1, s], padding=call["padding"])
+
+    f = tf.function(layer, input_signature=[tf.TensorSpec([1, 1, x.size, 1], tf.float32)])
     model = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()], f).convert()
     interpreter = Interpreter(model_content=model)
     interpreter.allocate_tensors()
