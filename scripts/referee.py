@@ -81,12 +81,18 @@ def layer_calls(layer: dict) -> dict:
             calls["tensorflow"] = dict(padding="SAME", output_shape=layer["n"] * s)
             calls["jax"] = dict(padding="SAME")
         calls["keras"] = dict(padding="same", output_padding=op if concept != "same" else None)
+        calls["openvino"] = dict(auto_pad="same_upper", output_padding=[op])
+        if concept == "same" and d == 1:
+            calls["litert"] = dict(padding="SAME", output_shape=layer["n"] * s)
         onnx = dict(auto_pad="SAME_UPPER", output_padding=[op])
     elif concept == "valid":
         calls["torch"] = dict(stride=s, padding=0, output_padding=0, dilation=d)
         calls["tensorflow"] = dict(padding="VALID", output_shape=string_axis("valid", layer["n"], k, s, d).length)
         calls["keras"] = dict(padding="valid", output_padding=None)
         calls["jax"] = dict(padding="VALID")
+        calls["openvino"] = dict(auto_pad="valid")
+        if d == 1:
+            calls["litert"] = dict(padding="VALID", output_shape=calls["tensorflow"]["output_shape"])
         onnx = dict(auto_pad="VALID")
     elif concept == "padding=p":
         calls["torch"] = dict(stride=s, padding=p, output_padding=op, dilation=d)
@@ -94,12 +100,17 @@ def layer_calls(layer: dict) -> dict:
         calls["tensorflow"] = dict(padding=[[0, 0], [0, 0], [p, p], [0, 0]], output_shape=full - 2 * p + op)
         if op == 0:
             calls["jax"] = dict(padding=[(p, p)])  # the pair a user would type: JAX reads it as the dilated input's padding
+        calls["openvino"] = dict(pads_begin=[p], pads_end=[p], output_padding=[op])
         onnx = dict(pads=[p, p], output_padding=[op])
     else:
         calls["tensorflow"] = dict(padding="SAME", output_shape=target)
+        calls["openvino"] = dict(output_shape=[target])
+        if d == 1:
+            calls["litert"] = dict(padding="SAME", output_shape=target)
         onnx = dict(output_shape=[target])
     for name in ("onnx_spec", "onnx_reference", "onnxruntime"):
         calls[name] = dict(onnx, strides=[s], dilations=[d])
+    calls["openvino"] = dict(calls["openvino"], strides=[s], dilations=[d])
     return calls
 
 
@@ -135,11 +146,48 @@ def _run(framework: str, call: dict, x: np.ndarray, w: np.ndarray, layer: dict) 
 
         y = lax.conv_transpose(x.reshape(1, -1, 1), w.reshape(-1, 1, 1), (s,), call["padding"], (d,), transpose_kernel=True)
         return np.asarray(y).ravel()
+    if framework == "openvino":
+        return _run_openvino(call, x, w)
+    if framework == "litert":
+        return _run_litert(call, x, w, s)
     if framework == "onnx_spec":
         from tconv.compat import onnx as compat_onnx
 
         return compat_onnx.conv_transpose(x.reshape(1, 1, -1), w.reshape(1, 1, -1), **call).ravel()
     return _run_onnx_model(framework, call, x, w)
+
+
+def _run_openvino(call: dict, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """One ``ConvolutionBackpropData`` node on OpenVINO's CPU plugin, in float32 (its default may be bfloat16)."""
+    import openvino as ov
+    import openvino.opset1 as ops
+
+    kw = dict(call)
+    if "output_shape" in kw:
+        kw["output_shape"] = ops.constant(np.asarray(kw["output_shape"], np.int64))
+    data = ops.parameter([1, 1, x.size], ov.Type.f32)
+    node = ops.convolution_backprop_data(data, ops.constant(w.reshape(1, 1, -1)), **kw)
+    model = ov.Core().compile_model(ov.Model([node], [data]), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    return model(x.reshape(1, 1, -1))[0].ravel()
+
+
+def _run_litert(call: dict, x: np.ndarray, w: np.ndarray, s: int) -> np.ndarray:
+    """A TRANSPOSE_CONV made by TensorFlow's TFLite converter (an H of 1), run by LiteRT's interpreter."""
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    filters = w.reshape(1, -1, 1, 1)
+    shape = [1, 1, call["output_shape"], 1]
+    def layer(v):
+        return tf.nn.conv2d_transpose(v, filters, shape, strides=[1, s], padding=call["padding"])
+
+    f = tf.function(layer, input_signature=[tf.TensorSpec([1, 1, x.size, 1], tf.float32)])
+    model = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()], f).convert()
+    interpreter = Interpreter(model_content=model)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x.reshape(1, 1, -1, 1))
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).ravel()
 
 
 def _run_onnx_model(framework: str, call: dict, x: np.ndarray, w: np.ndarray) -> np.ndarray:

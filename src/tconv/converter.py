@@ -33,7 +33,9 @@ from numpy.typing import ArrayLike
 from .algorithms.common import window
 from .compat.jax import convert as jax_port
 from .compat.keras import convert as keras_port
+from .compat.litert import convert as litert_port
 from .compat.onnx import convert as onnx_port
+from .compat.openvino import convert as openvino_port
 from .compat.porting import FUNC as _FUNC
 from .compat.porting import Framework, Source
 from .compat.tensorflow import convert as tensorflow_port
@@ -47,7 +49,8 @@ __all__ = ["FRAMEWORKS", "Conversion", "convert"]
 
 #: every framework's converter hooks, by name
 _PORTS: dict[str, Framework] = {
-    port.NAME: port for port in (torch_port, tensorflow_port, keras_port, jax_port, onnx_port, webnn_port)
+    port.NAME: port
+    for port in (torch_port, tensorflow_port, keras_port, jax_port, onnx_port, openvino_port, litert_port, webnn_port)
 }
 FRAMEWORKS = tuple(_PORTS)  # the names, in the order `tconv convert --to all` writes them
 

@@ -1,8 +1,8 @@
 """Where the frameworks disagree about the same transposed-conv layer: the checked-in referee data.
 
 ``scripts/referee.py`` runs PyTorch, TensorFlow, Keras (JAX backend), JAX,
-the ONNX spec text (through :mod:`tconv.compat.onnx`), ``onnx.reference`` and
-ONNX Runtime over a grid of 1-D layers and keeps every layer on which their
+the ONNX spec text (through :mod:`tconv.compat.onnx`), ``onnx.reference``,
+ONNX Runtime, OpenVINO (CPU plugin) and LiteRT over a grid of 1-D layers and keeps every layer on which their
 outcomes differ; :func:`disagreements` returns that file.
 
 A layer is a padding *concept* a user would name the same in every framework:
@@ -10,22 +10,26 @@ A layer is a padding *concept* a user would name the same in every framework:
 =======================  ===================================================================
 concept                  the call each framework gets
 =======================  ===================================================================
-``same``                 TF/Keras/JAX ``SAME``, ONNX ``auto_pad=SAME_UPPER``; PyTorch (no
+``same``                 TF/Keras/JAX/LiteRT ``SAME``, ONNX ``auto_pad=SAME_UPPER``, OpenVINO
+                         ``auto_pad="same_upper"`` (no ``output_shape``); PyTorch (no
                          "same") the usual port: ``padding=(k_eff-1)//2`` and the
                          ``output_padding`` that reaches ``n*s``
-``valid``                TF/Keras/JAX ``VALID``, ONNX ``VALID``, PyTorch ``padding=0``
-``same+output_padding``  Keras ``same`` with ``output_padding``, ONNX ``SAME_UPPER`` with it,
-                         PyTorch's port with it added
+``valid``                TF/Keras/JAX/LiteRT ``VALID``, ONNX and OpenVINO ``valid``, PyTorch ``padding=0``
+``same+output_padding``  Keras ``same`` with ``output_padding``, ONNX ``SAME_UPPER`` and
+                         OpenVINO ``same_upper`` with it, PyTorch's port with it added
 ``padding=p``            PyTorch ``padding=p, output_padding``, TF explicit ``[p, p]`` with the
-                         matching ``output_shape``, ONNX ``pads=[p, p]``, JAX the pair ``(p, p)``
+                         matching ``output_shape``, ONNX ``pads=[p, p]``, OpenVINO
+                         ``pads_begin=pads_end=[p]``, JAX the pair ``(p, p)``
                          as typed (JAX reads it as the padding of the zero-inserted input)
-``output_shape=L``       TF ``SAME`` with ``output_shape=L``, ONNX ``output_shape=[L]``
+``output_shape=L``       TF and LiteRT ``SAME`` with ``output_shape=L``, ONNX ``output_shape=[L]``,
+                         OpenVINO's ``output_shape`` input ``[L]`` (``explicit``, pads 0)
 =======================  ===================================================================
 
 Each framework's cell is ``length@start``: the output is ``y_full[start :
 start + length]`` of the full scatter result ``y_full[i*s + j*d] += x[i] *
 w[j]`` (a negative start means zeros before it), or ``refused``, or ``n/a``
-(no such call), or ``other`` (no window of ``y_full`` at all).
+(no such call), or ``other`` (no window of ``y_full`` at all). LiteRT has no
+dilation and no explicit pads (``n/a`` there); it runs with its default XNNPACK delegate.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from importlib import resources
 __all__ = ["disagreements", "FRAMEWORKS", "PARAMETERS"]
 
 #: The outcome columns, one per framework (or runtime) the referee runs.
-FRAMEWORKS = ("torch", "tensorflow", "keras", "jax", "onnx_spec", "onnx_reference", "onnxruntime")
+FRAMEWORKS = ("torch", "tensorflow", "keras", "jax", "onnx_spec", "onnx_reference", "onnxruntime", "openvino", "litert")
 #: The columns describing the layer; the integer ones are ``None`` where the concept has no such value.
 PARAMETERS = ("concept", "n", "k", "s", "d", "padding", "output_padding", "output_shape")
 
