@@ -28,6 +28,9 @@ from . import geometry as litert_geometry
 __all__ = ["KEYS", "NAME", "describe", "dilate", "search", "source", "target"]
 
 NAME = "litert"
+#: what `tconv vectors` may write for it: the op runs float32 (or quantized) tensors, and a batch of at least one
+DTYPES = ("float32",)
+EMPTY_BATCH = False
 KEYS = ("op", "weights_shape", "kernel_size", "in_channels", "out_channels", "output_shape", "padding", "stride_h",
         "stride_w", "bias")  # fmt: skip
 
