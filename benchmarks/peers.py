@@ -1,4 +1,4 @@
-"""The peers: the same layer in PyTorch, ONNX Runtime, TensorFlow and JAX.
+"""The peers: the same layer in PyTorch, ONNX Runtime, OpenVINO, TensorFlow and JAX.
 
 Each ``make_<peer>(case, x, w)`` returns ``(run, note)``: ``run()`` computes the
 layer from inputs already converted to the peer's native layout (conversion is
@@ -39,9 +39,9 @@ def make_torch(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[
     return run, lambda y: y.numpy(), f"torch {torch.__version__}"
 
 
-def make_onnxruntime(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[Runner, Callable, str]:
+def onnx_model(case: Case, w: np.ndarray) -> bytes:
+    """The layer as one ONNX ``ConvTranspose`` node (opset 17), the weight an initializer: what ONNX Runtime and OpenVINO run."""
     import onnx
-    import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
     node = helper.make_node(
@@ -51,26 +51,74 @@ def make_onnxruntime(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> 
     )
     graph = helper.make_graph(
         [node], case.name,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(case.x_shape))],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(case.y_shape))],
         initializer=[numpy_helper.from_array(w, "w")],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = min(model.ir_version, 10)
     onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def onnxruntime_session(model: bytes, threads: int):
+    """An ONNX Runtime CPU session on ``threads`` intra-op threads; :class:`Refused` if it declines the model."""
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     try:
-        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - report any refusal as such
         raise Refused(str(exc).splitlines()[0][:80]) from None
+
+
+def make_onnxruntime(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[Runner, Callable, str]:
+    import onnxruntime as ort
+
+    session = onnxruntime_session(onnx_model(case, w), threads)
     feed = {"x": x}
 
     def run():
         return session.run(None, feed)[0]
 
     return run, lambda y: y, f"onnxruntime {ort.__version__}"
+
+
+#: OpenVINO's CPU plugin defaults to bfloat16 where the CPU has AMX or AVX-512 BF16 (this machine
+#: has both): the benchmark compares float32, so the precision is asked for and then read back.
+OPENVINO_CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
+
+
+def openvino_request(model: bytes, threads: int):
+    """An OpenVINO CPU infer request for an ONNX model, float32 on ``threads`` threads, and its note.
+
+    Raises :class:`Refused` if OpenVINO declines the model or would not compute it in float32.
+    """
+    import openvino as ov
+
+    core = ov.Core()
+    try:
+        compiled = core.compile_model(core.read_model(model), "CPU",
+                                      dict(OPENVINO_CONFIG, INFERENCE_NUM_THREADS=threads))
+    except Exception as exc:  # noqa: BLE001 - report any refusal as such
+        raise Refused(str(exc).splitlines()[0][:80]) from None
+    precision = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+    if "float32" not in precision and precision != "f32":
+        raise Refused(f"compiled for {precision}, not float32")
+    return compiled.create_infer_request(), f"openvino {ov.__version__.split('-')[0]} ({precision})"
+
+
+def make_openvino(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[Runner, Callable, str]:
+    request, note = openvino_request(onnx_model(case, w), threads)
+
+    def run():
+        # zero copy both ways, OpenVINO's fastest documented use: the output is the request's own
+        # buffer, reused by the next call (the copy for the accuracy check is not timed)
+        return request.infer({0: x}, share_inputs=True, share_outputs=True)[0]
+
+    return run, lambda y: np.array(y), note
 
 
 def make_tensorflow(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[Runner, Callable, str]:
@@ -159,6 +207,7 @@ def make_jax(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[Ru
 PEERS: dict[str, Callable] = {
     "torch": make_torch,
     "onnxruntime": make_onnxruntime,
+    "openvino": make_openvino,
     "tensorflow": make_tensorflow,
     "jax": make_jax,
 }
