@@ -104,10 +104,10 @@ def openvino_request(model: bytes, threads: int):
                                       dict(OPENVINO_CONFIG, INFERENCE_NUM_THREADS=threads))
     except Exception as exc:  # noqa: BLE001 - report any refusal as such
         raise Refused(str(exc).splitlines()[0][:80]) from None
-    precision = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
-    if "float32" not in precision and precision != "f32":
-        raise Refused(f"compiled for {precision}, not float32")
-    return compiled.create_infer_request(), f"openvino {ov.__version__.split('-')[0]} ({precision})"
+    precision = compiled.get_property("INFERENCE_PRECISION_HINT")
+    if precision != ov.Type.f32:
+        raise Refused(f"compiled for {precision.get_type_name()}, not f32")
+    return compiled.create_infer_request(), f"openvino {ov.__version__.split('-')[0]} (f32)"
 
 
 def make_openvino(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[Runner, Callable, str]:
