@@ -236,11 +236,11 @@ def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, r
     timed = [c for c in contenders.values()
              if "refused" not in c and not (len(c["times"]) == 1 and c["times"][0] > budget)]
     shuffle = random.Random(seed)
-    _rounds(timed, repeats, shuffle, pause)
+    timed_rounds(timed, repeats, shuffle, pause)
     # the fast contenders (each the same) run more rounds, still interleaved: their medians are
     # the ones a few slow calls move most
     fast = [c for c in timed if "reference" not in c and statistics.median(c["times"]) < FAST_S]
-    _rounds(fast, (fast_repeats or FAST_FACTOR * repeats) - repeats, shuffle, pause)
+    timed_rounds(fast, (fast_repeats or FAST_FACTOR * repeats) - repeats, shuffle, pause)
     for c in contenders.values():
         if "tconv" in c and "refused" not in c:
             c["extra"] = extra_memory(c["run"])
@@ -268,7 +268,7 @@ def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, r
     return rows, summary
 
 
-def _rounds(contenders: list[dict], count: int, shuffle: random.Random, pause: float) -> None:
+def timed_rounds(contenders: list[dict], count: int, shuffle: random.Random, pause: float) -> None:
     """``count`` rounds in which every contender runs once, timed."""
     order = list(contenders)
     for _ in range(count):
