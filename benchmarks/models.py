@@ -78,16 +78,17 @@ def dcgan(quick: bool):
 
     nz, ngf, nc, batch = (8, 4, 3, 2) if quick else (100, 64, 3, 64)
 
+    # the tutorial's five layers: 4x4 kernels, stride 1 then 2, channels nz -> 8 ngf -> ... -> ngf -> nc
+    channels = (nz, ngf * 8, ngf * 4, ngf * 2, ngf, nc)
+    layers = []
+    for i, (c_in, c_out) in enumerate(zip(channels, channels[1:])):
+        layers.append(tnn.ConvTranspose2d(c_in, c_out, 4, 1 if i == 0 else 2, 0 if i == 0 else 1, bias=False))
+        layers += [tnn.BatchNorm2d(c_out), tnn.ReLU(True)] if i < len(channels) - 2 else [tnn.Tanh()]
+
     class Generator(tnn.Module):
         def __init__(self):
             super().__init__()
-            self.main = tnn.Sequential(
-                tnn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), tnn.BatchNorm2d(ngf * 8), tnn.ReLU(True),
-                tnn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), tnn.BatchNorm2d(ngf * 4), tnn.ReLU(True),
-                tnn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), tnn.BatchNorm2d(ngf * 2), tnn.ReLU(True),
-                tnn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), tnn.BatchNorm2d(ngf), tnn.ReLU(True),
-                tnn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), tnn.Tanh(),
-            )
+            self.main = tnn.Sequential(*layers)
 
         def forward(self, input):
             return self.main(input)

@@ -111,13 +111,18 @@ def test_activation_first_never_writes_the_callers_input():
     np.testing.assert_array_equal(y, model(x0))
 
 
-def test_inplace_activations_equal_the_plain_ones():
-    x = np.array([-2.0, -0.0, 0.0, 0.5, np.nan, np.inf, -np.inf], np.float32)
-    for act in (nn.ReLU(), nn.LeakyReLU(0.1), nn.Tanh(), nn.Sigmoid()):
-        expected = act.apply(x)
-        got = act.apply_inplace(x.copy())
+def test_inplace_activations_equal_the_plain_ones_and_torch():
+    x = np.array([-2.0, -0.0, 0.0, 0.5, 3.0, np.nan, np.inf, -np.inf], np.float32)
+    xt = torch.from_numpy(x)
+    acts = [(nn.ReLU(), torch.relu(xt)), (nn.Tanh(), torch.tanh(xt)), (nn.Sigmoid(), torch.sigmoid(xt))]
+    acts += [(nn.LeakyReLU(a), torch.nn.functional.leaky_relu(xt, a)) for a in (0.0, 0.1, 1.0, 1.5, -0.2)]
+    for act, ref in acts:
+        with np.errstate(invalid="ignore"):  # -inf * 0 is NaN, as in torch
+            expected = act.apply(x)
+            got = act.apply_inplace(x.copy())
         np.testing.assert_array_equal(got, expected)
-        assert np.array_equal(np.signbit(got), np.signbit(expected))
+        np.testing.assert_allclose(expected, ref.numpy(), rtol=2e-7, atol=0)  # tanh, sigmoid: 1 ulp apart
+        assert np.array_equal(np.signbit(got[~np.isnan(got)]), np.signbit(expected[~np.isnan(expected)])), act
 
 
 def test_training_batchnorm_and_backward_are_refused():

@@ -73,10 +73,15 @@ class LeakyReLU(_Elementwise):
         self.negative_slope = as_float(f"nn.{type(self).__name__}", "negative_slope", negative_slope)
 
     def apply(self, x):
-        return np.where(x >= 0, x, x * np.asarray(self.negative_slope, dtype=x.dtype))
+        slope = np.asarray(self.negative_slope, dtype=x.dtype)
+        if 0 < self.negative_slope <= 1:  # max(x, a x): the same values, without np.where's slow masked pick
+            return np.maximum(x, x * slope)
+        return np.where(x >= 0, x, x * slope)
 
     def apply_inplace(self, x):
-        return np.multiply(x, np.asarray(self.negative_slope, dtype=x.dtype), out=x, where=x < 0)
+        if 0 < self.negative_slope <= 1:
+            return np.maximum(x, x * np.asarray(self.negative_slope, dtype=x.dtype), out=x)
+        return super().apply_inplace(x)
 
     def derivative(self, x, y):
         return np.where(x >= 0, 1.0, self.negative_slope).astype(x.dtype)
