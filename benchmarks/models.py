@@ -320,6 +320,7 @@ def main(argv: list[str] | None = None) -> str:
             rows += bench_model(decoder, args.quick, peers, threads=args.threads, repeats=repeats,
                                 warmup=1 if args.quick else args.warmup, pause=pause, seed=i)
     summary = summarise(rows)
+    machine["load average (1, 5, 15 min) at the end"] = " ".join(f"{v:.1f}" for v in os.getloadavg())
     text = "\n".join([
         "## Machine", "", *(f"- {k}: {v}" for k, v in machine.items()), f"- timed rounds: {repeats}"
         + (" (quick: tiny sizes)" if args.quick else ""), "",

@@ -117,6 +117,8 @@ def machine_description(threads: int, pause: float) -> dict:
         "element-wise threads (tconv)": num_threads(),
         "tconv kernels (col2im passes, depthwise)": algorithms.backend(),
         "pause before each timed call (s)": pause,
+        # other processes on a shared host: the load moves every contender's time
+        "load average (1, 5, 15 min) at the start": " ".join(f"{v:.1f}" for v in os.getloadavg()),
     }
 
 
@@ -422,6 +424,7 @@ def main(argv: list[str] | None = None) -> str:
             rows += r
             summaries.append(s)
         gemm_end = gemm_rate(3 if args.quick else 5, gemm_size)
+        machine["load average (1, 5, 15 min) at the end"] = " ".join(f"{v:.1f}" for v in os.getloadavg())
     # the best of the medians at the start, at the end and within each case's rounds
     gemm = max([gemm, gemm_end] + [s["gemm"] for s in summaries])
     for r in rows:
