@@ -52,7 +52,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from peers import Refused, onnxruntime_session, openvino_request  # noqa: E402
+from peers import Refused, onnxruntime_runner, openvino_runner  # noqa: E402
 from run import PAUSE, TOLERANCE, fmt, machine_description, markdown, timed_rounds  # noqa: E402
 
 import tconv  # noqa: E402
@@ -215,23 +215,13 @@ def contenders(decoder: Decoder, quick: bool, peers: list[str], threads: int, se
 
         out["torch"] = dict(run=run_torch, convert=lambda y: y.numpy(), note=f"torch {torch.__version__}, eval, no_grad")
     model = onnx_bytes(source, xt) if {"onnxruntime", "openvino"} & set(peers) else None
-    if "onnxruntime" in peers:
-        import onnxruntime as ort
-
-        try:
-            session = onnxruntime_session(model, threads)
-            feed = {"x": x}
-            out["onnxruntime"] = dict(run=lambda: session.run(None, feed)[0], note=f"onnxruntime {ort.__version__}")
-        except Refused as exc:
-            out["onnxruntime"] = dict(refused=str(exc), note=f"refused: {exc}")
-    if "openvino" in peers:
-        try:
-            request, note = openvino_request(model, threads)
-            out["openvino"] = dict(
-                run=lambda: request.infer({0: x}, share_inputs=True, share_outputs=True)[0],
-                convert=np.array, note=note)
-        except Refused as exc:
-            out["openvino"] = dict(refused=str(exc), note=f"refused: {exc}")
+    for peer, runner in (("onnxruntime", onnxruntime_runner), ("openvino", openvino_runner)):
+        if peer in peers:
+            try:
+                run, note = runner(model, x, threads)
+                out[peer] = dict(run=run, note=note, convert=np.array)  # OpenVINO reuses its output buffer
+            except Refused as exc:
+                out[peer] = dict(refused=str(exc), note=f"refused: {exc}")
     return out, definition_flops(fused, x)
 
 

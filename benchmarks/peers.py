@@ -61,29 +61,31 @@ def onnx_model(case: Case, w: np.ndarray) -> bytes:
     return model.SerializeToString()
 
 
-def onnxruntime_session(model: bytes, threads: int):
-    """An ONNX Runtime CPU session on ``threads`` intra-op threads; :class:`Refused` if it declines the model."""
+def onnxruntime_runner(model: bytes, x: np.ndarray, threads: int) -> tuple[Runner, str]:
+    """``run()`` of an ONNX model with input ``x`` by an ONNX Runtime CPU session on ``threads`` threads, and a note.
+
+    Raises :class:`Refused` if ONNX Runtime declines the model.
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     try:
-        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - report any refusal as such
         raise Refused(str(exc).splitlines()[0][:80]) from None
-
-
-def make_onnxruntime(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[Runner, Callable, str]:
-    import onnxruntime as ort
-
-    session = onnxruntime_session(onnx_model(case, w), threads)
-    feed = {"x": x}
+    feed = {session.get_inputs()[0].name: x}
 
     def run():
         return session.run(None, feed)[0]
 
-    return run, lambda y: y, f"onnxruntime {ort.__version__}"
+    return run, f"onnxruntime {ort.__version__}"
+
+
+def make_onnxruntime(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[Runner, Callable, str]:
+    run, note = onnxruntime_runner(onnx_model(case, w), x, threads)
+    return run, lambda y: y, note
 
 
 #: OpenVINO's CPU plugin defaults to bfloat16 where the CPU has AMX or AVX-512 BF16 (this machine
@@ -91,10 +93,11 @@ def make_onnxruntime(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> 
 OPENVINO_CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
 
 
-def openvino_request(model: bytes, threads: int):
-    """An OpenVINO CPU infer request for an ONNX model, float32 on ``threads`` threads, and its note.
+def openvino_runner(model: bytes, x: np.ndarray, threads: int) -> tuple[Runner, str]:
+    """``run()`` of an ONNX model with input ``x`` by OpenVINO on the CPU, float32 on ``threads`` threads, and a note.
 
     Raises :class:`Refused` if OpenVINO declines the model or would not compute it in float32.
+    ``run()`` returns the request's own output buffer, which the next call overwrites.
     """
     import openvino as ov
 
@@ -107,18 +110,19 @@ def openvino_request(model: bytes, threads: int):
     precision = compiled.get_property("INFERENCE_PRECISION_HINT")
     if precision != ov.Type.f32:
         raise Refused(f"compiled for {precision.get_type_name()}, not f32")
-    return compiled.create_infer_request(), f"openvino {ov.__version__.split('-')[0]} (f32)"
+    request = compiled.create_infer_request()
+
+    def run():
+        # zero copy both ways, OpenVINO's fastest documented use (the copy for the accuracy
+        # check, outside the timed call, is the caller's)
+        return request.infer({0: x}, share_inputs=True, share_outputs=True)[0]
+
+    return run, f"openvino {ov.__version__.split('-')[0]} (f32)"
 
 
 def make_openvino(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[Runner, Callable, str]:
-    request, note = openvino_request(onnx_model(case, w), threads)
-
-    def run():
-        # zero copy both ways, OpenVINO's fastest documented use: the output is the request's own
-        # buffer, reused by the next call (the copy for the accuracy check is not timed)
-        return request.infer({0: x}, share_inputs=True, share_outputs=True)[0]
-
-    return run, lambda y: np.array(y), note
+    run, note = openvino_runner(onnx_model(case, w), x, threads)
+    return run, np.array, note
 
 
 def make_tensorflow(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[Runner, Callable, str]:
