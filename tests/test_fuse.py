@@ -135,3 +135,14 @@ def test_training_batchnorm_and_backward_are_refused():
         fused.backward(np.ones((1, 2, 6, 6), np.float32))
     with pytest.raises(TypeError, match="tconv.nn.fuse: model must be a tconv.nn.Module"):
         nn.fuse(torch.nn.ReLU())
+
+
+def test_resize_conv_is_flattened_and_its_conv_takes_the_batchnorm():
+    bn = nn.BatchNorm2d(3)
+    bn.register_buffer("running_mean", np.array([0.5, -1.0, 2.0], np.float32))
+    bn.register_buffer("running_var", np.array([0.25, 2.0, 4.0], np.float32))
+    model = nn.Sequential(nn.ResizeConv2d(2, 3, 3, rng=0), bn, nn.LeakyReLU(0.2)).eval()
+    fused = nn.fuse(model)
+    assert [name for name, _ in fused.named_children()] == ["0.upsample", "0.conv", "2"]
+    x = np.random.default_rng(10).standard_normal((2, 2, 4, 5)).astype(np.float32)
+    assert_close(fused(x), model(x), np.float32)
