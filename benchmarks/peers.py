@@ -88,8 +88,8 @@ def make_onnxruntime(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> 
     return run, lambda y: y, note
 
 
-#: OpenVINO's CPU plugin defaults to bfloat16 where the CPU has AMX or AVX-512 BF16 (this machine
-#: has both): the benchmark compares float32, so the precision is asked for and then read back.
+#: OpenVINO's CPU plugin's precision hint defaults to bfloat16 where the CPU has AMX or AVX-512 BF16:
+#: the benchmark compares float32, so the precision is asked for and then read back.
 OPENVINO_CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
 
 
