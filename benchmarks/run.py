@@ -46,7 +46,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from cases import CASES, Case, select  # noqa: E402
-from peers import PEERS, Refused  # noqa: E402
+from peers import PEERS, Refused, environment  # noqa: E402
 
 import tconv  # noqa: E402
 from tconv import algorithms  # noqa: E402
@@ -80,15 +80,8 @@ DEFAULT_ALGORITHMS = (*algorithms.ALGORITHMS, "auto" + NUMPY)
 def on_numpy_path(fn):
     """``fn`` run with ``TCONV_KERNELS=numpy`` (read by tconv on every call), the variable restored after."""
     def run():
-        before = os.environ.get("TCONV_KERNELS")
-        os.environ["TCONV_KERNELS"] = "numpy"
-        try:
+        with environment("TCONV_KERNELS", "numpy"):
             return fn()
-        finally:
-            if before is None:
-                del os.environ["TCONV_KERNELS"]
-            else:
-                os.environ["TCONV_KERNELS"] = before
 
     return run
 
