@@ -1,4 +1,4 @@
-"""The peers: the same layer in PyTorch, ONNX Runtime, TensorFlow and JAX.
+"""The peers: the same layer in PyTorch, ONNX Runtime, OpenVINO, TensorFlow and JAX.
 
 Each ``make_<peer>(case, x, w)`` returns ``(run, note)``: ``run()`` computes the
 layer from inputs already converted to the peer's native layout (conversion is
@@ -10,7 +10,10 @@ is not installed raises ``ImportError``.
 
 from __future__ import annotations
 
-from typing import Callable
+import contextlib
+import os
+import sys
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -39,9 +42,9 @@ def make_torch(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[
     return run, lambda y: y.numpy(), f"torch {torch.__version__}"
 
 
-def make_onnxruntime(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[Runner, Callable, str]:
+def onnx_model(case: Case, w: np.ndarray) -> bytes:
+    """The layer as one ONNX ``ConvTranspose`` node (opset 17), the weight an initializer: what ONNX Runtime and OpenVINO run."""
     import onnx
-    import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
     node = helper.make_node(
@@ -51,26 +54,106 @@ def make_onnxruntime(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> 
     )
     graph = helper.make_graph(
         [node], case.name,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(case.x_shape))],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(case.y_shape))],
         initializer=[numpy_helper.from_array(w, "w")],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = min(model.ir_version, 10)
     onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def onnxruntime_runner(model: bytes, x: np.ndarray, threads: int) -> tuple[Runner, str]:
+    """``run()`` of an ONNX model with input ``x`` by an ONNX Runtime CPU session on ``threads`` threads, and a note.
+
+    Raises :class:`Refused` if ONNX Runtime declines the model.
+    """
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     try:
-        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - report any refusal as such
         raise Refused(str(exc).splitlines()[0][:80]) from None
-    feed = {"x": x}
+    feed = {session.get_inputs()[0].name: x}
 
     def run():
         return session.run(None, feed)[0]
 
-    return run, lambda y: y, f"onnxruntime {ort.__version__}"
+    return run, f"onnxruntime {ort.__version__}"
+
+
+def make_onnxruntime(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[Runner, Callable, str]:
+    run, note = onnxruntime_runner(onnx_model(case, w), x, threads)
+    return run, lambda y: y, note
+
+
+@contextlib.contextmanager
+def environment(name: str, value: str) -> Iterator[None]:
+    """The environment variable ``name`` set to ``value`` inside the block, as it was after it."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
+
+
+def import_openvino():
+    """``openvino``, imported with its usage telemetry declined.
+
+    ``import openvino`` sends a usage event over the network (the ``openvino_telemetry``
+    package) unless the user has opted out with its ``opt_in_out --opt_out``; nothing the
+    benchmarks run may reach the network. OpenVINO declines on its own in a CI job, which it
+    tells by ``CI=true``: the import runs so, and the variable is restored after. (If
+    something imported openvino earlier in the process, that import decided.)
+    """
+    if "openvino" not in sys.modules:
+        with environment("CI", "true"):
+            import openvino  # noqa: F401
+    return sys.modules["openvino"]
+
+
+#: OpenVINO's CPU plugin's precision hint defaults to bfloat16 where the CPU has AMX or AVX-512 BF16:
+#: the benchmark compares float32, so the precision is asked for and then read back.
+OPENVINO_CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
+
+
+def openvino_runner(model: bytes, x: np.ndarray, threads: int) -> tuple[Runner, str]:
+    """``run()`` of an ONNX model with input ``x`` by OpenVINO on the CPU, float32 on ``threads`` threads, and a note.
+
+    Raises :class:`Refused` if OpenVINO declines the model or would not compute it in float32.
+    ``run()`` returns the request's own output buffer, which the next call overwrites.
+    """
+    ov = import_openvino()
+    core = ov.Core()
+    try:
+        compiled = core.compile_model(core.read_model(model), "CPU",
+                                      dict(OPENVINO_CONFIG, INFERENCE_NUM_THREADS=threads))
+    except Exception as exc:  # noqa: BLE001 - report any refusal as such
+        raise Refused(str(exc).splitlines()[0][:80]) from None
+    precision = compiled.get_property("INFERENCE_PRECISION_HINT")
+    if precision != ov.Type.f32:
+        raise Refused(f"compiled for {precision.get_type_name()}, not f32")
+    request = compiled.create_infer_request()
+
+    def run():
+        # zero copy both ways, OpenVINO's fastest documented use (the copy for the accuracy
+        # check, outside the timed call, is the caller's)
+        return request.infer({0: x}, share_inputs=True, share_outputs=True)[0]
+
+    return run, f"openvino {ov.__version__.split('-')[0]} (f32)"
+
+
+def make_openvino(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[Runner, Callable, str]:
+    run, note = openvino_runner(onnx_model(case, w), x, threads)
+    return run, np.array, note
 
 
 def make_tensorflow(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[Runner, Callable, str]:
@@ -159,6 +242,7 @@ def make_jax(case: Case, x: np.ndarray, w: np.ndarray, threads: int) -> tuple[Ru
 PEERS: dict[str, Callable] = {
     "torch": make_torch,
     "onnxruntime": make_onnxruntime,
+    "openvino": make_openvino,
     "tensorflow": make_tensorflow,
     "jax": make_jax,
 }

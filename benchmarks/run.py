@@ -1,22 +1,26 @@
-"""Benchmark suite: tconv's algorithms beside PyTorch, ONNX Runtime, TensorFlow and JAX.
+"""Benchmark suite: tconv's algorithms beside PyTorch, ONNX Runtime, OpenVINO, TensorFlow and JAX.
 
 Usage (from the repository root)::
 
     python benchmarks/run.py                      # every case, every algorithm, every installed peer
     python benchmarks/run.py --quick              # tiny shapes, 1 warm-up + 3 runs: a smoke test
     python benchmarks/run.py --cases dcgan,unet --algorithms auto,phase --peers torch
+    python benchmarks/run.py --algorithms auto,auto@numpy   # auto, and auto on the pure NumPy path
 
 For every case, in one run and interleaved round by round (so the machine's
 load drifts over all contenders alike; each round in a new seeded order, and a
 pause precedes each call so that one contender's spinning worker threads do not
 slow the next), it reports the median time after
 warm-up of each implementation (contenders faster than 50 ms run three times as
-many rounds), GFLOP/s by ``2 * N * C_in * (C_out/g) *
-prod(n) * prod(k)``, the percentage of this machine's float32 GEMM rate (a
+many rounds), the effective GFLOP/s by the definition's multiply-adds, ``2 * N * C_in * (C_out/g) *
+prod(n) * prod(k)`` over the time whatever an implementation really computes (so a
+formulation that does fewer multiplies, such as Winograd's, can pass the GEMM rate), the percentage of this machine's float32 GEMM rate (a
 2048^3 ``numpy.matmul`` measured in the same run), the speed relative to the
 fastest peer that accepts the case, tconv's peak extra memory (tracemalloc,
 beyond the inputs and the returned output) and the error against the float64
-``scatter`` reference. It prints markdown and writes ``results/table.md``,
+``scatter`` reference. An algorithm written ``NAME@numpy`` (``auto@numpy`` is in the
+default list) runs with ``TCONV_KERNELS=numpy``: the pure NumPy path, in the same
+rounds as the compiled one. It prints markdown and writes ``results/table.md``,
 ``results/results.json`` (with every round's time, in the order they ran) and
 ``results/speed.png`` beside this file (or ``--out``).
 """
@@ -42,7 +46,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from cases import CASES, Case, select  # noqa: E402
-from peers import PEERS, Refused  # noqa: E402
+from peers import PEERS, Refused, environment  # noqa: E402
 
 import tconv  # noqa: E402
 from tconv import algorithms  # noqa: E402
@@ -65,8 +69,21 @@ COLUMNS = ("case", "impl", "ms", "GFLOP/s", "% GEMM", "vs best peer", "extra MiB
 #: The summary table's columns (one row per case: what ``auto`` does).
 SUMMARY_COLUMNS = (
     "case", "layer", "auto runs", "auto ms", "% GEMM", "case GEMM GFLOP/s", "% case GEMM", "best peer", "peer ms",
-    "auto vs best peer", "auto extra MiB", "in+out MiB",
+    "auto vs best peer", "auto GFLOP/s", "peer GFLOP/s", "numpy ms", "numpy vs best peer", "auto extra MiB",
+    "in+out MiB",
 )
+#: The suffix of an algorithm run on the pure NumPy path (``TCONV_KERNELS=numpy``), and the default extra contender.
+NUMPY = "@numpy"
+DEFAULT_ALGORITHMS = (*algorithms.ALGORITHMS, "auto" + NUMPY)
+
+
+def on_numpy_path(fn):
+    """``fn`` run with ``TCONV_KERNELS=numpy`` (read by tconv on every call), the variable restored after."""
+    def run():
+        with environment("TCONV_KERNELS", "numpy"):
+            return fn()
+
+    return run
 
 
 def machine_description(threads: int, pause: float) -> dict:
@@ -93,6 +110,8 @@ def machine_description(threads: int, pause: float) -> dict:
         "element-wise threads (tconv)": num_threads(),
         "tconv kernels (col2im passes, depthwise)": algorithms.backend(),
         "pause before each timed call (s)": pause,
+        # other processes on a shared host: the load moves every contender's time
+        "load average (1, 5, 15 min) at the start": " ".join(f"{v:.1f}" for v in os.getloadavg()),
     }
 
 
@@ -147,12 +166,13 @@ def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, r
     ref = reference(case, x, w)
     kw = case.kwargs()
     contenders: dict[str, dict] = {}
-    for name in names:
+    for label in names:
+        name = label.removesuffix(NUMPY)
+
         def run(name=name):
             return tconv.conv_transpose(x, w, algorithm=name, **kw)
 
-        note = ""
-        if name == "auto":
+        def describe(name=name):
             from tconv.geometry import transpose_geometry
 
             geom = transpose_geometry("bench", case.size, case.kernel, **{k: v for k, v in kw.items() if k != "groups"},
@@ -160,7 +180,12 @@ def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, r
             note = algorithms.choose(case.x_shape, case.w_shape, geom)
             if note == "col2im":  # which path ran: the compiled passes or pure NumPy
                 note += " (numba)" if col2im.compiled_kernels(geom) is not None else " (numpy)"
-        contenders[f"tconv.{name}"] = dict(run=run, convert=lambda y: y, note=note, tconv=name)
+            return note
+
+        if label != name:
+            run, describe = on_numpy_path(run), on_numpy_path(describe)
+        note = describe() if name == "auto" else ""
+        contenders[f"tconv.{label}"] = dict(run=run, convert=lambda y: y, note=note, tconv=name)
     for peer in peers:
         try:
             run, convert, note = PEERS[peer](case, x, w, threads)
@@ -206,11 +231,11 @@ def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, r
     timed = [c for c in contenders.values()
              if "refused" not in c and not (len(c["times"]) == 1 and c["times"][0] > budget)]
     shuffle = random.Random(seed)
-    _rounds(timed, repeats, shuffle, pause)
+    timed_rounds(timed, repeats, shuffle, pause)
     # the fast contenders (each the same) run more rounds, still interleaved: their medians are
     # the ones a few slow calls move most
     fast = [c for c in timed if "reference" not in c and statistics.median(c["times"]) < FAST_S]
-    _rounds(fast, (fast_repeats or FAST_FACTOR * repeats) - repeats, shuffle, pause)
+    timed_rounds(fast, (fast_repeats or FAST_FACTOR * repeats) - repeats, shuffle, pause)
     for c in contenders.values():
         if "tconv" in c and "refused" not in c:
             c["extra"] = extra_memory(c["run"])
@@ -238,7 +263,7 @@ def bench_case(case: Case, names: list[str], peers: list[str], *, warmup: int, r
     return rows, summary
 
 
-def _rounds(contenders: list[dict], count: int, shuffle: random.Random, pause: float) -> None:
+def timed_rounds(contenders: list[dict], count: int, shuffle: random.Random, pause: float) -> None:
     """``count`` rounds in which every contender runs once, timed."""
     order = list(contenders)
     for _ in range(count):
@@ -285,12 +310,15 @@ def summarise(rows: list[dict], summaries: list[dict], gemm: float) -> tuple[lis
         if auto is None or auto["ms"] == "":
             continue
         peer = by_impl.get(s["best_peer"]) if s["best_peer"] else None
+        numpy_auto = by_impl.get("tconv.auto" + NUMPY) or {}
         row = {
             "case": case.name, "layer": case.describe(), "auto runs": auto["note"].split(";")[0],
             "auto ms": auto["ms"], "% GEMM": 100 * auto["GFLOP/s"] / gemm,
             "case GEMM GFLOP/s": s["gemm"], "% case GEMM": 100 * auto["GFLOP/s"] / s["gemm"],
             "best peer": s["best_peer"] or "none", "peer ms": peer["ms"] if peer else "",
-            "auto vs best peer": auto["vs best peer"], "auto extra MiB": auto["extra MiB"], "in+out MiB": s["in_out"],
+            "auto vs best peer": auto["vs best peer"], "auto GFLOP/s": auto["GFLOP/s"],
+            "peer GFLOP/s": peer["GFLOP/s"] if peer else "", "numpy ms": numpy_auto.get("ms", ""),
+            "numpy vs best peer": numpy_auto.get("vs best peer", ""), "auto extra MiB": auto["extra MiB"], "in+out MiB": s["in_out"],
             "gemm_bound": case.gemm_bound, "rel err": auto["rel err"],
         }
         if peer:
@@ -344,8 +372,9 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--quick", action="store_true", help="tiny shapes, few runs: a smoke test")
     parser.add_argument("--cases", help="comma-separated substrings of case names (default: all): "
                         + ", ".join(c.name for c in CASES))
-    parser.add_argument("--algorithms", default=",".join(algorithms.ALGORITHMS),
-                        help="comma-separated tconv algorithms (default: all)")
+    parser.add_argument("--algorithms", default=",".join(DEFAULT_ALGORITHMS),
+                        help=f"comma-separated tconv algorithms, NAME{NUMPY} for NAME on the pure NumPy path "
+                        f"(default: all, and auto{NUMPY})")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers (default: all installed)")
     parser.add_argument("--repeats", type=int, help="timed runs per contender (default 9, quick 3)")
     parser.add_argument("--fast-repeats", type=int, help=f"timed runs of each contender faster than "
@@ -364,7 +393,7 @@ def main(argv: list[str] | None = None) -> str:
     from threadpoolctl import threadpool_limits
 
     names = [a.strip() for a in args.algorithms.split(",") if a.strip()]
-    unknown = [a for a in names if a not in algorithms.ALGORITHMS]
+    unknown = [a for a in names if a.removesuffix(NUMPY) not in algorithms.ALGORITHMS]
     if unknown:
         parser.error(f"unknown algorithm(s) {unknown}; choose from {', '.join(algorithms.ALGORITHMS)}")
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
@@ -388,6 +417,7 @@ def main(argv: list[str] | None = None) -> str:
             rows += r
             summaries.append(s)
         gemm_end = gemm_rate(3 if args.quick else 5, gemm_size)
+        machine["load average (1, 5, 15 min) at the end"] = " ".join(f"{v:.1f}" for v in os.getloadavg())
     # the best of the medians at the start, at the end and within each case's rounds
     gemm = max([gemm, gemm_end] + [s["gemm"] for s in summaries])
     for r in rows:

@@ -14,6 +14,7 @@ returns the input gradient and accumulates parameter gradients in
 
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .convert import from_keras, from_torch
+from .fuse import Fused, fuse
 from ..padmodes import fold, pad
 from .layers import (
     BatchNorm1d,
@@ -45,6 +46,7 @@ __all__ = [
     "ConvTranspose2d",
     "ConvTranspose3d",
     "Flatten",
+    "Fused",
     "LeakyReLU",
     "Linear",
     "MSELoss",
@@ -67,6 +69,7 @@ __all__ = [
     "Tanh",
     "Upsample",
     "fold",
+    "fuse",
     "from_keras",
     "from_torch",
     "pad",

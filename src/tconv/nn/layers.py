@@ -43,6 +43,11 @@ class _Elementwise(Module):
     def apply(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def apply_inplace(self, x: np.ndarray) -> np.ndarray:
+        """``apply(x)`` written into ``x`` (inference only: :class:`tconv.nn.Fused` calls it on arrays it owns)."""
+        x[...] = self.apply(x)
+        return x
+
     def derivative(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -52,6 +57,9 @@ class ReLU(_Elementwise):
 
     def apply(self, x):
         return np.maximum(x, 0)
+
+    def apply_inplace(self, x):
+        return np.maximum(x, 0, out=x)
 
     def derivative(self, x, y):
         return (x > 0).astype(x.dtype)
@@ -65,7 +73,15 @@ class LeakyReLU(_Elementwise):
         self.negative_slope = as_float(f"nn.{type(self).__name__}", "negative_slope", negative_slope)
 
     def apply(self, x):
-        return np.where(x >= 0, x, x * np.asarray(self.negative_slope, dtype=x.dtype))
+        slope = np.asarray(self.negative_slope, dtype=x.dtype)
+        if 0 < self.negative_slope <= 1:  # max(x, a x): the same values, without np.where's slow masked pick
+            return np.maximum(x, x * slope)
+        return np.where(x >= 0, x, x * slope)
+
+    def apply_inplace(self, x):
+        if 0 < self.negative_slope <= 1:
+            return np.maximum(x, x * np.asarray(self.negative_slope, dtype=x.dtype), out=x)
+        return super().apply_inplace(x)
 
     def derivative(self, x, y):
         return np.where(x >= 0, 1.0, self.negative_slope).astype(x.dtype)
@@ -79,6 +95,9 @@ class Tanh(_Elementwise):
 
     def apply(self, x):
         return np.tanh(x)
+
+    def apply_inplace(self, x):
+        return np.tanh(x, out=x)
 
     def derivative(self, x, y):
         return 1 - y * y
