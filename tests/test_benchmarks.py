@@ -172,7 +172,7 @@ def test_spread_gives_every_item_to_one_worker_with_blas_on_one_thread(monkeypat
         def work(item):
             mine.append(item)
             seen.append(item)
-            inside.append((threads.num_threads(), [lib.num_threads for lib in threads._blas_libraries()]))
+            inside.append((threads.num_threads(), [lib.num_threads for lib in threads.blas_libraries()]))
 
         return work
 

@@ -141,6 +141,7 @@ READS = {
     ("explain",): GEOMETRY | {"-o"},
     ("matrix",): GEOMETRY | {"-o"},
     ("tour",): {"-o"},
+    ("vectors",): {"--convention", "--cases", "--seed", "--dtype", "--out"},
     ("checkerboard",): {"-i", "-k", "-s", "-p", "-d", "-o", "--model", "--heatmap"},
     ("animate",): GEOMETRY | {"-o", "--view", "--frames", "--duration"},
     ("draw", "matrix"): GEOMETRY | {"-o"},
