@@ -348,3 +348,15 @@ def test_a_layer_file_that_is_not_text_is_one_line(capsys, tmp_path):
 def test_an_interrupt_is_one_line(capsys, monkeypatch):
     monkeypatch.setattr(tconv.cli.shapes, "cmd_shape", raising(KeyboardInterrupt()))
     assert run(capsys, "shape", "-i", "3", "-k", "3") == (130, "", "tconv shape: interrupted\n")
+
+
+def test_convert_to_all_reports_the_targets_that_cannot_hold_the_layer(capsys):
+    layer = '{"framework": "torch", "layer": "ConvTranspose3d", "in_channels": 2, "out_channels": 2, "kernel_size": 3, "stride": 2}'
+    code, out, err = run(capsys, "convert", layer, "--to", "all", "-i", "4")
+    assert code == 0 and err == ""
+    refused = [line for line in out.splitlines() if re.match(r"# (litert|webnn): tconv\.convert: ", line)]
+    assert len(refused) == 2 and all("3 spatial dims" in line for line in refused)
+    assert "torch.nn.ConvTranspose3d -> onnx" in out
+    # a layer that every target refuses is the source's error: one line, exit 2
+    code, out, err = run(capsys, "convert", layer.replace('"stride": 2', '"stride": -2'), "--to", "all", "-i", "4")
+    assert code == 2 and out == "" and "stride must be >= 1" in err and len(err.splitlines()) == 1

@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from ..converter import FRAMEWORKS, convert, loads
+from ..errors import TconvError
 from .flags import CommandError, command, require
 
 EPILOG = (
@@ -32,12 +33,26 @@ def cmd_convert(args: argparse.Namespace) -> str:
     # the layer decides how many spatial dims there are: convert reads one size as every axis's
     size = args.input[0] if len(args.input) == 1 else args.input
     blocks = []
-    for target in FRAMEWORKS if args.to == "all" else (args.to,):
-        result = convert(layer, target, size)
+    targets = FRAMEWORKS if args.to == "all" else (args.to,)
+    refused: list[TconvError] = []
+    for target in targets:
+        try:
+            result = convert(layer, target, size)
+        except TconvError as exc:
+            # with --to all, a target that cannot hold the layer (WebNN or LiteRT for a 3-D one) is
+            # reported in its place; a layer every target refuses is the source's error
+            if len(targets) == 1:
+                raise
+            refused.append(exc)
+            message = str(exc)
+            blocks.append(json.dumps({"target": target, "error": message}) if args.json else f"# {target}: {message}")
+            continue
         if args.json:
             blocks.append(json.dumps({"target": target, "arguments": result.arguments, "residual": result.residual}))
         else:
             blocks.append(result.code)
+    if len(refused) == len(targets):
+        raise refused[0]
     return "\n\n".join(blocks)
 
 
