@@ -14,6 +14,7 @@ returns the input gradient and accumulates parameter gradients in
 
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .convert import from_keras, from_torch
+from .io import load, save
 from ..padmodes import fold, pad
 from .layers import (
     BatchNorm1d,
@@ -62,5 +63,7 @@ __all__ = [
     "fold",
     "from_keras",
     "from_torch",
+    "load",
     "pad",
+    "save",
 ]
