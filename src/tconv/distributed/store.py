@@ -104,9 +104,11 @@ def _prepare_output(func: str, zarr, store: Any, key: dict, shape, chunks, dtype
     if DATA in group or RECORD in group:
         found = group.attrs.get(KEY_ATTR)
         if found != key:
-            differs = [p for p in ("model", "input", "chunks") if not isinstance(found, dict) or found.get(p) != key[p]]
-            raise fail(func, f"output_store holds a run with another key: the {', '.join(differs) or 'key'} "
-                             f"differ(s) ({found} != {key}); refusing to resume: delete it or choose another output")
+            names = {"model": "the model", "input": "the input", "chunks": "the output chunking"}
+            differs = [w for p, w in names.items() if not isinstance(found, dict) or found.get(p) != key[p]]
+            raise fail(func, f"output_store holds a run of another key, refusing to resume: {' and '.join(differs)} "
+                             f"changed since that run started (key {found} there, {key} now); delete the output "
+                             "or choose another")
         return group[DATA], group[RECORD]
     data = group.create_array(DATA, shape=shape, chunks=chunks, dtype=dtype, fill_value=0)
     record = group.create_array(RECORD, shape=grid, chunks=(1,) * len(grid), dtype="uint8", fill_value=0,
