@@ -91,13 +91,13 @@ CLASSES: dict[str, tuple[type, Callable[[Module], dict[str, Any]]]] = {
 
 def describe(model: Module, name: str = "model") -> dict[str, Any]:
     """The JSON-ready description of a model's layers (no weights): ``{"type", "args", "training"}``, and
-    ``"children"`` (name -> description) for a :class:`~tconv.nn.Sequential`."""
+    ``"children"`` (``[name, description]`` pairs, in order) for a :class:`~tconv.nn.Sequential`."""
     kind = type(model).__name__
     if kind in CLASSES and type(model) is CLASSES[kind][0]:
         return {"type": kind, "args": CLASSES[kind][1](model), "training": model.training}
     if type(model) is Sequential:
         return {"type": "Sequential", "training": model.training,
-                "children": {n: describe(c, f"{name}.{n}") for n, c in model.named_children()}}
+                "children": [[n, describe(c, f"{name}.{n}")] for n, c in model.named_children()]}
     raise fail("nn.save", f"layer {name!r} of type {kind} has no saved form (saved: Sequential, "
                           f"{', '.join(sorted(CLASSES))})")
 
@@ -109,14 +109,18 @@ def _build(desc: Any, where: str) -> Module:
     kind = desc["type"]
     if kind == "Sequential":
         children = desc.get("children")
-        if not isinstance(children, dict):
-            raise fail(func, f"{where}: a Sequential needs a 'children' object; got {children!r:.80}")
-        model: Module = Sequential({n: _build(c, f"{where}.{n}") for n, c in children.items()})
+        if not isinstance(children, list) or not all(
+                isinstance(c, list) and len(c) == 2 and isinstance(c[0], str) for c in children):
+            raise fail(func, f"{where}: a Sequential needs 'children', a list of [name, layer] pairs; "
+                             f"got {children!r:.80}")
+        model: Module = Sequential({n: _build(c, f"{where}.{n}") for n, c in children})
     elif kind in CLASSES:
         args = desc.get("args", {})
         if not isinstance(args, dict):
             raise fail(func, f"{where}: 'args' must be an object; got {args!r:.80}")
         cls = CLASSES[kind][0]
+        # JSON has no tuples: the resize's per-axis sizes and factors are tuples again, as they were given
+        args = {k: tuple(v) if k in ("scale_factor", "size") and isinstance(v, list) else v for k, v in args.items()}
         try:
             model = cls(*args.pop("shape", ()), **args) if kind == "Reshape" else cls(**args)
         except TypeError as exc:
@@ -129,9 +133,9 @@ def _build(desc: Any, where: str) -> Module:
 def _training(model: Module, desc: dict) -> None:
     """Set every module's training flag as saved (Sequential.train would set its children's too)."""
     object.__setattr__(model, "training", bool(desc.get("training", False)))
-    for name, child in model.named_children():
-        if desc.get("type") == "Sequential":
-            _training(child, desc["children"][name])
+    if desc.get("type") == "Sequential":
+        for child, (_, child_desc) in zip(model, desc["children"]):
+            _training(child, child_desc)
 
 
 def save(model: Module, path: str | os.PathLike) -> None:
