@@ -87,7 +87,12 @@ class Monitor:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self):
+        last = time.perf_counter()
         while not self._stop.is_set():
+            if time.perf_counter() - last > 60:  # a long run shows its figures as it goes
+                last = time.perf_counter()
+                print(f"\n[monitor] peak MiB {[round(v / 2**20) for v in self.peak.values()]}, spilled "
+                      f"{list(self.spilled.values())}, statuses {sorted(self.statuses)}", flush=True)
             try:
                 for addr, info in self.client.run(probe).items():
                     self.peak[addr] = max(self.peak.get(addr, 0), info["rss"])

@@ -262,3 +262,13 @@ def test_receptive_field_checks_its_block():
         distributed.receptive_field(model, [(4, 9)], input_shape=(1, 1, 4))
     with pytest.raises(TconvError, match="1 spatial axes"):
         distributed.receptive_field(model, [(0, 1), (0, 1)], input_shape=(1, 1, 4))
+
+
+def test_importing_tconv_distributed_needs_no_dask():
+    import subprocess
+    import sys
+
+    code = ("import sys, tconv\ntconv.distributed.receptive_field\n"
+            "print(sorted(m for m in ('dask', 'zarr', 'distributed') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

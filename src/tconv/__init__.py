@@ -54,6 +54,7 @@ _SUBMODULES = frozenset(
         "cli",
         "compat",
         "converter",
+        "distributed",
         "errors",
         "geometry",
         "grad",
