@@ -22,7 +22,7 @@ True
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -33,24 +33,18 @@ from .graph import as_dask, stand_in, tiled
 from .store import ApplyResult, apply_zarr
 from .tiling import ConvStage, LayerField, Pipeline, ReceptiveField, TransposeStage, pipeline, receptive_field
 
+if TYPE_CHECKING:
+    import dask.array as da
+
 __all__ = ["conv_transpose", "conv", "apply", "apply_zarr", "receptive_field", "ReceptiveField", "LayerField",
            "ApplyResult"]
 
 
 def conv_transpose(
-    x: Any,
-    weight: Any,
-    bias: Any = None,
-    *,
-    stride: IntOrSeq = 1,
-    padding: Padding = 0,
-    output_padding: IntOrSeq = 0,
-    groups: int = 1,
-    dilation: IntOrSeq = 1,
-    output_size: Sequence[int] | None = None,
-    algorithm: str = "auto",
-    out_chunks: Any = None,
-):
+    x: Any, weight: Any, bias: Any = None, *, stride: IntOrSeq = 1, padding: Padding = 0,
+    output_padding: IntOrSeq = 0, groups: int = 1, dilation: IntOrSeq = 1, output_size: Sequence[int] | None = None,
+    algorithm: str = "auto", out_chunks: Any = None,
+) -> da.Array:
     """:func:`tconv.conv_transpose` on a dask array, lazily, one task per output block.
 
     Parameters
@@ -79,16 +73,9 @@ def conv_transpose(
 
 
 def conv(
-    x: Any,
-    weight: Any,
-    bias: Any = None,
-    *,
-    stride: IntOrSeq = 1,
-    padding: Padding = 0,
-    groups: int = 1,
-    dilation: IntOrSeq = 1,
-    out_chunks: Any = None,
-):
+    x: Any, weight: Any, bias: Any = None, *, stride: IntOrSeq = 1, padding: Padding = 0, groups: int = 1,
+    dilation: IntOrSeq = 1, out_chunks: Any = None,
+) -> da.Array:
     """:func:`tconv.conv` on a dask array, lazily; the adjoint of :func:`conv_transpose` with the same weight.
 
     Parameters are those of :func:`tconv.conv`, ``x`` and ``out_chunks`` as in
@@ -103,7 +90,7 @@ def conv(
     return tiled(func, x, Pipeline([ConvStage("conv", weight, bias, geom, func)], x.shape, x.dtype), out_chunks)
 
 
-def apply(model: Any, x: Any, *, out_chunks: Any = None):
+def apply(model: Any, x: Any, *, out_chunks: Any = None) -> da.Array:
     """Run a :class:`tconv.nn.Sequential` on a dask array block by block, exactly, in one pass per block.
 
     Each output block's receptive field is propagated through the stack
