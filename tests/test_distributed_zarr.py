@@ -108,6 +108,9 @@ def test_apply_zarr_refuses_bad_stores_and_chunks(source, tmp_path):
     _, path = source
     with pytest.raises(TconvError, match="does not exist"):
         distributed.apply_zarr(_decoder(), str(tmp_path / "missing.zarr"), str(tmp_path / "o.zarr"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TconvError, match="'.*empty' holds none"):
+        distributed.apply_zarr(_decoder(), str(tmp_path / "empty"), str(tmp_path / "o.zarr"))
     with pytest.raises(TconvError, match="chunks must be one positive int or 2"):
         distributed.apply_zarr(_decoder(), path, str(tmp_path / "o.zarr"), chunks=(1, 2, 3))
     with pytest.raises(TconvError, match="takes 4 channels"):

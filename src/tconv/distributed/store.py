@@ -66,7 +66,11 @@ def _open_input(func: str, zarr, store: Any):
         return store
     if not os.path.exists(os.fspath(store)):
         raise fail(func, f"input_store must be a Zarr array (or a group holding one); {os.fspath(store)!r} does not exist")
-    node = zarr.open(store, mode="r")
+    try:
+        node = zarr.open(store, mode="r")
+    except (FileNotFoundError, NotADirectoryError, KeyError, ValueError) as exc:
+        raise fail(func, f"input_store must be a Zarr array (or a group holding one); {os.fspath(store)!r} holds "
+                         f"none ({exc})") from None
     if isinstance(node, zarr.Group):
         arrays = dict(node.arrays())
         if DATA in arrays:
