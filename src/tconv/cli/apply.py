@@ -42,7 +42,7 @@ def cmd_apply(args: argparse.Namespace) -> str:
 
 
 def register(subparsers: Any) -> None:
-    p = command(subparsers, "apply", "run a saved tconv.nn model over a Zarr array, exactly tiled and resumable",
+    p = command(subparsers, "apply", "run a saved model over a Zarr array, exactly tiled and resumable",
                 cmd_apply, epilog=EPILOG)
     p.add_argument("model", metavar="MODEL", help="the saved model's directory (tconv.nn.save)")
     p.add_argument("--input", required=True, metavar="IN.zarr", help="the input Zarr array (N, C, *spatial)")
