@@ -58,6 +58,7 @@ _SUBMODULES = frozenset(
         "compat",
         "converter",
         "deconvnet",
+        "distributed",
         "errors",
         "geometry",
         "grad",

@@ -25,13 +25,13 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import TconvError
-from . import checkerboard, convert, inspect, shapes, tour, vectors, viz
+from . import apply, checkerboard, convert, inspect, shapes, tour, vectors, viz
 from .flags import CommandError, Parser
 
 __all__ = ["build_parser", "main", "verdict"]
 
 #: the subcommand groups, in the order ``tconv --help`` lists them
-GROUPS = (shapes, tour, checkerboard, viz, convert, inspect, vectors)
+GROUPS = (shapes, tour, checkerboard, viz, convert, inspect, vectors, apply)
 
 # a library message starts with the function it came from; the command line names the command instead
 _LIBRARY_PREFIX = re.compile(r"^tconv\.[\w.]+: ")
@@ -39,7 +39,8 @@ _LIBRARY_PREFIX = re.compile(r"^tconv\.[\w.]+: ")
 DEBUG = "--debug"
 
 #: the optional extra that installs a module the library imports on first use
-EXTRAS = {"PIL": "viz", "onnx": "onnx", "matplotlib": "images", "skimage": "images"}
+EXTRAS = {"PIL": "viz", "onnx": "onnx", "matplotlib": "images", "skimage": "images", "dask": "dask", "zarr": "dask",
+          "distributed": "dask"}
 
 
 def build_parser() -> Parser:

@@ -15,6 +15,7 @@ returns the input gradient and accumulates parameter gradients in
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .convert import from_keras, from_torch
 from .fuse import Fused, fuse
+from .io import load, save
 from ..padmodes import fold, pad
 from .layers import (
     BatchNorm1d,
@@ -72,5 +73,7 @@ __all__ = [
     "fuse",
     "from_keras",
     "from_torch",
+    "load",
     "pad",
+    "save",
 ]
