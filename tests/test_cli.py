@@ -142,6 +142,7 @@ READS = {
     ("matrix",): GEOMETRY | {"-o"},
     ("tour",): {"-o"},
     ("vectors",): {"--convention", "--cases", "--seed", "--dtype", "--out"},
+    ("apply",): {"--input", "--output", "--chunks", "--workers", "--memory-limit", "--quiet"},
     ("checkerboard",): {"-i", "-k", "-s", "-p", "-d", "-o", "--model", "--heatmap"},
     ("animate",): GEOMETRY | {"-o", "--view", "--frames", "--duration"},
     ("draw", "matrix"): GEOMETRY | {"-o"},
