@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from . import kernels
 from .infer import InferResult, Problem
 
 __all__ = ["solve_admm", "Grid"]
@@ -102,13 +103,9 @@ class Grid:
         """``D^H b`` per frequency: ``(N, R, *F)`` -> ``(N, K, *F)``."""
         return np.einsum("kr...,nr...->nk...", np.conj(self.df), bf)
 
-    def solve(self, b: np.ndarray, c: float, inv: np.ndarray | None, dd: np.ndarray | None) -> np.ndarray:
-        """``(D^H D + c I)^{-1} b`` per frequency (Woodbury), in place on ``b``."""
-        db = self.apply(b)
-        if inv is None:
-            db /= c + dd
-        else:
-            db = np.einsum("rt...,nt...->nr...", inv, db)
+    def solve(self, b: np.ndarray, c: float, inv: np.ndarray) -> np.ndarray:
+        """``(D^H D + c I)^{-1} b`` per frequency (Woodbury, ``inv`` from :meth:`gram_inverse`), in place on ``b``."""
+        db = np.einsum("rt...,nt...->nr...", inv, self.apply(b))
         b -= self.apply_h(db)
         b /= c
         return b
@@ -123,107 +120,86 @@ def _rho_factor(r: float, s: float, xi: float) -> float:
     return 1.0
 
 
-def _soft_into(v: np.ndarray, t: float, out: np.ndarray) -> np.ndarray:
-    """``out = sign(v) * max(|v| - t, 0)`` without temporaries."""
-    np.abs(v, out=out)
-    out -= t
-    np.maximum(out, 0, out=out)
-    return np.copysign(out, v, out=out)
-
-
-def _norm(*arrays: np.ndarray) -> float:
-    return math.sqrt(sum(float(np.vdot(a, a).real) for a in arrays))
-
-
 def solve_admm(prob: Problem, y: np.ndarray, lam: float, *, max_iter: int, tol: float, callback) -> InferResult:
-    """ADMM on :class:`Grid`; ``E`` is recorded for the primal iterate ``x``, the result is the sparse ``y`` block."""
+    """ADMM on :class:`Grid`; ``E`` is recorded for the primal iterate ``x``, the result is the sparse ``z`` block.
+
+    Unmasked (circular): ``x = (D^H D + rho)^{-1} (D^H s + rho (z - u))``. Masked: the split
+    ``y0 = D x`` carries the data term, ``x = (D^H D + 1)^{-1} (D^H (y0 - u0) + z - u)``.
+    """
     dtype = y.dtype
     grid = Grid(prob, dtype)
     mu = 1.0 / lam
     s_img = grid.place(y)  # (N, R, *q)
-    n_batch, k = y.shape[0], prob.filters.shape[0]
-    shape = (n_batch, k) + grid.q
+    shape = (y.shape[0], prob.filters.shape[0]) + grid.q
     crop = (slice(None), slice(None)) + tuple(slice(0, mi) for mi in grid.m)
-    dd = None if grid.r > 1 else (np.abs(grid.df[:, 0]) ** 2).sum(0).real.astype(dtype)
-    z = np.zeros(shape, dtype)  # the l1 block (y1 in the masked case)
-    u = np.zeros(shape, dtype)
-    x = np.empty(shape, dtype)
-    if grid.masked:
-        mask = grid.place(np.ones((1, y.shape[1]) + grid.n, dtype)) > 0
-        y0, u0 = np.zeros_like(s_img), np.zeros_like(s_img)
-        c, period, xi = 1.0, PERIOD, 1.0
-        inv = grid.gram_inverse(1.0)
-    else:
-        dhs = grid.apply_h(grid.rfft(s_img))
-        c, period = None, PERIOD
-        xi = 1 + 18.3 ** (math.log10(mu) + 1)
-    rho = 50.0 * mu + 1.0
-    if not grid.masked:
-        inv = grid.gram_inverse(rho)
-    history: list[float] = []
-    converged = False
-    it = 0
-    scratch = np.empty(shape, dtype)
+    one = grid.r == 1
+    df1 = grid.df[:, 0] if one else None
+    dd = (df1.real ** 2 + df1.imag ** 2).sum(0).astype(dtype) if one else None
+    z, u, nxt, x = (np.zeros(shape, dtype) for _ in range(4))  # nxt = z - u, the next FFT's input
     keep = None
     if grid.support is not None:  # z is zero off its support: the prox of l1 plus that constraint
         keep = np.zeros(grid.q, bool)
         keep[grid.support] = True
+    rho = 50.0 * mu + 1.0
+    if grid.masked:
+        mask = grid.place(np.ones((1, y.shape[1]) + grid.n, dtype)) > 0
+        y0, u0 = np.zeros_like(s_img), np.zeros_like(s_img)
+        xi, inv = 1.0, grid.gram_inverse(1.0)
+    else:
+        sf = grid.rfft(s_img)
+        xi, inv = 1 + 18.3 ** (math.log10(mu) + 1), grid.gram_inverse(rho)
+    history: list[float] = []
+    converged = False
+    it = 0
     for it in range(1, max_iter + 1):
-        np.subtract(z, u, out=scratch)
-        if grid.masked:
-            b = grid.rfft(scratch)
-            b += grid.apply_h(grid.rfft(y0 - u0))
-            xf = grid.solve(b, 1.0, inv, dd)
+        bz = grid.rfft(nxt)
+        g, a = (grid.rfft(y0 - u0), 1.0) if grid.masked else (sf, rho)
+        if one:
+            dxf = kernels.xstep(bz, df1, dd, g[:, 0], a, a)[:, None]
+            xf = bz
         else:
-            b = grid.rfft(scratch)
-            b *= rho
-            b += dhs
-            xf = grid.solve(b, rho, inv, dd)
+            bz *= a
+            bz += grid.apply_h(g)
+            xf = grid.solve(bz, a, inv)
+            dxf = grid.apply(xf)
         x[...] = grid.irfft(xf)
-        dx = grid.irfft(grid.apply(xf))  # (N, R, *q): the synthesis of x
+        dx = grid.irfft(dxf)  # (N, R, *q): the synthesis of x
         resid = dx - s_img
         if grid.masked:
             resid *= mask
-        energy = lam * (0.5 * float(np.vdot(resid, resid)) + mu * float(np.abs(x).sum(dtype=np.float64)))
+        rr, xx, zz, dz, uu, l1 = kernels.zstep(x, z, u, nxt, RELAX, mu / rho, keep)
+        energy = lam * (0.5 * float(np.vdot(resid, resid)) + mu * l1)
         history.append(energy)
-        # relaxed x, then the l1 block and its multiplier
-        xr = scratch
-        np.multiply(x, RELAX, out=xr)
-        xr -= (RELAX - 1) * z
-        z_old = z
-        xr += u
-        z = _soft_into(xr, mu / rho, np.empty_like(z))
-        if keep is not None:
-            z *= keep
-        xr -= z
-        u, xr = xr, u  # u_new = xr + u_old - z (computed in place into xr)
-        scratch = xr
-        r_parts, rn_parts, s_parts, sn_parts = [x - z], [x, z], [z - z_old], [u]
-        if grid.masked:
-            dxr = RELAX * dx - (RELAX - 1) * y0
-            v0 = dxr + u0
+        if grid.masked:  # the data block: y0 = argmin 0.5*||W(y0 - s)||^2 + rho/2*||y0 - v0||^2
+            v0 = RELAX * dx - (RELAX - 1) * y0 + u0
             y0_new = np.where(mask, (s_img + rho * v0) / (1 + rho), v0)
             u0 = v0 - y0_new
-            r_parts += [dx - y0_new]
-            rn_parts += [dx, y0_new]
-            s_parts += [y0_new - y0]
-            sn_parts += [u0]
+            rr += _sq(dx - y0_new)
+            xx += _sq(dx)
+            zz += _sq(y0_new)
+            dz += _sq(y0_new - y0)
+            uu += _sq(u0)
             y0 = y0_new
         if callback is not None and callback(it, x[crop], energy):
             break
-        r = _norm(*r_parts) / max(_norm(*rn_parts[::2]), _norm(*rn_parts[1::2]), 1e-300)
-        s = _norm(*s_parts) / max(_norm(*sn_parts), 1e-300)
+        r = math.sqrt(rr) / max(math.sqrt(xx), math.sqrt(zz), 1e-300)
+        s = math.sqrt(dz) / max(math.sqrt(uu), 1e-300)
         if tol > 0 and r <= tol and s <= tol:
             converged = True
             break
-        if it > 1 and it % period == 0:
+        if it > 1 and it % PERIOD == 0:
             factor = _rho_factor(r, s, xi)
             if factor != 1.0:
                 rho *= factor
                 u /= factor
+                np.subtract(z, u, out=nxt)
                 if grid.masked:
                     u0 /= factor
                 else:
                     inv = grid.gram_inverse(rho)
     return InferResult(z=np.ascontiguousarray(z[crop]), objective=history, iterations=it, converged=converged,
                        method="admm")
+
+
+def _sq(a: np.ndarray) -> float:
+    return float(np.vdot(a, a))
