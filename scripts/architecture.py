@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, str, tuple[str, ...]]] = [
      ("tconv.compat",)),
     ("features", "converter, referee, inspect, checkerboard, nn, init, interpolate, viz, tour",
      ("tconv.converter", "tconv.referee", "tconv.inspect", "tconv.checkerboard", "tconv.nn", "tconv.init",
-      "tconv.interpolate", "tconv.viz", "tconv.tour")),
+      "tconv.interpolate", "tconv.viz", "tconv.tour", "tconv.inverse", "tconv.deconvnet")),
     ("cli", "every subcommand; the only home of argparse", ("tconv.cli", "tconv.__main__")),
 ]
 

@@ -32,8 +32,10 @@ __all__ = ["solve_admm", "Grid"]
 RELAX = 1.8
 RSDL_RATIO = 1.2
 RHO_SCALING = 1000.0
-#: Iterations between penalty updates.
+#: Iterations between penalty updates, and the last one: a penalty that keeps changing can stall
+#: over-relaxed ADMM (Boyd et al. 2011, 3.4.1: convergence needs it fixed eventually).
 PERIOD = 10
+LAST_UPDATE = 200
 
 
 class Grid:
@@ -140,7 +142,7 @@ def solve_admm(prob: Problem, y: np.ndarray, lam: float, *, max_iter: int, tol: 
     if grid.support is not None:  # z is zero off its support: the prox of l1 plus that constraint
         keep = np.zeros(grid.q, bool)
         keep[grid.support] = True
-    rho = 50.0 * mu + 1.0
+    rho = 50.0 * mu + 1.0  # SPORCO's starting penalty (Wohlberg 2016)
     if grid.masked:
         mask = grid.place(np.ones((1, y.shape[1]) + grid.n, dtype)) > 0
         y0, u0 = np.zeros_like(s_img), np.zeros_like(s_img)
@@ -187,7 +189,7 @@ def solve_admm(prob: Problem, y: np.ndarray, lam: float, *, max_iter: int, tol: 
         if tol > 0 and r <= tol and s <= tol:
             converged = True
             break
-        if it > 1 and it % PERIOD == 0:
+        if 1 < it <= LAST_UPDATE and it % PERIOD == 0:
             factor = _rho_factor(r, s, xi)
             if factor != 1.0:
                 rho *= factor

@@ -21,7 +21,6 @@ Three methods (:data:`METHODS`):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -33,7 +32,7 @@ from ..errors import fail
 from ..geometry import Geometry, conv_geometry
 from ..normalise import IntOrSeq, as_array, as_float, as_int, choice, compute_dtype, is_seq, per_axis
 from ..ops import run_conv_geometry, run_geometry
-from ..padmodes import check_fold, fold, pad
+from ..padmodes import fold, pad
 
 __all__ = ["BOUNDARIES", "METHODS", "InferResult", "Problem", "infer", "synthesize", "objective", "z_shape"]
 
