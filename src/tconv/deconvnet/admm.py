@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from . import kernels
-from .infer import InferResult, Problem
+from .problem import InferResult, Problem
 
 __all__ = ["solve_admm", "Grid"]
 

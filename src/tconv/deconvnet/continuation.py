@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .infer import InferResult, Problem
+from .problem import InferResult, Problem
 
 __all__ = ["solve_continuation", "shrink_table"]
 

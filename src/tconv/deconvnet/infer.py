@@ -21,7 +21,6 @@ Three methods (:data:`METHODS`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -29,10 +28,10 @@ from numpy.typing import ArrayLike
 
 from .. import inverse
 from ..errors import fail
-from ..geometry import Geometry, conv_geometry
 from ..normalise import IntOrSeq, as_array, as_float, as_int, choice, compute_dtype, is_seq, per_axis
-from ..ops import run_conv_geometry, run_geometry
-from ..padmodes import fold, pad
+from .admm import solve_admm
+from .continuation import solve_continuation
+from .problem import InferResult, Problem, z_size
 
 __all__ = ["BOUNDARIES", "METHODS", "InferResult", "Problem", "infer", "synthesize", "objective", "z_shape"]
 
@@ -40,34 +39,6 @@ __all__ = ["BOUNDARIES", "METHODS", "InferResult", "Problem", "infer", "synthesi
 #: ``"valid"``: no crop (z has ``(n - k) / s + 1`` entries); ``"circular"``: periodic (z has ``n / s``).
 BOUNDARIES = ("zero", "valid", "circular")
 METHODS = ("admm", "fista", "continuation")
-
-
-@dataclass
-class InferResult:
-    """What :func:`infer` found.
-
-    Attributes
-    ----------
-    z : ndarray ``(N, K, *z_spatial)``, the feature maps
-    objective : list of float, ``E`` per iteration (ADMM: of its primal iterate)
-    iterations : int
-    converged : bool, the method's stopping rule was met within ``max_iter``
-    method : str
-    """
-
-    z: np.ndarray
-    objective: list[float] = field(default_factory=list)
-    iterations: int = 0
-    converged: bool = False
-    method: str = ""
-
-
-def _z_size(n: int, k: int, s: int, boundary: str) -> int:
-    if boundary == "zero":
-        return -(-(n + k - 2) // s) + 1
-    if boundary == "valid":
-        return (n - k) // s + 1
-    return n // s
 
 
 def _check_sizes(func: str, n: Sequence[int], k: Sequence[int], s: Sequence[int], boundary: str) -> None:
@@ -99,46 +70,7 @@ def z_shape(image_shape: Sequence[int], kernel_shape: Sequence[int], *, boundary
     s = per_axis(func, "stride", stride, nd, 1)
     boundary = choice(func, "boundary", boundary, BOUNDARIES)
     _check_sizes(func, n, k, s, boundary)
-    return tuple(_z_size(*a, boundary) for a in zip(n, k, s))
-
-
-class Problem:
-    """The synthesis ``D`` of one geometry and its adjoint, on tconv's own ops (validated once).
-
-    ``synth(z)`` is ``sum_k conv_transpose(z_k, f_kc)`` cut by the boundary rule;
-    ``analysis(r)`` its exact adjoint (``conv`` with the same filters).
-    """
-
-    def __init__(self, filters: np.ndarray, image: tuple[int, ...], stride: tuple[int, ...], boundary: str):
-        self.filters, self.image, self.stride, self.boundary = filters, image, stride, boundary
-        k = filters.shape[2:]
-        self.z = tuple(_z_size(n, ki, s, boundary) for n, ki, s in zip(image, k, stride))
-        self.pairs = None
-        if boundary == "zero":  # padding k - 1 before, and whatever makes the length n after
-            padding = tuple((ki - 1, (m - 1) * s + 1 - n) for n, ki, s, m in zip(image, k, stride, self.z))
-            sizes = image
-        elif boundary == "valid":
-            padding, sizes = 0, image
-        else:  # the synthesis's tail wraps onto its head
-            self.pairs = tuple((0, ki - 1) for ki in k)
-            padding, sizes = 0, tuple(n + ki - 1 for n, ki in zip(image, k))
-        self.geom: Geometry = conv_geometry("deconvnet.infer", sizes, k, stride=stride, padding=padding)
-
-    def synth(self, z: np.ndarray) -> np.ndarray:
-        out = run_geometry(z, self.filters, None, self.geom)
-        return out if self.pairs is None else fold(out, self.pairs, "circular")
-
-    def analysis(self, r: np.ndarray) -> np.ndarray:
-        if self.pairs is not None:
-            r = pad(r, self.pairs, "circular")
-        return run_conv_geometry(r, self.filters, None, self.geom)
-
-    def energy(self, y: np.ndarray, z: np.ndarray, lam: float, p: float, synth: np.ndarray | None = None) -> float:
-        """``E(z)``, in float64 sums."""
-        r = (self.synth(z) if synth is None else synth) - y
-        data = 0.5 * lam * float(np.vdot(r, r))
-        a = np.abs(z)
-        return data + float(a.sum(dtype=np.float64) if p == 1 else (a ** p).sum(dtype=np.float64))
+    return tuple(z_size(*a, boundary) for a in zip(n, k, s))
 
 
 def _filters(func: str, filters, c: int | None, nd: int | None, g) -> np.ndarray:
@@ -300,12 +232,8 @@ def infer(
     y = y.astype(dtype, copy=False)
     prob.filters = f.astype(dtype, copy=False)
     if method == "admm":
-        from .admm import solve_admm
-
         return solve_admm(prob, y, lam, max_iter=max_iter, tol=tol, callback=callback)
     if method == "continuation":
-        from .continuation import solve_continuation
-
         return solve_continuation(prob, y, lam, p, max_iter=max_iter, tol=tol, callback=callback)
     z0 = np.zeros((y.shape[0], f.shape[0]) + prob.z, dtype)
     mu = 1.0 / lam  # FISTA runs in SPORCO's scaling, E = lam * F
