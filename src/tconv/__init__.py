@@ -65,6 +65,7 @@ _SUBMODULES = frozenset(
         "init",
         "inspect",
         "interpolate",
+        "inverse",
         "memory",
         "nn",
         "normalise",
