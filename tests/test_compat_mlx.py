@@ -21,11 +21,11 @@ def per_axis(rng, nd, lo, hi):
 
 def random_case(rng, nd):
     """A case for MLX and tconv: random geometry, often beyond what either accepts."""
-    groups = int(rng.choice([1, 1, 2, 3]))
+    groups = int(rng.choice([1, 1, 2, 3] if nd < 3 else [1] * 7 + [2]))
     c_in_g, c_out_g = int(rng.integers(1, 3)), int(rng.integers(1, 3))
     n = [int(v) for v in rng.integers(1, 6 if nd < 3 else 4, nd)]
     k = [int(v) for v in rng.integers(1, 5 if nd < 3 else 3, nd)]
-    kwargs = dict(stride=per_axis(rng, nd, 1, 4), padding=per_axis(rng, nd, -1, 5), dilation=per_axis(rng, nd, 1, 4),
+    kwargs = dict(stride=per_axis(rng, nd, 1, 4), padding=per_axis(rng, nd, -1, 4), dilation=per_axis(rng, nd, 1, 4),
                   output_padding=per_axis(rng, nd, 0 if rng.random() < 0.8 else -1, 4), groups=groups)  # fmt: skip
     x = rng.standard_normal([int(rng.integers(1, 3))] + n + [c_in_g * groups]).astype(np.float32)
     w = rng.standard_normal([c_out_g * groups] + k + [c_in_g]).astype(np.float32)
@@ -62,7 +62,7 @@ def check(nd, cases, rng):
 @pytest.mark.parametrize("nd", [1, 2, 3])
 def test_random_geometries_match_mlx_values_and_refusals(nd):
     counts = check(nd, 150 if nd < 3 else 60, np.random.default_rng(2300 + nd))
-    assert counts["ok"] >= 20 and counts["error"] >= 5, counts
+    assert counts["ok"] >= (20 if nd < 3 else 10) and counts["error"] >= 5, counts
 
 
 @pytest.mark.slow

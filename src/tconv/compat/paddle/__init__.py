@@ -208,9 +208,10 @@ def _conv_transpose(
                     channels_last)  # fmt: skip
     n, k, s, d, pads, op, _ = parsed
     lengths = [full_length(*axis) - lo - hi + o for axis, (lo, hi), o in zip(zip(n, k, s, d), pads, op)]
-    if min(lengths) == 0:  # Paddle returns an empty array here, but for groups > 1 and in 3-D its kernels refuse
-        if g > 1 or nd == 3:
-            raise fail(func, f"the output would be empty ({tuple(lengths)}): Paddle refuses that with groups > 1 and in 3-D")
+    if min(lengths) == 0:  # Paddle returns an empty array channels first, and refuses one channels last
+        if channels_last:
+            raise fail(func, f"the output would be empty (spatial size {tuple(lengths)}): Paddle refuses that with "
+                       f"data_format={data_format!r} (channels first it returns an empty array)")  # fmt: skip
         y = np.zeros(a.shape[:1] + (w.shape[1] * g,) + tuple(lengths), np.result_type(a, w, *([] if b is None else [b])))
     else:
         y = run_geometry(a, w, b, build_transpose(func, *parsed), func=func)
