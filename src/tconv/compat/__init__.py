@@ -8,6 +8,8 @@ order, defaults and layouts:
 - :mod:`tconv.compat.keras`: ``conv_transpose`` (``keras.ops``)
 - :mod:`tconv.compat.jax`: ``conv_transpose`` (``jax.lax``)
 - :mod:`tconv.compat.onnx`: ``conv_transpose`` (the ONNX ``ConvTranspose`` operator)
+- :mod:`tconv.compat.paddle`: ``conv1d/2d/3d_transpose`` (``paddle.nn.functional``)
+- :mod:`tconv.compat.mlx`: ``conv_transpose1d/2d/3d`` (``mlx.core``)
 
 and :mod:`tconv.compat.layouts` for moving weights and data between their layouts.
 
@@ -32,7 +34,7 @@ none of them imports the framework it mirrors.
 from importlib import import_module
 
 #: The framework modules, loaded on first use as attributes (``tconv.compat.torch``).
-FRAMEWORK_MODULES = ("torch", "tensorflow", "keras", "jax", "onnx")
+FRAMEWORK_MODULES = ("torch", "tensorflow", "keras", "jax", "onnx", "paddle", "mlx")
 _SUBMODULES = frozenset(FRAMEWORK_MODULES + ("layouts",))
 
 
