@@ -113,3 +113,27 @@ def test_layouts_round_trip_and_match_a_grouped_mlx_run():
 
     ref = tconv.conv_transpose(np.moveaxis(x, -1, 1), canonical, stride=2, groups=2)
     assert_close(np.moveaxis(run(dict(stride=2, groups=2), x, tm.to_mlx(canonical, 2)), -1, 1), ref, np.float32)
+
+
+def test_the_referee_data_recorded_from_mlx_are_tconvs_windows_or_refusals():
+    import importlib.util
+    from pathlib import Path
+
+    import tconv
+
+    spec = importlib.util.spec_from_file_location("referee_script", Path(__file__).resolve().parents[1] / "scripts" / "referee.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    rows = [row for row in tconv.disagreements() if row["mlx"] != "n/a"]
+    assert len(rows) > 100
+    for row in rows:
+        call = script.layer_calls(row)["mlx"]
+        try:
+            a = tm.geometry(row["n"], row["k"], **call).axes[0]
+            text = f"{a.length}@{a.start}"
+        except TconvError:
+            text = "refused"
+        if call["padding"] > row["d"] * (row["k"] - 1) or call["output_padding"] < 0:
+            assert text == "refused", (row, call)  # beyond the domain where MLX's numbers are always a window
+        else:
+            assert text == row["mlx"], (row, call)

@@ -154,3 +154,40 @@ def test_geometry_matches_the_module_docstring():
     assert g.start == (1, 0) and g.out_size == (10, 10)
     with pytest.raises(TconvError, match=r"output_size must be in \[10, 11\]"):
         tp.geometry(5, 3, stride=2, padding=[1, 0], output_size=[7])
+
+
+def _referee_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "referee.py"
+    spec = importlib.util.spec_from_file_location("referee_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def window_text(geometry_of, call):
+    """``length@start`` of tconv's geometry for the call, or ``refused``."""
+    try:
+        a = geometry_of(call).axes[0]
+    except TconvError:
+        return "refused", None
+    return f"{a.length}@{a.start}", a
+
+
+def test_the_referee_data_recorded_from_paddle_are_tconvs_windows():
+    import tconv
+
+    script = _referee_script()
+    rows = [row for row in tconv.disagreements() if row["paddle"] != "n/a"]
+    assert len(rows) > 100
+    for row in rows:
+        call = dict(script.layer_calls(row)["paddle"])
+        text, axis = window_text(lambda c: tp.geometry(row["n"], row["k"], **c), call)
+        if row["paddle"].startswith("0@"):  # Paddle's empty output: no geometry, an empty array
+            assert tp.conv1d_transpose(np.ones((1, 1, row["n"])), np.ones((1, 1, row["k"])), **call).shape == (1, 1, 0)
+        elif row["paddle"] == "other":  # SAME with dilation: Paddle ran dilation 1, no window of the dilated y_full
+            assert call["padding"] == "SAME" and row["d"] > 1 and axis is not None and axis.dilation == 1, row
+        else:
+            assert text == row["paddle"], (row, call)
