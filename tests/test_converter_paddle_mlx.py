@@ -74,7 +74,10 @@ SOURCES = {**old.SOURCES, "paddle": source_paddle, "mlx": source_mlx}
 
 def valid_source(rng, framework, nd):
     while True:
-        case = SOURCES[framework](rng, nd)
+        try:
+            case = SOURCES[framework](rng, nd)
+        except ValueError:  # test_converter's TF source draws from an empty output_shape range now and then
+            continue
         if case is None:
             continue
         try:

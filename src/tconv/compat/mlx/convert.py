@@ -77,10 +77,12 @@ def search(a: Axis, option: Any = None) -> Choice | None:
     p = min(a.start, a.k_eff - 1)
     op = max(0, a.start + a.length - a.full + p)
 
-    def axis_of() -> Axis:
+    def axis_of(p: int, op: int) -> Axis:
         return porting.only_axis(mlx_geometry(a.size, a.kernel, a.stride, p, a.dilation, op))
 
-    return porting.best(a, [((p, op), axis_of)])
+    # the full result, cropped: for a window MLX cannot end at (an empty one)
+    fallback = ((0, 0), lambda: axis_of(0, 0))
+    return porting.best(a, [((p, op), lambda: axis_of(p, op))], fallback)
 
 
 def target(src: Source) -> Target:
