@@ -122,23 +122,28 @@ def _groups(func: str, groups: int, weight: np.ndarray, c_in: int) -> int:
     return g
 
 
+def _kernel(func: str, weight: ArrayLike, groups: int, layout: str, split: str) -> tuple[np.ndarray, int]:
+    """``weight`` as an array of ``layout`` with a spatial dim, and ``groups`` dividing its first axis (``split``)."""
+    w = as_array(func, "weight", weight)
+    if w.ndim < 3:
+        raise fail(func, f"weight must be {layout} with at least one spatial dim; got shape {w.shape}")
+    g = as_int(func, "groups", groups, 1)
+    if w.shape[0] % g:
+        raise fail(func, f"groups must divide {split} = weight.shape[0] = {w.shape[0]}; got groups={g}")
+    return w, g
+
+
 def from_mlx(weight: ArrayLike, groups: int = 1) -> np.ndarray:
     """MLX ``(C_out, *k, C_in/groups)`` -> tconv/PyTorch ``(C_in, C_out/groups, *k)`` (a new array).
 
     >>> from_mlx(np.zeros((6, 3, 5, 2)), groups=2).shape
     (4, 3, 3, 5)
     """
-    func = "compat.mlx.from_mlx"
-    w = as_array(func, "weight", weight)
-    if w.ndim < 3:
-        raise fail(func, f"weight must be (C_out, *k, C_in/groups) with at least one spatial dim; got shape {w.shape}")
-    g = as_int(func, "groups", groups, 1)
-    if w.shape[0] % g:
-        raise fail(func, f"groups must divide C_out = weight.shape[0] = {w.shape[0]}; got groups={g}")
-    nd, c_out, c_in_g = w.ndim - 2, w.shape[0], w.shape[-1]
+    w, g = _kernel("compat.mlx.from_mlx", weight, groups, "(C_out, *k, C_in/groups)", "C_out")
+    c_out, k, c_in_g = w.shape[0], w.shape[1:-1], w.shape[-1]
     blocks = w.reshape((g, c_out // g) + w.shape[1:])  # (G, C_out/g, *k, C_in/g)
     moved = np.moveaxis(blocks, -1, 1)  # (G, C_in/g, C_out/g, *k)
-    return np.ascontiguousarray(moved.reshape((g * c_in_g, c_out // g) + w.shape[1 : nd + 1]))
+    return np.ascontiguousarray(moved.reshape((g * c_in_g, c_out // g) + k))
 
 
 def to_mlx(weight: ArrayLike, groups: int = 1) -> np.ndarray:
@@ -148,13 +153,7 @@ def to_mlx(weight: ArrayLike, groups: int = 1) -> np.ndarray:
     >>> bool((from_mlx(to_mlx(w, 2), 2) == w).all())
     True
     """
-    func = "compat.mlx.to_mlx"
-    w = as_array(func, "weight", weight)
-    if w.ndim < 3:
-        raise fail(func, f"weight must be (C_in, C_out/groups, *k) with at least one spatial dim; got shape {w.shape}")
-    g = as_int(func, "groups", groups, 1)
-    if w.shape[0] % g:
-        raise fail(func, f"groups must divide C_in = weight.shape[0] = {w.shape[0]}; got groups={g}")
+    w, g = _kernel("compat.mlx.to_mlx", weight, groups, "(C_in, C_out/groups, *k)", "C_in")
     c_in, c_out_g, k = w.shape[0], w.shape[1], w.shape[2:]
     blocks = w.reshape((g, c_in // g, c_out_g) + k)  # (G, C_in/g, C_out/g, *k)
     moved = np.moveaxis(blocks, 1, -1)  # (G, C_out/g, *k, C_in/g)

@@ -31,6 +31,7 @@ with a message naming it.
 
 from __future__ import annotations
 
+import inspect
 from typing import Sequence, Union
 
 import numpy as np
@@ -250,42 +251,30 @@ _DOC = """{nd}-d transposed convolution with Paddle's semantics (``paddle.nn.fun
 
 
 def _entry_point(nd: int, example: str):
-    """The public ``conv{nd}d_transpose``: Paddle's signature of that rank."""
+    """The public ``conv{nd}d_transpose``: Paddle's signature of that rank (2-D: ``dilation`` before ``groups``)."""
     first = DATA_FORMATS[nd][0]
+    middle = ["dilation", "groups"] if nd == 2 else ["groups", "dilation"]
+    defaults = dict(bias=None, stride=1, padding=0, output_padding=0, dilation=1, groups=1, output_size=None,
+                    data_format=first, name=None)  # fmt: skip
+    order = ["bias", "stride", "padding", "output_padding", *middle, "output_size", "data_format", "name"]
+    P = inspect.Parameter
+    signature = inspect.Signature(
+        [P("x", P.POSITIONAL_OR_KEYWORD), P("weight", P.POSITIONAL_OR_KEYWORD)]
+        + [P(key, P.POSITIONAL_OR_KEYWORD, default=defaults[key]) for key in order],
+        return_annotation=np.ndarray,
+    )
 
-    def conv_transpose_dg(
-        x: ArrayLike,
-        weight: ArrayLike,
-        bias: ArrayLike | None = None,
-        stride: IntOrSeq = 1,
-        padding: PaddingArg = 0,
-        output_padding: IntOrSeq = 0,
-        dilation: IntOrSeq = 1,
-        groups: int = 1,
-        output_size: IntOrSeq | None = None,
-        data_format: str = first,
-        name: str | None = None,
-    ) -> np.ndarray:
-        return _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, dilation, groups, output_size,
-                               data_format)  # fmt: skip
+    def conv_transpose(*args: object, **kwargs: object) -> np.ndarray:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise fail(f"compat.paddle.conv{nd}d_transpose", str(exc), TypeError) from None
+        bound.apply_defaults()
+        a = bound.arguments
+        return _conv_transpose(nd, a["x"], a["weight"], a["bias"], a["stride"], a["padding"], a["output_padding"],
+                               a["dilation"], a["groups"], a["output_size"], a["data_format"])  # fmt: skip
 
-    def conv_transpose_gd(
-        x: ArrayLike,
-        weight: ArrayLike,
-        bias: ArrayLike | None = None,
-        stride: IntOrSeq = 1,
-        padding: PaddingArg = 0,
-        output_padding: IntOrSeq = 0,
-        groups: int = 1,
-        dilation: IntOrSeq = 1,
-        output_size: IntOrSeq | None = None,
-        data_format: str = first,
-        name: str | None = None,
-    ) -> np.ndarray:
-        return _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, dilation, groups, output_size,
-                               data_format)  # fmt: skip
-
-    conv_transpose = conv_transpose_dg if nd == 2 else conv_transpose_gd  # Paddle's own argument orders
+    conv_transpose.__signature__ = signature  # type: ignore[attr-defined]
     conv_transpose.__name__ = conv_transpose.__qualname__ = f"conv{nd}d_transpose"
     conv_transpose.__doc__ = _DOC.format(
         nd=nd, nd2=2 * nd, nd_outer=nd + 2, first=first, last=DATA_FORMATS[nd][1], example=example
