@@ -6,7 +6,8 @@ dict: ``func`` (``conv2d_transpose``, ...), ``kwargs`` (the function's own
 keyword arguments) and the arrays ``x``, ``weight``, ``bias``; or, with
 ``layer`` (``Conv2DTranspose``, ...), a layer built from ``kwargs`` with
 ``weight``/``bias`` copied in, described by ``tconv.compat.paddle.convert.describe``
-and run on ``x`` (``output_size`` forwarded to its call).
+and run on ``x`` (``output_size`` forwarded to its call); or, with ``code``, that code run with
+``paddle``, ``x``, ``weight`` and ``bias`` defined, its ``y`` returned.
 """
 
 from __future__ import annotations
@@ -38,7 +39,12 @@ def tensor(v):
 results = []
 for case in cases:
     try:
-        if "layer" in case:
+        if "code" in case:  # a converter's pasted code, run as written
+            namespace = {"paddle": paddle, "x": tensor(case["x"]), "weight": tensor(case["weight"]),
+                         "bias": tensor(case.get("bias"))}
+            exec(case["code"], namespace)
+            results.append(("ok", namespace["y"].numpy()))
+        elif "layer" in case:
             from tconv.compat.paddle import convert as port
 
             layer = getattr(paddle.nn, case["layer"])(**case["kwargs"])

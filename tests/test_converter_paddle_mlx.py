@@ -186,3 +186,28 @@ def test_live_mlx_layer_is_read_and_paddle_layer_described_in_its_process():
     conv = tconv.convert(desc, "torch", (4, 4))
     wt, bt = conv.convert_weights(w, np.zeros(4, F32))
     assert_close(old.run_target(conv, x, wt, bt), y, F32)
+
+
+@pytest.mark.parametrize("desc, size", old.CODE_CASES, ids=["keras-same", "jax-zeros-before", "torch-groups"])
+def test_pasted_paddle_and_mlx_code_runs_and_matches(desc, size):
+    from tconv.compat import layouts
+
+    rng = np.random.default_rng(2)
+    to_torch = tconv.convert(desc, "torch", size)
+    c_in, c_out, groups = to_torch.arguments["in_channels"], to_torch.arguments["out_channels"], to_torch.groups
+    x = rng.standard_normal((2, c_in) + tuple(size)).astype(F32)
+    w_torch = rng.standard_normal((c_in, c_out // groups) + to_torch.geometry.kernel).astype(F32)
+    b = rng.standard_normal(c_out).astype(F32) if to_torch.bias else None
+    w_src = {"torch": lambda: w_torch, "keras": lambda: layouts.to_keras(w_torch),
+             "jax": lambda: layouts.to_jax(w_torch, "HWIO", transpose_kernel=True)}[desc["framework"]]()  # fmt: skip
+    ref = old.run_target(to_torch, x, *to_torch.convert_weights(w_src, b))  # real torch, residual applied
+    to_paddle, to_mlx = tconv.convert(desc, "paddle", size), tconv.convert(desc, "mlx", size)
+    assert to_paddle.residual is not None or to_mlx.residual is not None or desc["framework"] == "torch"
+    wp, bp = to_paddle.convert_weights(w_src, b)
+    (status, y), = paddle_support.run_batch([dict(code=to_paddle.code, x=x, weight=wp, bias=bp)])
+    assert status == "ok", (to_paddle.code, y)
+    assert_close(y, ref, F32)
+    wm, bm = to_mlx.convert_weights(w_src, b)
+    namespace = {"mx": mx, "x": mx.array(old.last(x)), "weight": mx.array(wm), "bias": None if bm is None else mx.array(bm)}
+    exec(to_mlx.code, namespace)
+    assert_close(old.first(np.array(namespace["y"])), ref, F32)
