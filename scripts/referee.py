@@ -107,10 +107,20 @@ def layer_calls(layer: dict) -> dict:
         calls["openvino"] = dict(output_shape=[target])
         if d == 1:
             calls["litert"] = dict(padding="SAME", output_shape=target)
+        calls["paddle"] = dict(stride=s, padding="SAME", dilation=d, output_size=target)
         onnx = dict(output_shape=[target])
     for name in ("onnx_spec", "onnx_reference", "onnxruntime"):
         calls[name] = dict(onnx, strides=[s], dilations=[d])
     calls["openvino"] = dict(calls["openvino"], strides=[s], dilations=[d])
+    if concept in ("same", "same+output_padding", "valid"):
+        calls["paddle"] = dict(stride=s, padding="SAME" if concept != "valid" else "VALID", output_padding=op, dilation=d)
+    elif concept == "padding=p":
+        calls["paddle"] = dict(stride=s, padding=p, output_padding=op, dilation=d)
+    if calls["torch"] is not None:  # MLX has PyTorch's arguments (no padding strings): the same calls
+        calls["mlx"] = dict(calls["torch"])
+    elif concept in ("same", "same+output_padding"):  # the usual port, which MLX takes beyond PyTorch's op range
+        torch_p = (k_eff - 1) // 2
+        calls["mlx"] = dict(stride=s, padding=torch_p, output_padding=s - k_eff + 2 * torch_p + op, dilation=d)
     return calls
 
 
@@ -150,6 +160,12 @@ def _run(framework: str, call: dict, x: np.ndarray, w: np.ndarray, layer: dict) 
         return _run_openvino(call, x, w)
     if framework == "litert":
         return _run_litert(call, x, w, s)
+    if framework == "paddle":  # in its own process: importing Paddle after TensorFlow crashes the interpreter
+        return _PADDLE.run(call, x.reshape(1, 1, -1), w.reshape(1, 1, -1)).ravel()
+    if framework == "mlx":
+        import mlx.core as mx
+
+        return np.array(mx.conv_transpose1d(mx.array(x.reshape(1, -1, 1)), mx.array(w.reshape(1, -1, 1)), **call)).ravel()
     if framework == "onnx_spec":
         from tconv.compat import onnx as compat_onnx
 
@@ -215,6 +231,52 @@ def _run_onnx_model(framework: str, call: dict, x: np.ndarray, w: np.ndarray) ->
     options.log_severity_level = 4
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     return session.run(None, feeds)[0].ravel()
+
+
+class _PaddleProcess:
+    """One PaddlePaddle interpreter, started on first use, running ``conv1d_transpose`` calls sent as pickles.
+
+    A call that kills it (Paddle's kernels can crash on a padding beyond the full
+    result) raises ``RuntimeError`` (recorded as ``refused``) and the next call starts another.
+    """
+
+    _CODE = (
+        "import os, pickle, sys\n"
+        "out = os.fdopen(os.dup(1), 'wb'); os.dup2(2, 1)  # Paddle's own prints must not reach the pipe\n"
+        "import paddle\n"
+        "paddle.set_device('cpu')\n"
+        "while True:\n"
+        "    call, x, w = pickle.load(sys.stdin.buffer)\n"
+        "    try:\n"
+        "        y = paddle.nn.functional.conv1d_transpose(paddle.to_tensor(x), paddle.to_tensor(w), **call).numpy()\n"
+        "    except Exception as exc:\n"
+        "        y = repr(exc)\n"
+        "    pickle.dump(y, out); out.flush()\n"
+    )
+
+    def __init__(self) -> None:
+        self.process = None
+
+    def run(self, call: dict, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        import pickle
+        import subprocess
+
+        if self.process is None or self.process.poll() is not None:
+            self.process = subprocess.Popen([sys.executable, "-c", self._CODE], stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            pickle.dump((call, x, w), self.process.stdin)
+            self.process.stdin.flush()
+            y = pickle.load(self.process.stdout)
+        except (EOFError, BrokenPipeError, pickle.UnpicklingError):
+            self.process = None
+            raise RuntimeError("the Paddle process died") from None
+        if isinstance(y, str):
+            raise RuntimeError(y)
+        return y
+
+
+_PADDLE = _PaddleProcess()
 
 
 def locate(y: np.ndarray, x: np.ndarray, w: np.ndarray, s: int, d: int) -> str:

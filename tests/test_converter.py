@@ -352,7 +352,7 @@ def test_every_framework_implements_the_one_interface():
     from tconv import converter
     from tconv.compat import porting
 
-    assert converter.FRAMEWORKS[: len(FRAMEWORKS)] == FRAMEWORKS  # then openvino, litert (their own test file)
+    assert converter.FRAMEWORKS[: len(FRAMEWORKS)] == FRAMEWORKS  # the newer ones: their own test files
     hooks = ("NAME", "KEYS", "describe", "source", "search", "target")
     option = {"torch": None, "onnx": None, "tensorflow": "VALID", "jax": "VALID", "keras": ("valid", "None")}
     rng = np.random.default_rng(5)

@@ -34,8 +34,10 @@ from .algorithms.common import window
 from .compat.jax import convert as jax_port
 from .compat.keras import convert as keras_port
 from .compat.litert import convert as litert_port
+from .compat.mlx import convert as mlx_port
 from .compat.onnx import convert as onnx_port
 from .compat.openvino import convert as openvino_port
+from .compat.paddle import convert as paddle_port
 from .compat.porting import FUNC as _FUNC
 from .compat.porting import Framework, Source
 from .compat.tensorflow import convert as tensorflow_port
@@ -50,7 +52,8 @@ __all__ = ["FRAMEWORKS", "Conversion", "convert"]
 #: every framework's converter hooks, by name
 _PORTS: dict[str, Framework] = {
     port.NAME: port
-    for port in (torch_port, tensorflow_port, keras_port, jax_port, onnx_port, openvino_port, litert_port, webnn_port)
+    for port in (torch_port, tensorflow_port, keras_port, jax_port, onnx_port, paddle_port, mlx_port,
+                 openvino_port, litert_port, webnn_port)
 }
 FRAMEWORKS = tuple(_PORTS)  # the names, in the order `tconv convert --to all` writes them
 
@@ -195,7 +198,7 @@ def convert(layer: Any, to: str, input_size: int | Sequence[int], *, weight: Arr
     # residual: no single ConvTranspose2d has this window: crop 1 at the end of spatial axis 0; crop 1 at the end of spatial axis 1
     y = torch.nn.functional.pad(y, (0, -1, 0, -1))  # negative pads crop
     """
-    if not isinstance(layer, Mapping):
+    if not isinstance(layer, Mapping) or ("framework" not in layer and type(layer) is not dict):  # mlx.nn layers are dicts
         layer = _describe_live(layer)
     framework = layer.get("framework")
     for name, value in (("layer['framework']", framework), ("to", to)):

@@ -22,8 +22,13 @@ concept                  the call each framework gets
                          ``pads_begin=pads_end=[p]``, JAX the pair ``(p, p)``
                          as typed (JAX reads it as the padding of the zero-inserted input)
 ``output_shape=L``       TF and LiteRT ``SAME`` with ``output_shape=L``, ONNX ``output_shape=[L]``,
-                         OpenVINO's ``output_shape`` input ``[L]`` (``explicit``, pads 0)
+                         OpenVINO's ``output_shape`` input ``[L]`` (``explicit``, pads 0), Paddle
+                         ``"SAME"`` with ``output_size=L``
 =======================  ===================================================================
+
+Paddle gets its own ``"SAME"`` / ``"VALID"`` (plus ``output_padding``) and
+``padding=p, output_padding``; MLX (no padding strings) PyTorch's calls,
+``padding=p, output_padding`` and the usual "same" port.
 
 Each framework's cell is ``length@start``: the output is ``y_full[start :
 start + length]`` of the full scatter result ``y_full[i*s + j*d] += x[i] *
@@ -41,7 +46,8 @@ from importlib import resources
 __all__ = ["disagreements", "FRAMEWORKS", "PARAMETERS"]
 
 #: The outcome columns, one per framework (or runtime) the referee runs.
-FRAMEWORKS = ("torch", "tensorflow", "keras", "jax", "onnx_spec", "onnx_reference", "onnxruntime", "openvino", "litert")
+FRAMEWORKS = ("torch", "tensorflow", "keras", "jax", "onnx_spec", "onnx_reference", "onnxruntime", "paddle", "mlx",
+              "openvino", "litert")
 #: The columns describing the layer; the integer ones are ``None`` where the concept has no such value.
 PARAMETERS = ("concept", "n", "k", "s", "d", "padding", "output_padding", "output_shape")
 

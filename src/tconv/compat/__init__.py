@@ -8,6 +8,8 @@ order, defaults and layouts:
 - :mod:`tconv.compat.keras`: ``conv_transpose`` (``keras.ops``)
 - :mod:`tconv.compat.jax`: ``conv_transpose`` (``jax.lax``)
 - :mod:`tconv.compat.onnx`: ``conv_transpose`` (the ONNX ``ConvTranspose`` operator)
+- :mod:`tconv.compat.paddle`: ``conv1d/2d/3d_transpose`` (``paddle.nn.functional``)
+- :mod:`tconv.compat.mlx`: ``conv_transpose1d/2d/3d`` (``mlx.core``)
 - :mod:`tconv.compat.openvino`: ``(group_)convolution_backprop_data`` (OpenVINO opset1)
 - :mod:`tconv.compat.litert`: ``transpose_conv`` (LiteRT's ``TRANSPOSE_CONV`` op)
 - :mod:`tconv.compat.webnn`: ``conv_transpose2d`` (W3C WebNN's ``MLGraphBuilder.convTranspose2d``)
@@ -35,7 +37,7 @@ none of them imports the framework it mirrors.
 from importlib import import_module
 
 #: The framework modules, loaded on first use as attributes (``tconv.compat.torch``).
-FRAMEWORK_MODULES = ("torch", "tensorflow", "keras", "jax", "onnx", "openvino", "litert", "webnn")
+FRAMEWORK_MODULES = ("torch", "tensorflow", "keras", "jax", "onnx", "paddle", "mlx", "openvino", "litert", "webnn")
 _SUBMODULES = frozenset(FRAMEWORK_MODULES + ("layouts",))
 
 
