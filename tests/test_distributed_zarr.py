@@ -142,9 +142,14 @@ def test_the_command_runs_a_saved_model_and_resumes(source, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def client():
     distributed_ = pytest.importorskip("distributed")
-    with distributed_.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="1GiB",
-                                   dashboard_address=None) as cluster, distributed_.Client(cluster) as c:
-        yield c
+    saved = dict(os.environ)  # the cluster sets OMP_NUM_THREADS, MALLOC_TRIM_THRESHOLD_, ... here for its workers
+    try:
+        with distributed_.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="1GiB",
+                                       dashboard_address=None) as cluster, distributed_.Client(cluster) as c:
+            yield c
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def test_apply_zarr_on_a_local_cluster_of_two_worker_processes(client, source, tmp_path):
