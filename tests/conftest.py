@@ -23,17 +23,3 @@ finally:
     else:
         os.environ["CI"] = _ci
 
-
-import pytest  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _environment_restored():
-    """Every test leaves ``os.environ`` as it found it: a ``dask.distributed`` cluster sets
-    ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MALLOC_TRIM_THRESHOLD_``, ... in the parent
-    process for its workers, and later tests' subprocesses (the memory-limit ones) would inherit them."""
-    saved = dict(os.environ)
-    yield
-    if os.environ != saved:
-        os.environ.clear()
-        os.environ.update(saved)

@@ -264,6 +264,12 @@ def padding_pairs(func: str, padding: Padding, nd: int, *, minimum: int | None =
 # --------------------------------------------------------------------------
 
 
+def stand_in(shape: Sequence[int], dtype: object) -> np.ndarray:
+    """A read-only array of ``shape`` and ``dtype`` holding one value (zero strides): the checks of
+    an operation run on it before anything of that shape is allocated."""
+    return np.broadcast_to(np.zeros((), dtype), tuple(shape))
+
+
 def as_array(func: str, name: str, value: ArrayLike) -> np.ndarray:
     """A read-only real float array view of ``value`` (ints and bools promoted to float64)."""
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from dataclasses import replace
 from typing import Iterator, NamedTuple, Sequence
 
@@ -22,7 +23,7 @@ from .algorithms import matrix as _matrix
 from .algorithms.common import correlate, correlate_bytes, correlate_shifted, correlate_shifted_bytes, to_conv_layout, window
 from .errors import TconvError, fail
 from .geometry import Geometry, conv_geometry, transpose_geometry
-from .normalise import IntOrSeq, Padding, as_array, as_int, check_bias, choice, compute_dtype, per_axis
+from .normalise import IntOrSeq, Padding, as_array, as_int, check_bias, choice, compute_dtype, per_axis, stand_in
 
 __all__ = [
     "Tuned", "conv_transpose", "conv", "conv_matrix", "run_geometry", "run_conv_geometry", "transpose_inputs",
@@ -319,8 +320,6 @@ def _measure(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometry,
              names: Sequence[str], call_key: str, repeats: int) -> Tuned:
     """Time each of ``names`` that fits the memory budget as :func:`run_geometry` would run it
     (whole or in chunks) on seeded data of the real shapes; store and return the fastest."""
-    import time
-
     item = dtype.itemsize
     memory.check("tune", (math.prod(x_shape) + math.prod(w_shape)) * item, "the sample input and weight")
     rng = np.random.default_rng(0)
@@ -389,9 +388,8 @@ def tune(
             raise fail("tune", f"{name} must be a non-empty tuple of ints; got {shape!r}")
         shapes.append(tuple(as_int("tune", f"{name}[{i}]", v, 0) for i, v in enumerate(shape)))
     dt = np.dtype(dtype_name)
-    # zero-stride views of the shapes: validated as arrays without allocating them
     x, w, _, geom = transpose_inputs(
-        "tune", np.broadcast_to(dt.type(0), shapes[0]), np.broadcast_to(dt.type(0), shapes[1]), None,
+        "tune", stand_in(shapes[0], dt), stand_in(shapes[1], dt), None,
         stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation,
         output_size=output_size,
     )
@@ -504,10 +502,11 @@ def conv_bytes(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometr
                result_itemsize: int, fixed: int, nb: int) -> int:
     """Estimated peak bytes of :func:`run_conv_geometry` in chunks of ``nb`` samples.
 
-    Per chunk: the padded input (none when the window lies inside ``x``: a view), what
-    :func:`~tconv.algorithms.common.correlate` allocates (:func:`~tconv.algorithms.common.correlate_bytes`),
-    its channels-last result and that result's contiguous copy; then the output preallocated
-    when the call is cut, the sum with the bias and the copy in the result dtype (upper bounds:
+    Per chunk: the padded input (none when the window lies inside ``x``: a view), what the
+    correlation allocates (:func:`~tconv.algorithms.common.correlate_bytes`, or
+    :func:`~tconv.algorithms.common.correlate_shifted_bytes` at stride 1 without groups), its result
+    and a contiguous copy of it (``correlate``'s result is channels last; ``correlate_shifted``'s
+    needs no copy: an upper bound); then the output preallocated when the call is cut, the sum with the bias and the copy in the result dtype (upper bounds:
     either may be skipped); ``fixed`` as in :func:`transpose_bytes`.
     """
     n_batch, c_in = x_shape[:2]

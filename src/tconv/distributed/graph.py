@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import fail
+from .. import normalise
 from ..normalise import as_array
 from .tiling import Interval, Pipeline
 
@@ -48,7 +49,7 @@ def as_dask(func: str, x: Any):
 
 def stand_in(x) -> np.ndarray:
     """A read-only array of ``x``'s shape and dtype that holds one value: the core's validation runs on it."""
-    return np.broadcast_to(np.zeros((), x.dtype), x.shape)
+    return normalise.stand_in(x.shape, x.dtype)
 
 
 def default_chunks(in_chunks: Sequence[int], factor: Fraction, length: int) -> tuple[int, ...]:
