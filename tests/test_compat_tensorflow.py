@@ -127,6 +127,15 @@ def test_refuses_what_tensorflow_refuses():
     both_refuse(1, x[:, 0], f[0], [1, 8, 5], 2, [[0, 0], [1, 0], [0, 0]], match="2-D")
 
 
+def test_padding_that_leaves_no_output_length_is_refused():
+    x, f, pads = np.ones((1, 2, 2, 1)), np.ones((1, 1, 1, 1)), [[0, 0], [2, 2], [2, 2], [0, 0]]
+    for length in (1, 2, 3):  # the forward conv of any length is 4 longer than the input: TF accepts none
+        both_refuse(2, x, f, [1, length, length, 1], 1, pads, match=r"padding \(2, 2\) on spatial axis 0 leaves no output")
+    with pytest.raises(TconvError, match=r"before \+ after must be at most 1"):
+        ct.output_shape_range((2, 2), 1, 1, pads)
+    assert ct.output_shape_range((2, 2), 1, 1, [[0, 0], [1, 0], [0, 0], [0, 0]]) == ((1, 1), (2, 2))
+
+
 def test_accepts_nchw_and_dilation_always():
     rng = np.random.default_rng(2)
     x, f = rng.standard_normal((1, 2, 4, 4)), rng.standard_normal((3, 3, 5, 2))

@@ -57,6 +57,7 @@ __all__ = [
     "rank",
     "residual",
     "residual_text",
+    "slice_code",
     "total",
 ]
 
@@ -271,3 +272,14 @@ def bias_text(target: str) -> str:
         "# the bias is added after the residual, so zero-padded positions get it as in the source "
         f"({target} layer built without it)"
     )
+
+
+def slice_code(name: str, residual: tuple[tuple[int, int], ...], pad_fn: str) -> str:
+    """Channels-last code for a residual window.
+
+    Zero-pads (``pad_fn``) where the residual is negative, then slices off the crops.
+    """
+    pads = [[0, 0]] + [[max(0, -b), max(0, -a)] for b, a in residual] + [[0, 0]]
+    expr = name if all(p == [0, 0] for p in pads) else f"{pad_fn}({name}, {pads})"
+    slices = ", ".join(f"{max(0, b)}:{-a if a > 0 else ''}" for b, a in residual)
+    return expr if all(b <= 0 and a <= 0 for b, a in residual) else f"{expr}[:, {slices}, :]"

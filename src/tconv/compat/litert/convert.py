@@ -106,7 +106,7 @@ def target(src: Source) -> Target:
     ]
     if rest:
         lines += [f"# residual: no single TRANSPOSE_CONV has this window: {porting.residual_text(rest)}",
-                  f"y = {tf_port._slice_code('y', rest, 'np.pad')}"]  # fmt: skip
+                  f"y = {porting.slice_code('y', rest, 'np.pad')}"]  # fmt: skip
     if late:
         lines += [porting.bias_text(NAME), "y = y + bias"]
     dilation = geom.dilation

@@ -118,6 +118,12 @@ def _ranges(
         else:
             shortest = a.full - a.start - (pads[ax][1] if pads else 0)
             smallest, largest = max(1, shortest), shortest + s[ax] - 1
+            if largest < smallest:
+                raise fail(
+                    func,
+                    f"padding {tuple(pads[ax]) if pads else (0, 0)} on spatial axis {ax} leaves no output length: "
+                    f"the full result has {a.full} entries, so before + after must be at most {a.full + s[ax] - 2}",
+                )
         out.append((a, smallest, largest))
     return out
 

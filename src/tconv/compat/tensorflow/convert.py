@@ -87,14 +87,6 @@ def search(a: Axis, option: Any) -> Choice | None:
     return porting.best(a, candidates)
 
 
-def _slice_code(name: str, residual: tuple[tuple[int, int], ...], pad_fn: str) -> str:
-    """Channels-last code: zero-pad (``pad_fn``) where the residual is negative, then slice off the crops."""
-    pads = [[0, 0]] + [[max(0, -b), max(0, -a)] for b, a in residual] + [[0, 0]]
-    expr = name if all(p == [0, 0] for p in pads) else f"{pad_fn}({name}, {pads})"
-    slices = ", ".join(f"{max(0, b)}:{-a if a > 0 else ''}" for b, a in residual)
-    return expr if all(b <= 0 and a <= 0 for b, a in residual) else f"{expr}[:, {slices}, :]"
-
-
 def target(src: Source) -> Target:
     geom, nd = src.geometry, src.geometry.ndim
     modes = ["SAME", "VALID"] + (["EXPLICIT"] if nd == 2 else [])
@@ -122,7 +114,7 @@ def target(src: Source) -> Target:
         lines.append("y = tf.nn.bias_add(y, bias)")
     if rest:
         lines += [f"# residual: no single tf.nn.conv{nd}d_transpose has this window: {porting.residual_text(rest)}",
-                  f"y = {_slice_code('y', rest, 'tf.pad')}"]  # fmt: skip
+                  f"y = {porting.slice_code('y', rest, 'tf.pad')}"]  # fmt: skip
     if late:
         lines += [porting.bias_text(NAME), "y = tf.nn.bias_add(y, bias)"]
     to_target = lambda w: layouts.to_tf(layouts.ungroup(w, geom.groups))  # noqa: E731
