@@ -24,6 +24,7 @@ The solvers run interleaved in one process (``--rounds`` times each; medians).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
@@ -149,8 +150,13 @@ def main(argv=None) -> int:
     numba.set_num_threads(2)
     s, d = setup()
     problems = [("circular", 1, "ConvBPDN"), ("zero", 1, "ConvBPDNMaskDcpl"), ("circular", 2, None)]
-    # warm-up: compile tconv's kernels and plan SPORCO's FFTs before any clock runs
-    run_tconv(s, d, "circular", 1, 2)
+    # warm-up: compile tconv's kernels and plan SPORCO's FFTs (pyfftw's plans are cached per shape)
+    # for every problem before any clock runs
+    for boundary, stride, peer in problems:
+        run_tconv(s, d, boundary, stride, 2)
+        if peer:
+            run_sporco(s, d, boundary, 2, lambda z: 0.0)
+    load_start = os.getloadavg()
     rows, curves = [], {}
     f64 = np.float64
     for boundary, stride, peer in problems:
@@ -205,8 +211,9 @@ def main(argv=None) -> int:
     Path(args.out).write_text(
         "# Convolutional sparse coding: tconv vs SPORCO (benchmarks/deconvnet.py)\n\n"
         f"SPORCO's cbpdn_gry setup, float32, 2 threads each, {args.iters} iterations per run, "
-        f"{args.rounds} interleaved round(s), F* from a {args.long}-iteration tconv run. Wall times exclude "
-        "the objective's evaluation; medians over rounds. The machine was shared with other jobs.\n\n"
+        f"{args.rounds} interleaved round(s), F* from a {args.long}-iteration tconv run (or the lowest F any "
+        "raced run reached). Wall times exclude the objective's evaluation; medians over rounds. Load average "
+        f"(1 min) at the start {load_start[0]:.1f}, at the end {os.getloadavg()[0]:.1f} (2 cores).\n\n"
         + table + "\n")
     import matplotlib
 

@@ -106,6 +106,8 @@ def machine_description(threads: int, pause: float) -> dict:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "blas": ", ".join(blas),
+        # OpenBLAS's kernels are the ones this names when it is set (read once, when NumPy loads it)
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE") or "(not set: OpenBLAS detects the CPU)",
         "tconv": tconv.__version__,
         "element-wise threads (tconv)": num_threads(),
         "tconv kernels (col2im passes, depthwise)": algorithms.backend(),

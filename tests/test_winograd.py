@@ -175,3 +175,50 @@ def test_auto_runs_fft_only_well_below_the_others(monkeypatch):
                                   padding=16, output_padding=0, dilation=1, groups=1)[3]
     costs = algorithms.estimate_seconds((1, 21, 16, 16), (21, 21, 64, 64), big_kernel)
     assert set(costs) == set(algorithms.ESTIMATES)
+
+
+FORWARD = [  # (x shape, weight shape, padding, groups, dilation): stride-1 convs whose transposed form pays
+    ((1, 64, 256, 256), (64, 64, 3, 3), 1, 1, 1),
+    ((1, 32, 100, 100), (32, 32, 5, 5), (1, 3), 1, 1),
+    ((1, 32, 100, 100), (32, 16, 5, 5), (1, 3), 2, 1),
+    ((1, 16, 48, 48, 48), (16, 16, 3, 3, 3), 1, 1, 1),
+    ((1, 32, 48, 48, 48), (32, 16, 3, 3, 3), 1, 2, 1),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, padding, groups, dilation", FORWARD)
+def test_forward_conv_at_stride_1_runs_as_the_transposed_conv_and_matches_torch(x_shape, w_shape, padding, groups,
+                                                                                 dilation, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from tconv import ops
+
+    rng = np.random.default_rng(sum(x_shape))
+    x, w = rng.standard_normal(x_shape, dtype=np.float32), rng.standard_normal(w_shape, dtype=np.float32)
+    b = rng.standard_normal(w_shape[0], dtype=np.float32)
+    geom = ops.conv_inputs("test", x, w, b, stride=1, padding=padding, groups=groups, dilation=dilation)[3]
+    assert ops._fewer_multiplies(x.shape, w.shape, geom)  # the route is taken on these shapes
+    ran = []
+    real = ops.run_geometry
+    monkeypatch.setattr(ops, "run_geometry", lambda *a, **k: ran.append(a[3]) or real(*a, **k))
+    y = tconv.conv(x, w, b, padding=padding, groups=groups, dilation=dilation)
+    torch_conv = getattr(torch.nn.functional, f"conv{len(x_shape) - 2}d")
+    ref = torch_conv(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), padding=padding, groups=groups,
+                     dilation=dilation).numpy()
+    assert ran and all(s == 1 for s in ran[0].stride) and y.shape == ref.shape and y.dtype == np.float32
+    assert _error(y, ref) < 1e-4
+    y64 = tconv.conv(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), padding=padding, groups=groups,
+                     dilation=dilation)
+    assert y64.dtype == np.float64 and _error(y64, ref.astype(np.float64)) < 1e-4
+
+
+def test_forward_conv_with_nan_keeps_the_definitions_pattern():
+    torch = pytest.importorskip("torch")
+    x_shape, w_shape = FORWARD[0][:2]
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal(x_shape, dtype=np.float32), rng.standard_normal(w_shape, dtype=np.float32)
+    x[0, 5, 40, 70] = np.nan
+    y = tconv.conv(x, w, padding=1)
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1).numpy()
+    assert np.array_equal(np.isnan(y), np.isnan(ref)) and np.isnan(y).sum() == 9 * 64  # a 3x3 patch, every channel
+    finite = ~np.isnan(ref)
+    assert _error(np.where(finite, y, 0), np.where(finite, ref, 0)) < 1e-4

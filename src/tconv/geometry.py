@@ -41,6 +41,7 @@ __all__ = [
     "explain",
     "string_axis",
     "zero_insertion_axis",
+    "conv_as_transpose",
 ]
 
 
@@ -322,6 +323,23 @@ def build_conv(
         axes.append(Axis((span - ke) // s + 1, k, s, d, lo, m))
     _check_index_range(func, axes)
     return Geometry(tuple(axes), groups)
+
+
+def conv_as_transpose(geom: Geometry) -> Geometry:
+    """A stride-1 forward conv (``geom`` as :func:`build_conv` writes it: its adjoint) as the transposed
+    conv that computes it with the kernel flipped and the channel axes swapped.
+
+    Per axis ``y[t] = sum_j w[j] x[t - lo + j*d]``; a stride-1 transposed conv of ``x`` with the
+    flipped kernel has ``z[u] = sum_j w[j] x[u + start - d*(k-1) + j*d]``, so the two agree with
+    ``start = d*(k-1) - lo`` and the conv's output length (the adjoint's input size).
+
+    >>> conv_as_transpose(build_conv("f", (8,), (3,), (1,), (1,), ((1, 1),))).axes[0]
+    Axis(size=8, kernel=3, stride=1, dilation=1, start=1, length=8)
+    """
+    if any(a.stride != 1 for a in geom.axes):
+        raise fail("geometry.conv_as_transpose", f"stride must be 1 on every axis (a stride-1 forward conv); got {geom.stride}")
+    axes = tuple(Axis(a.length, a.kernel, 1, a.dilation, a.dilation * (a.kernel - 1) - a.start, a.size) for a in geom.axes)
+    return Geometry(axes, geom.groups)
 
 
 def transpose_geometry(

@@ -22,7 +22,7 @@ from . import algorithms, memory, nonfinite, tuning
 from .algorithms import matrix as _matrix
 from .algorithms.common import correlate, correlate_bytes, correlate_shifted, correlate_shifted_bytes, to_conv_layout, window
 from .errors import TconvError, fail
-from .geometry import Geometry, conv_geometry, transpose_geometry
+from .geometry import Geometry, conv_as_transpose, conv_geometry, transpose_geometry
 from .normalise import IntOrSeq, Padding, as_array, as_int, check_bias, choice, compute_dtype, per_axis, stand_in
 
 __all__ = [
@@ -533,13 +533,19 @@ def run_conv_geometry(
     (:func:`tconv.geometry.build_conv`); the door matching :func:`run_geometry`:
     its bytes are estimated first (:func:`conv_bytes`), the call is cut into chunks
     of samples when it does not fit the memory budget and refused when one sample
-    does not; NaN and inf get the definition's answer (:mod:`tconv.nonfinite`).
+    does not; NaN and inf get the definition's answer (:mod:`tconv.nonfinite`). At stride 1, where
+    the transposed conv that computes it does fewer multiplies (``winograd``; :func:`_fewer_multiplies`),
+    it runs that through :func:`run_geometry` instead.
     """
     result_dtype, dtype = compute_dtype(x, weight, bias)
     n_batch = x.shape[0]
     item = dtype.itemsize
     finite = nonfinite.all_finite(x, weight)
     xc, wc = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
+    if finite and n_batch and _fewer_multiplies(x.shape, weight.shape, geom):  # that door plans its own memory
+        flipped = np.flip(to_conv_layout(wc, geom.groups), tuple(range(2, 2 + geom.ndim)))
+        y = run_geometry(xc, np.ascontiguousarray(flipped), bias, conv_as_transpose(geom), func=func)
+        return y.astype(result_dtype, copy=False)
     terms = not finite and nonfinite.sparse_is_cheaper(x, to_conv_layout(weight, geom.groups), geom)
     fixed = sum(a.size for a in (x, weight) if a.dtype != dtype) * item
     if not finite:  # the finite parts and masks, or the definition's per-tap products
@@ -562,6 +568,22 @@ def run_conv_geometry(
         with np.errstate(invalid="ignore", over="ignore"):
             y = y + bias.astype(dtype, copy=False).reshape((-1,) + (1,) * geom.ndim)
     return np.ascontiguousarray(y, dtype=result_dtype)
+
+
+#: A stride-1 forward conv runs as the transposed conv that computes it (:func:`~tconv.geometry.conv_as_transpose`:
+#: the kernel flipped, the channel axes swapped) when ``winograd``'s price there is below this share of
+#: ``col2im``'s, the formulation that does the definition's multiplies as the forward conv's own GEMM does:
+#: fewer multiplies pay for the weight's copy and the other layout only by a clear margin.
+FORWARD_WINOGRAD_MARGIN = 0.8
+
+
+def _fewer_multiplies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometry) -> bool:
+    """Whether the forward conv goes to :func:`run_geometry` as a transposed conv (:data:`FORWARD_WINOGRAD_MARGIN`)."""
+    if any(s != 1 for s in geom.stride):
+        return False
+    t_shape = (w_shape[1] * geom.groups, w_shape[0] // geom.groups) + tuple(w_shape[2:])
+    costs = algorithms.estimate_seconds(x_shape, t_shape, conv_as_transpose(geom))
+    return costs["winograd"] < FORWARD_WINOGRAD_MARGIN * costs["col2im"]
 
 
 def _shifted(geom: Geometry) -> bool:
