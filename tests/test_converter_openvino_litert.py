@@ -44,14 +44,14 @@ def source_openvino(rng, nd):
                                  for ni, ki, si, di in zip(n, k, s, d)]  # fmt: skip
     grouped = g > 1
     op = compat_ov.convert.OPS[grouped]
-    w = rng.standard_normal([c_in, c_out // g] + k).astype(F32)  # tconv's layout: a grouped one passes merged
+    w = compat_ov.to_openvino(rng.standard_normal([c_in, c_out // g] + k).astype(F32), g)  # the op's own filters
     desc = dict(framework="openvino", op=op, kernel_size=k, in_channels=c_in, out_channels=c_out, groups=g,
                 bias=bool(rng.random() < 0.5), **attrs)  # fmt: skip
     if not grouped:
         desc.pop("groups")
 
     def run(x, b):
-        return openvino_support.run(attrs, x, compat_ov.to_openvino(w, g) if grouped else w, b)
+        return openvino_support.run(attrs, x, w, b)
 
     try:  # the CPU plugin has no primitive for some grouped nodes: not a source to port
         run(np.ones((1, c_in) + tuple(n), F32), None)
@@ -167,6 +167,31 @@ def test_the_emitted_litert_code_runs_and_matches():
                  "bias": bias}  # fmt: skip
     exec(conv.code, namespace)
     assert_close(base.first(namespace["y"]), ref, F32)
+
+
+def test_grouped_openvino_filters_convert_to_torch_and_back():
+    """GroupConvolutionBackpropData's (G, C_in/G, C_out/G, *k) filters, one dim more than the data, in and out."""
+    rng = np.random.default_rng(7)
+    attrs = dict(strides=[2, 1], pads_begin=[1, 0], pads_end=[1, 0], dilations=[1, 2], output_padding=[1, 0])
+    desc = dict(framework="openvino", op="GroupConvolutionBackpropData", in_channels=4, out_channels=6, groups=2,
+                kernel_size=[3, 2], bias=True, **attrs)  # fmt: skip
+    filters = rng.standard_normal((2, 2, 3, 3, 2)).astype(F32)
+    b = rng.standard_normal(6).astype(F32)
+    x = rng.standard_normal((2, 4, 4, 3)).astype(F32)
+    ref = openvino_support.run(attrs, x, filters, b)  # the real grouped node
+    to_torch = tconv.convert(desc, "torch", (4, 3), weight=filters)
+    w_torch, b_torch = to_torch.convert_weights(filters, b)
+    assert w_torch.shape == (4, 3, 3, 2) and to_torch.arguments["groups"] == 2 and to_torch.residual is None
+    assert_close(base.run_target(to_torch, x, w_torch, b_torch), ref, F32)
+    back = tconv.convert(dict(framework="torch", layer="ConvTranspose2d", **to_torch.arguments), "openvino", (4, 3))
+    filters_back, b_back = back.convert_weights(w_torch, b_torch)
+    assert back.geometry == to_torch.geometry and back.arguments["pads_begin"] == attrs["pads_begin"]
+    assert (filters_back == filters).all() and (b_back == b).all()
+    assert_close(run_target(back, x, filters_back, b_back), ref, F32)
+    for wrong in (w_torch, filters[0]):  # the merged (C_in, C_out/G, *k) and a single group are not the op's layout
+        with pytest.raises(TconvError, match=r"weight must have 5 dims for OpenVINO GroupConvolutionBackpropData, "
+                           r"OpenVINO's \(G, C_in/G, C_out/G, \*k\) = \(2, 2, 3, 3, 2\); got shape"):  # fmt: skip
+            to_torch.convert_weights(wrong)
 
 
 def test_litert_takes_dilation_and_groups_as_taps_and_refuses_other_ranks():
