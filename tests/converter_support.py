@@ -9,9 +9,11 @@ Data is ``(N, C, *n)`` throughout; the runs of channels-last frameworks move it.
 
 Some runs go to a subprocess, collected in a :class:`Runs` and run together:
 Paddle's always (importing Paddle after TensorFlow crashes the interpreter,
-:mod:`paddle_support`). Until then their value is :class:`Pending`;
-:func:`then` chains what comes after (a residual, a layout move) and
-:func:`resolve` gives the array once :meth:`Runs.run` has run.
+:mod:`paddle_support`), JAX's in an *isolated* check (the slow all-pairs runs:
+XLA aborts the interpreter on some convolutions, :mod:`jax_support`). Until
+then their value is :class:`Pending`; :func:`then` chains what comes after (a
+residual, a layout move) and :func:`resolve` gives the array once
+:meth:`Runs.run` has run.
 
 The five older frameworks are imported here (a test module importing this one
 is skipped without them); Paddle, MLX, OpenVINO and LiteRT only by their runs.
@@ -36,6 +38,7 @@ jax = pytest.importorskip("jax")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+import jax_support  # noqa: E402
 import litert_support  # noqa: E402
 import mlx_support  # noqa: E402
 import openvino_support  # noqa: E402
@@ -126,13 +129,16 @@ def resolve(value) -> np.ndarray:
 
 
 class Runs:
-    """Where one check's subprocess runs are collected (Paddle's), and run at once."""
+    """Where one check's subprocess runs are collected (Paddle's; JAX's when ``isolate``), and run at once."""
 
-    def __init__(self):
+    def __init__(self, isolate: bool = False):
         self.paddle = Batch("Paddle", paddle_support.run_batch)
+        self.jax = Batch("JAX", jax_support.run_batch) if isolate else None
 
     def run(self) -> None:
-        self.paddle.run()
+        for batch in (self.paddle, self.jax):
+            if batch is not None:
+                batch.run()
 
 
 def now(run, *args):
@@ -178,15 +184,19 @@ def run_keras(args, x, w, b):
     return np.asarray(layer(x))
 
 
-def run_jax(args, x, w, b):
-    """``jax.lax.conv_transpose(x, w, **args)`` (+ ``b`` on the last axis): the converter's JAX code is channels-last."""
+def run_jax(args, x, w, b, runs=None):
+    """``jax.lax.conv_transpose(x, w, **args)`` (+ ``b`` on the last axis): the converter's JAX code is channels-last.
+
+    Pending in ``runs``' JAX batch when it has one (an isolated check), else run here.
+    """
     kw = dict(args)
     if not isinstance(kw["padding"], str):
         kw["padding"] = [tuple(p) for p in kw["padding"]]
     if kw.get("dimension_numbers") is not None:
         kw["dimension_numbers"] = tuple(kw["dimension_numbers"])
-    y = np.asarray(jax.lax.conv_transpose(x, w, **kw))
-    return y if b is None else y + b
+    case = dict(x=x, w=w, kwargs=kw)
+    y = jax_support.conv_transpose(case) if runs is None or runs.jax is None else runs.jax.add(case)
+    return then(y, lambda y: y if b is None else y + b)
 
 
 def run_onnx(attrs, x, w, b):
@@ -236,7 +246,7 @@ def run_target(conv, x, w, b, runs=None):
         "tensorflow": lambda: run_tensorflow(dict(args, output_shape=[x.shape[0]] + args["output_shape"][1:]), last(x), w,
                                              inside, nd),
         "keras": lambda: run_keras(args, last(x), w, inside),
-        "jax": lambda: run_jax(args, last(x), w, inside),
+        "jax": lambda: run_jax(args, last(x), w, inside, runs),
         "mlx": lambda: mlx_support.run(args, last(x), w, inside),
         "litert": lambda: litert_support.run(args, last(x), w, inside),
     }  # fmt: skip
@@ -338,7 +348,7 @@ def source_jax(rng, nd):
     def run(x, b, runs):
         kw = dict(strides=s, padding=padding, rhs_dilation=d, dimension_numbers=dims, transpose_kernel=transpose,
                   use_consistent_padding=consistent)  # fmt: skip
-        return run_jax(kw, x, w, None) if channels_first else first(run_jax(kw, last(x), w, None))
+        return run_jax(kw, x, w, None, runs) if channels_first else then(run_jax(kw, last(x), w, None, runs), first)
 
     return desc, n, w, c_out, run
 
@@ -489,14 +499,15 @@ def in_channels(desc) -> int:
     return desc.get("in_channels") or desc.get("filters_shape", desc.get("weights_shape", [0]))[-1]
 
 
-def check_pairs(pairs, seed, cases, *, ranks=None):
+def check_pairs(pairs, seed, cases, *, ranks=None, isolate=False):
     """Each ``(source, targets)`` pair: ``cases`` random source layers, each converted to every target that holds
     its rank and run in the real frameworks; every target's output is the source's.
 
-    The ranks cycle through ``ranks``, or the source's :data:`RANKS` (1-D and 2-D by default).
+    The ranks cycle through ``ranks``, or the source's :data:`RANKS` (1-D and 2-D by default). ``isolate`` runs
+    JAX in subprocesses (:mod:`jax_support`), for runs long enough to meet XLA's abort.
     """
     rng = np.random.default_rng(seed)
-    runs, checks = Runs(), []
+    runs, checks = Runs(isolate), []
     for source, targets in pairs:
         cycle = ranks or RANKS.get(source, (1, 2))
         for case in range(cases):

@@ -33,7 +33,7 @@ def test_every_framework_to_and_from_paddle_and_mlx_sample(source):
 @pytest.mark.parametrize("source", ALL)
 def test_every_framework_to_and_from_paddle_and_mlx_stress(source):
     targets = ALL if source in NEW else NEW
-    check_pairs([(source, targets)], 3100 + sum(map(ord, source)), 30)
+    check_pairs([(source, targets)], 3100 + sum(map(ord, source)), 30, isolate=True)
 
 
 def test_both_implement_the_one_interface():
