@@ -17,6 +17,7 @@ tf = pytest.importorskip("tensorflow")
 from litert_support import interpreter, ops, run  # noqa: E402
 from support import assert_close  # noqa: E402
 from tconv import TconvError  # noqa: E402
+from tconv.compat import layouts  # noqa: E402
 from tconv.compat import litert as tl  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -134,3 +135,4 @@ def test_refusals():
 def test_layouts_round_trip():
     w = np.arange(2 * 3 * 4 * 5.0).reshape(2, 3, 4, 5)  # (C_in, C_out, kH, kW)
     assert tl.to_litert(w).shape == (3, 4, 5, 2) and (tl.from_litert(tl.to_litert(w)) == w).all()
+    assert tl.to_litert is layouts.to_ohwi and tl.from_litert is layouts.from_ohwi  # the generic moves, LiteRT's names

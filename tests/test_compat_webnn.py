@@ -182,7 +182,7 @@ def test_webnn_to_every_framework_and_back(seed):
     pytest.importorskip("torch")
     pytest.importorskip("tensorflow")
     pytest.importorskip("onnxruntime")
-    import test_converter as tc  # the real frameworks' runners and random sources
+    import converter_support  # the real frameworks' runners and random sources
 
     rng = np.random.default_rng(100 + seed)
     for _ in range(2):  # WebNN as the source: every target runs in its real framework
@@ -194,20 +194,9 @@ def test_webnn_to_every_framework_and_back(seed):
         for target in OTHERS:
             conv = tconv.convert(desc, target, n)
             wt, bt = conv.convert_weights(w, b)
-            assert_close(tc.run_target(conv, x, wt, bt), ref, F32)
-    for source in OTHERS:  # every framework as the source, run for real; WebNN the target (1-D as height 1)
-        for nd in (1, 2):
-            desc, n, w, c_out, run_source = tc._valid_source(rng, source, nd)
-            c_in = desc.get("in_channels") or desc.get("filters_shape", [0])[-1]
-            x = rng.standard_normal((2, c_in, *n)).astype(F32)
-            with_bias = desc.get("bias", desc.get("use_bias", False))
-            b = rng.standard_normal(c_out).astype(F32) if with_bias else None
-            ref = run_source(x, b)
-            conv = tconv.convert(desc, "webnn", n)
-            wt, bt = conv.convert_weights(w, b)
-            x4 = x if nd == 2 else x[:, :, None]
-            y = webnn.conv_transpose2d(x4, wt, dict(conv.arguments, bias=None if conv.bias_after else bt))
-            assert_close(conv.apply_residual(y if nd == 2 else y[:, :, 0], bt), ref, F32)
+            assert_close(converter_support.run_target(conv, x, wt, bt), ref, F32)
+    # every framework as the source, run for real; WebNN the target (1-D as height 1)
+    converter_support.check_pairs([(source, ("webnn",)) for source in OTHERS], 200 + seed, 2)
 
 
 def test_webnn_runs_a_1d_layer_as_2d_of_height_1_and_refuses_3d():

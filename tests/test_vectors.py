@@ -22,7 +22,7 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from test_converter import run_jax, run_keras, run_tensorflow, run_torch  # noqa: E402
+from converter_support import run_jax, run_keras, run_tensorflow, run_torch  # noqa: E402
 from tconv import TconvError, converter, vectors  # noqa: E402
 from tconv.cli import main  # noqa: E402
 from tconv.compat import keras as compat_keras  # noqa: E402

@@ -104,7 +104,7 @@ class Conversion:
     bias: bool
     channels_last: bool
     bias_after: bool
-    _to_canonical: Callable[[np.ndarray], np.ndarray] = field(repr=False)
+    _source: Source = field(repr=False)  # the source's kernel layout: its rank and its move to tconv's
     _from_canonical: Callable[[np.ndarray], np.ndarray] = field(repr=False)
     #: the source's channels, when its description (or weight) gives them
     in_channels: int | None = None
@@ -117,8 +117,7 @@ class Conversion:
         Grouped kernels become block-diagonal where the target has no groups.
         """
         func = "Conversion.convert_weights"
-        canonical = _canonical_kernel(func, "weight", weight, self._to_canonical, self.geometry, self.in_channels,
-                                      self.out_channels, self.summary)
+        canonical = _canonical_kernel(func, "weight", weight, self._source)
         out = np.array(self._from_canonical(canonical), order="C")  # a fresh array, positive strides
         if bias is None:
             return out, None
@@ -212,13 +211,12 @@ def convert(layer: Any, to: str, input_size: int | Sequence[int], *, weight: Arr
     src = _PORTS[framework].source(dict(layer), input_size)
     _check_channels(src)
     if weight is not None:
-        canonical = _canonical_kernel(_FUNC, "weight", weight, src.to_canonical, src.geometry, src.in_channels,
-                                      src.out_channels, src.summary)
+        canonical = _canonical_kernel(_FUNC, "weight", weight, src)
         src = replace(src, in_channels=canonical.shape[0], out_channels=canonical.shape[1] * src.geometry.groups)
     target = _PORTS[to].target(src)
     header = f"# {src.summary} -> {to}, input {src.geometry.in_size} -> output {src.geometry.out_size}"
     return Conversion(framework, to, src.geometry, target.arguments, target.residual, header + "\n" + target.code,
-                      src.geometry.groups, src.bias, target.channels_last, target.bias_after, src.to_canonical,
+                      src.geometry.groups, src.bias, target.channels_last, target.bias_after, src,
                       target.from_canonical, src.in_channels, src.out_channels, src.summary)  # fmt: skip
 
 
@@ -230,15 +228,15 @@ def _check_channels(src: Source) -> None:
             raise fail(_FUNC, f"{src.summary}: groups = {groups} must divide {name}; got {name} = {value}")
 
 
-def _canonical_kernel(
-    func: str, name: str, weight: ArrayLike, to_canonical: Callable[[np.ndarray], np.ndarray], geom: Geometry,
-    in_channels: int | None, out_channels: int | None, summary: str,
-) -> np.ndarray:
+def _canonical_kernel(func: str, name: str, weight: ArrayLike, src: Source) -> np.ndarray:
     """``weight`` (the source's layout) in tconv's ``(C_in, C_out/g, *k)``, refused unless it fits the layer."""
+    geom, in_channels, out_channels, summary = src.geometry, src.in_channels, src.out_channels, src.summary
     w = _array(func, name, weight)
-    if w.ndim != geom.ndim + 2:
-        raise fail(func, f"{name} must have {geom.ndim + 2} dims for {summary}; got shape {w.shape}")
-    canonical = to_canonical(w)
+    rank = geom.ndim + 2 if src.weight_rank is None else src.weight_rank
+    if w.ndim != rank:
+        layout = "" if src.weight_layout is None else f", {src.weight_layout}"
+        raise fail(func, f"{name} must have {rank} dims for {summary}{layout}; got shape {w.shape}")
+    canonical = src.to_canonical(w)
     groups, c_in, c_out_g = geom.groups, canonical.shape[0], canonical.shape[1]
     expected = (
         "?" if in_channels is None else in_channels,

@@ -86,6 +86,10 @@ class Source:
     bias: bool
     to_canonical: Callable[[np.ndarray], np.ndarray]  # source kernel layout -> (C_in, C_out/g, *k)
     summary: str
+    #: the rank of the kernel in the source's layout (None: ``geometry.ndim + 2``), and that layout as text
+    #: for refusals, e.g. ``"(G, C_in/G, C_out/G, *k) = (2, 1, 3, 3, 3)"``
+    weight_rank: int | None = None
+    weight_layout: str | None = None
 
 
 @dataclass(frozen=True)

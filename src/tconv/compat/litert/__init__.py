@@ -29,7 +29,7 @@ from ...errors import fail
 from ...geometry import Geometry
 from ...normalise import IntOrSeq, as_array, as_int, check_bias, check_rank, choice, is_seq, per_axis
 from ...ops import run_geometry
-from ..layouts import to_channels_first, to_channels_last
+from ..layouts import from_ohwi, to_channels_first, to_channels_last, to_ohwi
 from ..tensorflow import geometry as tf_geometry
 from ..tensorflow import output_shape_range
 
@@ -38,29 +38,10 @@ __all__ = ["PADDINGS", "from_litert", "geometry", "output_shape_range_of", "to_l
 PADDINGS = ("SAME", "VALID")
 
 
-def _permute(func: str, name: str, value: ArrayLike, layout: str, axes: tuple[int, ...]) -> np.ndarray:
-    w = np.asarray(value)
-    if w.ndim != 4:
-        raise fail(f"compat.litert.{func}", f"{name} must be {layout}; got shape {w.shape}")
-    return w.transpose(axes)
-
-
-def from_litert(weights: ArrayLike) -> np.ndarray:
-    """LiteRT ``(C_out, kH, kW, C_in)`` -> tconv's ``(C_in, C_out, kH, kW)`` (a view).
-
-    >>> from_litert(np.zeros((4, 3, 5, 8))).shape
-    (8, 4, 3, 5)
-    """
-    return _permute("from_litert", "weights", weights, "(C_out, kH, kW, C_in)", (3, 0, 1, 2))
-
-
-def to_litert(weight: ArrayLike) -> np.ndarray:
-    """tconv's ``(C_in, C_out, kH, kW)`` (groups 1) -> LiteRT ``(C_out, kH, kW, C_in)`` (a view).
-
-    >>> to_litert(np.zeros((8, 4, 3, 5))).shape
-    (4, 3, 5, 8)
-    """
-    return _permute("to_litert", "weight", weight, "(C_in, C_out, kH, kW)", (1, 2, 3, 0))
+#: LiteRT's ``weights`` ``(C_out, kH, kW, C_in)`` is the generic "ohwi" layout (groups 1): ``from_litert`` and
+#: ``to_litert`` are :func:`tconv.compat.layouts.from_ohwi` and :func:`~tconv.compat.layouts.to_ohwi` by these names.
+from_litert = from_ohwi
+to_litert = to_ohwi
 
 
 def _options(func: str, padding: object, stride_h: object, stride_w: object) -> tuple[str, tuple[int, int]]:
@@ -173,4 +154,4 @@ def transpose_conv(
                    f"(weights.shape[0]); got {shape.tolist()}")  # fmt: skip
     check_bias(func, b, w.shape[0])
     geom = geometry(x.shape[1:3], w.shape[1:3], shape.tolist(), padding, stride_h, stride_w)
-    return np.ascontiguousarray(to_channels_last(run_geometry(to_channels_first(x), from_litert(w), b, geom, func=func)))
+    return np.ascontiguousarray(to_channels_last(run_geometry(to_channels_first(x), from_ohwi(w), b, geom, func=func)))

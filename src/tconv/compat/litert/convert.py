@@ -22,7 +22,7 @@ from ...normalise import per_axis
 from .. import layouts, porting
 from ..porting import FUNC, Choice, Source, Target
 from ..tensorflow import convert as tf_port
-from . import PADDINGS, from_litert, output_shape_range_of, to_litert
+from . import PADDINGS, output_shape_range_of
 from . import geometry as litert_geometry
 
 __all__ = ["KEYS", "NAME", "describe", "dilate", "search", "source", "target"]
@@ -60,7 +60,7 @@ def source(desc: Mapping[str, Any], input_size: object) -> Source:
         ranges = output_shape_range_of(n, k, padding, *strides)
         output_shape = [hi if padding == "SAME" else lo for lo, hi in ranges]
     geom = litert_geometry(n, k, output_shape, padding, *strides)
-    return Source(NAME, geom, c_in, c_out, bool(desc.get("bias", False)), from_litert, "LiteRT TRANSPOSE_CONV")
+    return Source(NAME, geom, c_in, c_out, bool(desc.get("bias", False)), layouts.from_ohwi, "LiteRT TRANSPOSE_CONV")
 
 
 def search(a: Axis, option: Any) -> Choice | None:
@@ -112,6 +112,6 @@ def target(src: Source) -> Target:
     dilation = geom.dilation
 
     def to_target(w: np.ndarray) -> np.ndarray:
-        return to_litert(dilate(layouts.ungroup(w, geom.groups), dilation))
+        return layouts.to_ohwi(dilate(layouts.ungroup(w, geom.groups), dilation))
 
     return Target(args, rest, "\n".join(lines), to_target, True, late)

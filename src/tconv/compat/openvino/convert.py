@@ -3,7 +3,9 @@
 A description names the ``"op"`` (``ConvolutionBackpropData`` or
 ``GroupConvolutionBackpropData``) with the node's attributes, and the kernel
 as ``filters_shape`` (``(C_in, C_out, *k)`` or ``(G, C_in/G, C_out/G, *k)``)
-or ``kernel_size`` with the channels (and ``groups``). The target is the node
+or ``kernel_size`` with the channels (and ``groups``); its weights, passed to
+``convert(weight=...)`` or ``convert_weights``, are the op's filters in that
+same layout. The target is the node
 with explicit ``pads_begin``, ``pads_end`` and ``output_padding`` and no
 ``output_shape``, searched per axis among the attributes the CPU plugin and
 the opset1 text read alike; the code builds an ``ov.Model`` whose residual,
@@ -13,6 +15,8 @@ where one is needed, is a ``Pad`` node (opset12: negative pads crop).
 from __future__ import annotations
 
 from typing import Any, Mapping
+
+import numpy as np
 
 from ...errors import fail
 from ...geometry import Axis
@@ -67,10 +71,13 @@ def source(desc: Mapping[str, Any], input_size: object) -> Source:
         raise fail(FUNC, "an openvino description needs strides (the node's required attribute)")
     attrs = {key: desc[key] for key in ATTRIBUTES if key in desc}
     geom = ov_geometry(per_axis(FUNC, "input_size", input_size, nd, 1), k, groups=groups, grouped=op == OPS[1], **attrs)
-    # tconv.convert checks a weight's rank before moving its layout: a grouped kernel passes there merged,
-    # (C_in, C_out/G, *k) = from_openvino(filters); OpenVINO's own (G, C_in/G, C_out/G, *k) is merged here
-    to_canonical = (lambda w: from_openvino(w) if w.ndim == nd + 3 else w) if op == OPS[1] else (lambda w: w)
-    return Source(NAME, geom, c_in, c_out, bool(desc.get("bias", False)), to_canonical, f"OpenVINO {op}")
+    bias, summary = bool(desc.get("bias", False)), f"OpenVINO {op}"
+    if op == OPS[0]:
+        return Source(NAME, geom, c_in, c_out, bias, np.asarray, summary)
+    # the grouped op's filters have one dim more than the data: (G, C_in/G, C_out/G, *k)
+    sizes = [str(groups)] + ["?" if c is None else str(c // groups) for c in (c_in, c_out)] + [str(v) for v in k]
+    layout = f"OpenVINO's (G, C_in/G, C_out/G, *k) = ({', '.join(sizes)})"
+    return Source(NAME, geom, c_in, c_out, bias, from_openvino, summary, nd + 3, layout)
 
 
 def search(a: Axis, option: Any = None) -> Choice | None:
