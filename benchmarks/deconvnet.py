@@ -18,7 +18,7 @@ the wall time and iterations to reach ``F <= F*(1 + eps)``. Three problems:
 
 The solvers run interleaved in one process (``--rounds`` times each; medians).
 
-    python benchmarks/deconvnet.py [--iters 150] [--long 500] [--rounds 1]
+    python benchmarks/deconvnet.py [--iters 150] [--long 500] [--rounds 1] [--problems circular,zero,stride2]
 """
 
 from __future__ import annotations
@@ -142,6 +142,8 @@ def main(argv=None) -> int:
     ap.add_argument("--iters", type=int, default=150, help="iterations per raced run")
     ap.add_argument("--long", type=int, default=500, help="iterations of the reference run for F*")
     ap.add_argument("--rounds", type=int, default=1, help="interleaved runs of each solver")
+    ap.add_argument("--problems", default="circular,zero,stride2",
+                    help="comma-separated subset of circular, zero, stride2 (default: all three)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "deconvnet.md"))
     ap.add_argument("--png", default=str(ROOT / "docs" / "images" / "deconvnet_race.png"))
     args = ap.parse_args(argv)
@@ -149,7 +151,13 @@ def main(argv=None) -> int:
 
     numba.set_num_threads(2)
     s, d = setup()
-    problems = [("circular", 1, "ConvBPDN"), ("zero", 1, "ConvBPDNMaskDcpl"), ("circular", 2, None)]
+    known = {"circular": ("circular", 1, "ConvBPDN"), "zero": ("zero", 1, "ConvBPDNMaskDcpl"),
+             "stride2": ("circular", 2, None)}
+    chosen = args.problems.split(",")
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        ap.error(f"--problems takes {', '.join(known)}; got {', '.join(unknown)}")
+    problems = [known[name] for name in chosen]
     # warm-up: compile tconv's kernels and plan SPORCO's FFTs (pyfftw's plans are cached per shape)
     # for every problem before any clock runs
     for boundary, stride, peer in problems:
