@@ -8,6 +8,7 @@ and the layers of :mod:`tconv.nn` parse their arguments once and call them.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -578,12 +579,21 @@ FORWARD_WINOGRAD_MARGIN = 0.8
 
 
 def _fewer_multiplies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometry) -> bool:
-    """Whether the forward conv goes to :func:`run_geometry` as a transposed conv (:data:`FORWARD_WINOGRAD_MARGIN`)."""
+    """Whether the forward conv goes to :func:`run_geometry` as a transposed conv (:data:`FORWARD_WINOGRAD_MARGIN`).
+
+    Remembered per layer, as ``auto``'s choice is: solvers call the same conv every iteration.
+    """
     if any(s != 1 for s in geom.stride):
         return False
-    t_shape = (w_shape[1] * geom.groups, w_shape[0] // geom.groups) + tuple(w_shape[2:])
-    costs = algorithms.estimate_seconds(x_shape, t_shape, conv_as_transpose(geom))
-    return costs["winograd"] < FORWARD_WINOGRAD_MARGIN * costs["col2im"]
+    return _winograd_pays(tuple(x_shape), tuple(w_shape), geom, algorithms.compiled.kernels() is not None)
+
+
+@functools.lru_cache(maxsize=256)
+def _winograd_pays(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometry, compiled_path: bool) -> bool:
+    t_shape = (w_shape[1] * geom.groups, w_shape[0] // geom.groups) + w_shape[2:]
+    t_geom = conv_as_transpose(geom)
+    price = algorithms.ESTIMATES
+    return price["winograd"](x_shape, t_shape, t_geom) < FORWARD_WINOGRAD_MARGIN * price["col2im"](x_shape, t_shape, t_geom)
 
 
 def _shifted(geom: Geometry) -> bool:
