@@ -30,7 +30,10 @@ per element.
 Extra memory (:func:`working_bytes`): the transformed weight (in chunks of output
 channels past half of :data:`SHARE` of input plus output, or :data:`WEIGHT_BYTES`), and per
 chunk of samples (the rest of that share, at most :data:`CHUNK_BYTES`) the windowed input, its
-channels-last copy, the transformed input and products, and the blocked result.
+channels-last copy, the transformed input and products, and the blocked result. The plan
+takes the cheapest tiles whose working memory stays within input plus output, as every other
+formulation's does; where none does (tiny layers, whose transformed weight and chunk floors
+alone exceed it), ``auto`` does not price it (:func:`estimate_seconds` is infinite).
 Time (:func:`estimate_seconds`): the GEMMs at their shape's rate, the transforms, the
 weight's transform and a depth-to-space write of the output.
 
@@ -193,6 +196,21 @@ def _price(x_shape, weight_shape, geom: Geometry, ms: tuple[int, ...], itemsize:
     budget = max(FLOOR_BYTES, min(CHUNK_BYTES, share - held)) // itemsize
     nb = max(1, min(n_batch, int(budget // max(1, per_tile_row * tiles[0]))))
     rows = tiles[0] if nb > 1 else max(1, min(tiles[0], int(budget // max(1, per_tile_row))))
+    axis_transforms = tuple(transform(m, q) for m, q in zip(ms, qs))
+    limit = in_bytes + out_bytes
+    # smaller chunks (samples, then tile rows, then output channels) until the working memory
+    # fits input plus output
+    while nb > 1 or rows > 1 or (g == 1 and cc > 1):
+        trial = Plan(axis_transforms, tiles, nb, rows, cc, 0.0)
+        if _plan_bytes(trial, x_shape, weight_shape, geom, itemsize) <= limit:
+            break
+        if nb > 1:
+            nb, rows = -(-nb // 2), tiles[0]
+        elif rows > 1:
+            rows = -(-rows // 2)
+        else:
+            cc = -(-cc // 2)
+    col_chunks = -(-c_out // cc)
     parts = -(-n_batch // nb) * -(-tiles[0] // rows)
     t_rows = n_batch * math.prod(tiles)
     chunk_rows = t_rows / parts
@@ -224,7 +242,7 @@ def _price(x_shape, weight_shape, geom: Geometry, ms: tuple[int, ...], itemsize:
         + n_batch * c_in * math.prod(span) * col_chunks * cost.COPY_S  # the windowed channels-last copies
         + transforms + shuffle + parts * col_chunks * cost.PHASE_S
     )
-    return Plan(tuple(transform(m, q) for m, q in zip(ms, qs)), tiles, nb, rows, cc, seconds)
+    return Plan(axis_transforms, tiles, nb, rows, cc, seconds)
 
 
 def plan(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry, itemsize: int = 4) -> Plan:
@@ -236,8 +254,17 @@ def plan(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry
 def _plan(x_shape, weight_shape, geom: Geometry, itemsize: int, compiled_path: bool) -> Plan:
     options = [ms for ms in itertools.product(*(_tile_choices(a.shifts) for a in geom.axes))
                if math.prod(m + a.shifts - 1 for m, a in zip(ms, geom.axes)) <= MAX_POINTS or max(ms) == 1]
-    plans = [_price(x_shape, weight_shape, geom, ms, itemsize, compiled_path) for ms in options]
-    return min(plans, key=lambda p: p.seconds)  # ties: the first, smaller tiles
+    plans = sorted((_price(x_shape, weight_shape, geom, ms, itemsize, compiled_path) for ms in options),
+                   key=lambda p: p.seconds)  # stable: ties keep the first, smaller tiles
+    limit = _in_out_bytes(x_shape, weight_shape, geom, itemsize)
+    within = [p for p in plans if _plan_bytes(p, x_shape, weight_shape, geom, itemsize) <= limit]
+    return within[0] if within else plans[0]._replace(seconds=math.inf)
+
+
+def _in_out_bytes(x_shape, weight_shape, geom: Geometry, itemsize: int) -> int:
+    """Bytes of the call's input and output: the most working memory ``auto`` gives a formulation."""
+    out_values = x_shape[0] * weight_shape[1] * geom.groups * math.prod(geom.out_size)
+    return (math.prod(x_shape) + out_values) * itemsize
 
 
 def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry) -> float:
@@ -246,7 +273,9 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
     The GEMMs over ``prod(alpha)`` points at their shape's rate, the weight's
     transform and its reads by the GEMMs, the windowed channels-last copies, the
     input and output transforms (about half their coefficients non-zero) and the
-    depth-to-space write, plus a fixed cost per chunk.
+    depth-to-space write, plus a fixed cost per chunk. Infinite when no tiling keeps the
+    working memory (:func:`working_bytes`) within the input plus the output, as every other
+    formulation's is: on tiny layers the transformed weight's floor alone exceeds it.
     """
     return plan(x_shape, weight_shape, geom).seconds
 
@@ -259,7 +288,11 @@ def working_bytes(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom:
     rows the windowed input, its channels-last copy, the input transform's two
     stages, the products and the output transform's two stages.
     """
-    p = plan(x_shape, weight_shape, geom, itemsize)
+    return _plan_bytes(plan(x_shape, weight_shape, geom, itemsize), x_shape, weight_shape, geom, itemsize)
+
+
+def _plan_bytes(p: Plan, x_shape, weight_shape, geom: Geometry, itemsize: int) -> int:
+    """:func:`working_bytes` of the tiles and chunks of ``p``."""
     n_batch, c_in = x_shape[:2]
     g = geom.groups
     c_out = weight_shape[1] * g
