@@ -146,3 +146,79 @@ def test_resize_conv_is_flattened_and_its_conv_takes_the_batchnorm():
     assert [name for name, _ in fused.named_children()] == ["0.upsample", "0.conv", "2"]
     x = np.random.default_rng(10).standard_normal((2, 2, 4, 5)).astype(np.float32)
     assert_close(fused(x), model(x), np.float32)
+
+
+PACKED = {  # models whose layers all take winograd (stride-1 convs, transposed convs), with their inputs
+    "conv 3x3 and transposed k4 s2, biases": (
+        lambda: T.Sequential(T.Conv2d(6, 8, 3, padding=1), T.BatchNorm2d(8), T.ReLU(),
+                             T.ConvTranspose2d(8, 4, 4, 2, 1), T.LeakyReLU(0.1)), (2, 6, 9, 7)),
+    "grouped and dilated 1-d convs": (
+        lambda: T.Sequential(T.Conv1d(4, 6, 3, padding=2, dilation=2, groups=2), T.Tanh(),
+                             T.ConvTranspose1d(6, 4, 16, 8, 4, groups=2, bias=False)), (1, 4, 23)),
+    "3-d conv without bias": (
+        lambda: T.Sequential(T.Conv3d(3, 4, 3, padding=(1, 0, 1), bias=False), T.BatchNorm3d(4)), (1, 3, 6, 5, 7)),
+}
+
+
+@pytest.mark.parametrize("name", list(PACKED))
+def test_prepacked_layers_match_torch_and_repack_when_the_weight_or_shape_changes(name, monkeypatch):
+    from tconv import ops
+
+    monkeypatch.setattr(ops, "PACK_MARGIN", 1e9)  # pack every layer winograd takes, whatever it saves
+    monkeypatch.setattr(ops, "PACK_MIN_FLOPS", 0)
+    build, shape = PACKED[name]
+    torch.manual_seed(11)
+    source = randomise_batchnorms(build(), seed=12)
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal(shape).astype(np.float32)
+    fused = nn.fuse(nn.from_torch(source))
+    convs = [m for m in fused if isinstance(m, nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.ConvTranspose1d
+                                            | nn.ConvTranspose2d | nn.ConvTranspose3d)]
+    for _ in range(2):  # packed on the first call, reused on the second
+        with torch.no_grad():
+            assert_close(fused(x), source(torch.from_numpy(x)).numpy(), np.float32)
+    packs = [m._packs for m in convs]
+    assert all(len(p) == 1 and next(iter(p.values()))[1] is not None for p in packs)  # the packed path ran
+
+    wider = rng.standard_normal(shape[:-1] + (shape[-1] + 3,)).astype(np.float32)  # another shape: packed too
+    with torch.no_grad():
+        assert_close(fused(wider), source(torch.from_numpy(wider)).numpy(), np.float32)
+    assert all(len(p) == 2 for p in packs)
+
+    x[0, 0, ..., 1] = np.nan  # NaN: the exact path, never a Winograd tile (a NaN spread over it)
+    with torch.no_grad():
+        ref = source(torch.from_numpy(x)).numpy()
+    y = fused(x)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+    assert_close(np.nan_to_num(y), np.nan_to_num(ref), np.float32)
+
+    first = convs[0]
+    first.weight.data = -first.weight.data  # a replaced weight array is packed again
+    x = np.nan_to_num(x)
+    assert_close(fused(x), fused_reference(fused, x), np.float32)
+    assert any(entry[0] is first.weight.data for entry in first._packs.values())
+
+
+def fused_reference(fused: nn.Fused, x: np.ndarray) -> np.ndarray:
+    """The fused chain run with packing off (every layer's ordinary path)."""
+    unpacked = nn.fuse(fused)
+    for m in unpacked:
+        if hasattr(m, "_packs"):
+            m._packs = None
+    return unpacked(x)
+
+
+def test_the_cost_model_packs_a_u_net_decoder_conv_and_not_a_small_one():
+    from tconv import ops
+    from tconv.geometry import build_conv
+
+    big = build_conv("t", (64, 64), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), 1)
+    w = np.random.default_rng(14).standard_normal((256, 256, 3, 3)).astype(np.float32)
+    packed = ops.pack((1, 256, 64, 64), w, big, conv=True)
+    assert packed is not None and max(t.m for t in packed.winograd.plan.transforms) > 1
+    x = np.random.default_rng(15).standard_normal((1, 256, 64, 64)).astype(np.float32)
+    assert_close(ops.run_packed(x, packed, None), ops.run_conv_geometry(x, w, None, big), np.float32)
+    small = build_conv("t", (4, 4), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), 1)
+    assert ops.pack((1, 2, 4, 4), w[:2, :2], small, conv=True) is None
+    strided = build_conv("t", (8, 8), (3, 3), (2, 2), (1, 1), ((1, 1), (1, 1)), 1)
+    assert ops.pack((1, 256, 8, 8), w, strided, conv=True) is None  # stride 2: not a transposed conv's door

@@ -21,6 +21,7 @@ from scipy import sparse
 
 from . import algorithms, memory, nonfinite, tuning
 from .algorithms import matrix as _matrix
+from .algorithms import winograd as _winograd
 from .algorithms.common import correlate, correlate_bytes, correlate_shifted, correlate_shifted_bytes, to_conv_layout, window
 from .errors import TconvError, fail
 from .geometry import Geometry, conv_as_transpose, conv_geometry, transpose_geometry
@@ -28,7 +29,7 @@ from .normalise import IntOrSeq, Padding, as_array, as_int, check_bias, choice, 
 
 __all__ = [
     "Tuned", "conv_transpose", "conv", "conv_matrix", "run_geometry", "run_conv_geometry", "transpose_inputs",
-    "conv_inputs", "tune",
+    "conv_inputs", "tune", "Packed", "pack", "run_packed",
 ]
 
 
@@ -617,6 +618,79 @@ def _correlate_chunks(x: np.ndarray, weight: np.ndarray, geom: Geometry, nb: int
     y = np.empty((x.shape[0], weight.shape[0]) + geom.in_size, dtype=np.result_type(x, weight))
     for b0 in range(0, x.shape[0], nb):
         y[b0 : b0 + nb] = run(x[b0 : b0 + nb])
+    return y
+
+
+#: A layer of a fused model (:func:`tconv.nn.fuse`) prepacks its weight for ``winograd``
+#: (:func:`pack`) when that is priced below this share of the cheapest call it would run otherwise.
+PACK_MARGIN = 0.8
+#: ... and only when its definition does this many floating-point operations or more: below it a
+#: call's time is mostly fixed costs, which the cost model prices too coarsely to tell apart, and
+#: the transforms' rounding would change the result for no measurable gain.
+PACK_MIN_FLOPS = 2e7
+
+
+class Packed(NamedTuple):
+    """A layer's weight prepared once (:func:`pack`) for calls on inputs of one shape and dtype."""
+
+    geometry: Geometry  #: the transposed conv's (a forward conv's: :func:`~tconv.geometry.conv_as_transpose`)
+    weight: np.ndarray  #: ``(C_in, C_out/g, *k)``, for the exact path of inputs holding NaN or inf
+    winograd: _winograd.Packed
+
+
+def pack(x_shape: Sequence[int], weight: np.ndarray, geom: Geometry, *, conv: bool = False,
+         func: str = "pack") -> Packed | None:
+    """``weight`` transformed once for ``winograd``, for a layer called again with inputs of ``x_shape``
+    and this weight (inference), as ONNX Runtime and OpenVINO prepack theirs; ``None`` where that
+    does not pay.
+
+    ``geom`` and ``weight`` are the transposed conv's (:func:`run_geometry`), or with ``conv=True``
+    a forward conv's (:func:`run_conv_geometry`; stride 1 only: it runs as the transposed conv of
+    the flipped kernel). The packed weight is kept, not allocated per call, so a call may then take
+    every output channel at once. Packed only when ``winograd`` with it is priced below
+    :data:`PACK_MARGIN` of the cheapest call without it, on calls of :data:`PACK_MIN_FLOPS` or
+    more, and when the packed weight fits the memory budget. Run with :func:`run_packed`.
+    """
+    x_shape = tuple(x_shape)
+    flops = 2.0 * x_shape[0] * math.prod(x_shape[2:]) * weight.size  # the definition's, about (stride 1)
+    if flops < PACK_MIN_FLOPS or weight.dtype not in (np.float32, np.float64) or not nonfinite.all_finite(weight):
+        return None
+    if conv:
+        if any(s != 1 for s in geom.stride):
+            return None
+        geom = conv_as_transpose(geom)
+        weight = np.ascontiguousarray(np.flip(to_conv_layout(weight, geom.groups), tuple(range(2, 2 + geom.ndim))))
+    price = algorithms.ESTIMATES
+    packed_seconds = _winograd.plan(x_shape, weight.shape, geom, weight.itemsize, packed=True).seconds
+    if conv:  # the forward conv's own GEMM does col2im's multiplies, or the transposed door runs winograd
+        other = min(price["col2im"](x_shape, weight.shape, geom), price["winograd"](x_shape, weight.shape, geom))
+    else:
+        other = min(algorithms.estimate_seconds(x_shape, weight.shape, geom).values())
+    if not packed_seconds < PACK_MARGIN * other:
+        return None
+    need = 2 * _winograd.packed_bytes(x_shape, weight.shape, geom, weight.itemsize)
+    if need > memory.budget_for(need):
+        return None
+    return Packed(geom, weight, _winograd.pack(x_shape, weight, geom))
+
+
+def run_packed(x: np.ndarray, packed: Packed, bias: np.ndarray | None, *, func: str = "conv_transpose") -> np.ndarray:
+    """The transposed conv (or forward conv) of :func:`pack` on ``x``, with the packed weight.
+
+    Inputs of another shape or dtype, inputs holding NaN or inf (a Winograd tile would spread
+    them) and calls whose working memory passes the budget go through :func:`run_geometry` with
+    the weight instead, which computes the same result.
+    """
+    geom, weight = packed.geometry, packed.weight
+    if x.shape != packed.winograd.x_shape or x.dtype != weight.dtype or not nonfinite.all_finite(x):
+        return run_geometry(x, weight, bias, geom, func=func)
+    out_bytes = x.shape[0] * weight.shape[1] * geom.groups * math.prod(geom.out_size) * weight.itemsize
+    need = _winograd.packed_working_bytes(packed.winograd, geom) + out_bytes
+    if need > memory.budget_for(need):
+        return run_geometry(x, weight, bias, geom, func=func)
+    y = _winograd.conv_transpose(x, weight, geom, packed=packed.winograd)
+    if bias is not None:
+        y += bias.astype(y.dtype, copy=False).reshape((-1,) + (1,) * geom.ndim)
     return y
 
 

@@ -154,7 +154,8 @@ def _tile_choices(q: int) -> tuple[int, ...]:
 
 class Plan(NamedTuple):
     """How a call runs (:func:`plan`): a transform per axis, ``nb`` samples by ``rows`` tile rows
-    of axis 0 per chunk, ``cc`` output channels per chunk of the transformed weight."""
+    of axis 0 per chunk, ``cc`` output channels per chunk of the transformed weight; ``packed``:
+    the weight comes transformed (:func:`pack`), all output channels at once."""
 
     transforms: tuple[Transform, ...]
     tiles: tuple[int, ...]
@@ -162,10 +163,13 @@ class Plan(NamedTuple):
     rows: int
     cc: int
     seconds: float
+    packed: bool = False
 
 
-def _price(x_shape, weight_shape, geom: Geometry, ms: tuple[int, ...], itemsize: int, compiled_path: bool) -> Plan:
-    """The chunks and the estimated seconds of tiles ``ms`` (float32 rates of :mod:`.cost`)."""
+def _price(x_shape, weight_shape, geom: Geometry, ms: tuple[int, ...], itemsize: int, compiled_path: bool,
+           packed: bool = False) -> Plan:
+    """The chunks and the estimated seconds of tiles ``ms`` (float32 rates of :mod:`.cost`); ``packed``:
+    with the weight transformed beforehand (:func:`pack`), its transform and bytes not the call's."""
     n_batch, c_in = x_shape[:2]
     g = geom.groups
     c_out = weight_shape[1] * g
@@ -184,24 +188,26 @@ def _price(x_shape, weight_shape, geom: Geometry, ms: tuple[int, ...], itemsize:
     # within the budget of input plus output as today's algorithms are (at least a MiB, at most
     # WEIGHT_BYTES): half for the transformed weight, the rest for a chunk's copies
     share = SHARE * (in_bytes + out_bytes)
+    if packed:  # a fused model's layer: its chunks may take CHUNK_BYTES, as a chain's peak allows
+        share = max(share, CHUNK_BYTES)
     weight_budget = min(WEIGHT_BYTES, max(FLOOR_BYTES, share / 2))
-    cc = c_out if g > 1 else max(1, min(c_out, int(weight_budget // max(1, points * c_in * n_r * itemsize))))
+    cc = c_out if g > 1 or packed else max(1, min(c_out, int(weight_budget // max(1, points * c_in * n_r * itemsize))))
     col_chunks = -(-c_out // cc)
     # per sample: the windowed input and its channels-last copy, the transformed input, the products
     span = tuple(t * m + q - 1 for t, m, q in zip(tiles, ms, qs))
     per_tile_row = (2 * c_in * math.prod(span[1:]) * ms[0]
                     + points * math.prod(tiles[1:]) * (c_in + n_r * cc)
                     + math.prod(tiles[1:]) * math.prod(ms) * n_r * cc)
-    held = points * c_in_g * n_r * (cc if g == 1 else c_out) * itemsize
+    held = 0 if packed else points * c_in_g * n_r * (cc if g == 1 else c_out) * itemsize
     budget = max(FLOOR_BYTES, min(CHUNK_BYTES, share - held)) // itemsize
     nb = max(1, min(n_batch, int(budget // max(1, per_tile_row * tiles[0]))))
     rows = tiles[0] if nb > 1 else max(1, min(tiles[0], int(budget // max(1, per_tile_row))))
     axis_transforms = tuple(transform(m, q) for m, q in zip(ms, qs))
-    limit = in_bytes + out_bytes
+    limit = _working_limit(x_shape, weight_shape, geom, itemsize, packed)
     # smaller chunks (samples, then tile rows, then output channels) until the working memory
     # fits input plus output
-    while nb > 1 or rows > 1 or (g == 1 and cc > 1):
-        trial = Plan(axis_transforms, tiles, nb, rows, cc, 0.0)
+    while nb > 1 or rows > 1 or (g == 1 and cc > 1 and not packed):
+        trial = Plan(axis_transforms, tiles, nb, rows, cc, 0.0, packed)
         if _plan_bytes(trial, x_shape, weight_shape, geom, itemsize) <= limit:
             break
         if nb > 1:
@@ -237,34 +243,37 @@ def _price(x_shape, weight_shape, geom: Geometry, ms: tuple[int, ...], itemsize:
     shuffle = out_values * (cost.SHUFFLE_COMPILED_S if subpixel.compiled_shuffle(geom) else cost.SHUFFLE_S)
     seconds = (
         cost.gemm_seconds(2.0 * points * t_rows * c_in_g * width, chunk_rows, c_in_g, width / (g * col_chunks))
-        + weight_values * (1 + 2 * math.prod(qs) / max(1, points)) * cost.COPY_S  # the weight's transform
+        + (0 if packed else weight_values * (1 + 2 * math.prod(qs) / max(1, points)) * cost.COPY_S)  # its transform
         + weight_values * itemsize * parts / cost.MEMORY_BYTES_PER_S  # read by the GEMMs, chunk after chunk
         + n_batch * c_in * math.prod(span) * col_chunks * cost.COPY_S  # the windowed channels-last copies
         + transforms + shuffle + parts * col_chunks * cost.PHASE_S
     )
-    return Plan(axis_transforms, tiles, nb, rows, cc, seconds)
+    return Plan(axis_transforms, tiles, nb, rows, cc, seconds, packed)
 
 
-def plan(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry, itemsize: int = 4) -> Plan:
-    """The cheapest tiles per axis (each ``m`` of :data:`MAX_TILE` or 1) and the chunks they run in."""
-    return _plan(tuple(x_shape), tuple(weight_shape), geom, itemsize, compiled.kernels() is not None)
+def plan(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry, itemsize: int = 4,
+         packed: bool = False) -> Plan:
+    """The cheapest tiles per axis (each ``m`` of :data:`MAX_TILE` or 1) and the chunks they run in;
+    ``packed``: with the weight transformed beforehand (:func:`pack`)."""
+    return _plan(tuple(x_shape), tuple(weight_shape), geom, itemsize, compiled.kernels() is not None, packed)
 
 
 @functools.lru_cache(maxsize=256)
-def _plan(x_shape, weight_shape, geom: Geometry, itemsize: int, compiled_path: bool) -> Plan:
+def _plan(x_shape, weight_shape, geom: Geometry, itemsize: int, compiled_path: bool, packed: bool = False) -> Plan:
     options = [ms for ms in itertools.product(*(_tile_choices(a.shifts) for a in geom.axes))
                if math.prod(m + a.shifts - 1 for m, a in zip(ms, geom.axes)) <= MAX_POINTS or max(ms) == 1]
-    plans = sorted((_price(x_shape, weight_shape, geom, ms, itemsize, compiled_path) for ms in options),
+    plans = sorted((_price(x_shape, weight_shape, geom, ms, itemsize, compiled_path, packed) for ms in options),
                    key=lambda p: p.seconds)  # stable: ties keep the first, smaller tiles
-    limit = _in_out_bytes(x_shape, weight_shape, geom, itemsize)
+    limit = _working_limit(x_shape, weight_shape, geom, itemsize, packed)
     within = [p for p in plans if _plan_bytes(p, x_shape, weight_shape, geom, itemsize) <= limit]
     return within[0] if within else plans[0]._replace(seconds=math.inf)
 
 
-def _in_out_bytes(x_shape, weight_shape, geom: Geometry, itemsize: int) -> int:
-    """Bytes of the call's input and output: the most working memory ``auto`` gives a formulation."""
+def _working_limit(x_shape, weight_shape, geom: Geometry, itemsize: int, packed: bool) -> int:
+    """The most working memory a call may take: its input plus output bytes, as every formulation
+    ``auto`` runs; with a packed weight (a fused model's layer) at least :data:`CHUNK_BYTES`."""
     out_values = x_shape[0] * weight_shape[1] * geom.groups * math.prod(geom.out_size)
-    return (math.prod(x_shape) + out_values) * itemsize
+    return max((math.prod(x_shape) + out_values) * itemsize, CHUNK_BYTES if packed else 0)
 
 
 def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry) -> float:
@@ -300,7 +309,7 @@ def _plan_bytes(p: Plan, x_shape, weight_shape, geom: Geometry, itemsize: int) -
     qs = tuple(t.q for t in p.transforms)
     points = math.prod(t.alpha for t in p.transforms)
     sub = math.prod(qs) * n_r * (c_in // g) * c_out
-    weight = 2 * points * (c_in // g) * n_r * p.cc * (1 if g == 1 else g) + sub
+    weight = 0 if p.packed else 2 * points * (c_in // g) * n_r * p.cc * (1 if g == 1 else g) + sub
     tiles = (min(p.rows, p.tiles[0]),) + p.tiles[1:]
     ms = tuple(t.m for t in p.transforms)
     span = tuple(t * m + q - 1 for t, m, q in zip(tiles, ms, qs))
@@ -419,17 +428,79 @@ def _weight_transform(kernels, sub: np.ndarray, transforms: tuple[Transform, ...
     return state
 
 
+class Packed(NamedTuple):
+    """A weight transformed once (:func:`pack`) for calls on inputs of one shape."""
+
+    plan: Plan
+    u: np.ndarray  #: the transformed weight of every output channel, as the GEMMs read it
+    x_shape: tuple[int, ...]
+    weight_shape: tuple[int, ...]
+
+
+def packed_bytes(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry, itemsize: int) -> int:
+    """Bytes :func:`pack` keeps (the transformed weight), and as many for its transform's intermediate."""
+    p = plan(x_shape, weight_shape, geom, itemsize, packed=True)
+    n_r = math.prod(len(a.live_phases) for a in geom.axes)
+    points = math.prod(t.alpha for t in p.transforms)
+    return points * weight_shape[0] * weight_shape[1] * n_r * itemsize
+
+
+def pack(x_shape: tuple[int, ...], weight: np.ndarray, geom: Geometry) -> Packed:
+    """``weight`` transformed for the tiles :func:`plan` picks for inputs of ``x_shape`` when the
+    weight is transformed beforehand, as inference engines prepack theirs: a layer called again
+    with the same weight then skips the transform, and its GEMMs take every output channel at once
+    (no chunks of the transformed weight, so no input transform is redone).
+    ``prod(alpha) / prod(Q)`` times the weight's bytes (per axis F(4, 3): 4x)."""
+    p = plan(x_shape, weight.shape, geom, weight.dtype.itemsize, packed=True)
+    u = _transformed(compiled.kernels(), weight, geom, p.transforms, 0, weight.shape[1] * geom.groups)
+    u.setflags(write=False)
+    return Packed(p, u, tuple(x_shape), weight.shape)
+
+
+def packed_working_bytes(packed: Packed, geom: Geometry) -> int:
+    """Bytes a call with ``packed`` allocates beyond its input, output and the packed weight: within
+    input plus output, or :data:`CHUNK_BYTES` where that is more (a fused model's layers, whose
+    chain holds larger arrays than a small layer's)."""
+    return _plan_bytes(packed.plan, packed.x_shape, packed.weight_shape, geom, packed.u.itemsize)
+
+
+def _transformed(kernels, weight: np.ndarray, geom: Geometry, transforms: tuple[Transform, ...],
+                 o0: int, o1: int) -> np.ndarray:
+    """The transformed weight of output channels ``o0:o1`` (all of them with groups), as the GEMMs
+    read it: ``(points, C_in, |R| (o1 - o0))``, or ``(points, G, C_in/g, C_out/g |R|)`` with groups."""
+    nd, g = geom.ndim, geom.groups
+    c_in, c_out_g = weight.shape[0], weight.shape[1]
+    c_out = c_out_g * g
+    qs = tuple(t.q for t in transforms)
+    points = math.prod(t.alpha for t in transforms)
+    counts_r = tuple(len(a.live_phases) for a in geom.axes)
+    n_r = math.prod(counts_r)
+    sub = subpixel._sub_kernel(weight, geom)  # (|R| C_out, C_in/g, *Q)
+    if g == 1:  # (*Q, C_in, |R|, C_out): the columns of a chunk of output channels are a slice
+        sub = sub.transpose(tuple(range(2, 2 + nd)) + (1, 0)).reshape(qs + (c_in,) + counts_r + (c_out,))
+        return _weight_transform(kernels, np.ascontiguousarray(sub[..., o0:o1]), transforms).reshape(
+            points, c_in, n_r * (o1 - o0))
+    # (*Q, G, C_in/g, C_out/g * |R|), the channels (o, r) within a group
+    sub = sub.reshape((g, c_out_g * n_r, c_in // g) + qs).transpose(tuple(range(3, 3 + nd)) + (0, 2, 1))
+    return _weight_transform(kernels, np.ascontiguousarray(sub), transforms).reshape(
+        points, g, c_in // g, c_out_g * n_r)
+
+
 def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry,
-                   tiles: tuple[int, ...] | None = None) -> np.ndarray:
+                   tiles: tuple[int, ...] | None = None, packed: Packed | None = None) -> np.ndarray:
     """The registry's formulation; ``tiles`` (one ``m`` per axis, 1 for no transform) overrides
-    the cost model's choice of :func:`plan` (the tests run every transform with it)."""
+    the cost model's choice of :func:`plan` (the tests run every transform with it); ``packed``
+    (:func:`pack` of this ``weight`` for inputs of ``x``'s shape) skips the weight's transform."""
     nd = geom.ndim
     n_batch, c_in = x.shape[:2]
     g = geom.groups
     c_out = weight.shape[1] * g
-    c_in_g, c_out_g = c_in // g, weight.shape[1]
     dtype = np.result_type(x, weight)
-    if tiles is None:
+    if packed is not None:
+        if packed.x_shape != x.shape or packed.weight_shape != weight.shape or packed.u.dtype != dtype:
+            raise ValueError("winograd.conv_transpose: packed was made for other shapes or another dtype")
+        p = packed.plan
+    elif tiles is None:
         p = plan(x.shape, weight.shape, geom, dtype.itemsize)
     else:
         p = _price(x.shape, weight.shape, geom, tuple(tiles), dtype.itemsize, compiled.kernels() is not None)
@@ -439,16 +510,9 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry,
     points = math.prod(t.alpha for t in transforms)
     phases = [a.live_phases for a in geom.axes]
     counts_r = tuple(len(ph) for ph in phases)
-    n_r = math.prod(counts_r)
     firsts, counts = zip(*(a.window_blocks for a in geom.axes))
     dead = any(len(ph) < a.stride for ph, a in zip(phases, geom.axes))
     y = (np.zeros if dead else np.empty)((n_batch, c_out) + geom.out_size, dtype=dtype)
-    sub = subpixel._sub_kernel(weight, geom)  # (|R| C_out, C_in/g, *Q)
-    if g == 1:  # (*Q, C_in, |R|, C_out): the columns of a chunk of output channels are a slice
-        sub = sub.transpose(tuple(range(2, 2 + nd)) + (1, 0)).reshape(qs + (c_in,) + counts_r + (c_out,))
-    else:  # (*Q, G, C_in/g, C_out/g * |R|), the channels (o, r) within a group
-        sub = sub.reshape((g, c_out_g * n_r, c_in_g) + qs).transpose(
-            tuple(range(3, 3 + nd)) + (0, 2, 1))
     kernels = compiled.kernels()
     shuffle_kernels = kernels if subpixel.compiled_shuffle(geom) else None
     maps = subpixel._maps(geom) if shuffle_kernels is not None else None
@@ -457,12 +521,7 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry,
     span = tuple(t * m + q - 1 for t, m, q in zip(tiles[1:], ms[1:], qs[1:]))
     for o0 in range(0, c_out, p.cc):
         o1 = min(c_out, o0 + p.cc)
-        if g == 1:
-            u = _weight_transform(kernels, np.ascontiguousarray(sub[..., o0:o1]), transforms).reshape(
-                points, c_in, n_r * (o1 - o0))
-        else:
-            u = _weight_transform(kernels, np.ascontiguousarray(sub), transforms).reshape(
-                points, g, c_in_g, c_out_g * n_r)
+        u = packed.u if packed is not None else _transformed(kernels, weight, geom, transforms, o0, o1)
         for b0 in range(0, n_batch, p.nb):
             b1 = min(n_batch, b0 + p.nb)
             for r0 in range(0, tiles[0], p.rows):

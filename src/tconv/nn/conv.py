@@ -22,7 +22,7 @@ from ..geometry import Geometry, build_conv, build_transpose, check_output_paddi
 from ..grad import conv_backward_geometry, transpose_backward_geometry
 from ..memory import check
 from ..normalise import as_array, as_int, as_rng, choice, float_dtype, padding_pairs, per_axis
-from ..ops import run_conv_geometry, run_geometry
+from ..ops import Packed, pack, run_conv_geometry, run_geometry, run_packed
 from ..padmodes import PADDING_MODES, fold, pad
 from .module import Module, Parameter
 
@@ -84,6 +84,9 @@ class _ConvBase(Module):
         self._cache: tuple | None = None
         # geometries by input shape (and output_size): a layer sees the same few shapes again
         self._geometries: dict[tuple, Geometry] = {}
+        # prepacked weights by input shape, dtype and geometry (None: not packed; a fused model's
+        # layers pack theirs: tconv.nn.fuse), each beside the weight array it was packed from
+        self._packs: dict[tuple, tuple[np.ndarray, Packed | None]] | None = None
 
     def _check_input(self, x: np.ndarray) -> np.ndarray:
         x = as_array(self._func, "input", x)
@@ -101,6 +104,22 @@ class _ConvBase(Module):
 
     def _bias(self) -> np.ndarray | None:
         return None if self.bias is None else self.bias.data
+
+    def _packed(self, x: np.ndarray, geom: Geometry) -> Packed | None:
+        """The weight prepacked for inputs like ``x`` (:func:`tconv.ops.pack`), in a fused model's
+        layers; ``None`` elsewhere and where packing does not pay. Packed again when the weight
+        array is replaced."""
+        if self._packs is None:
+            return None
+        key = (x.shape, x.dtype.str, geom)
+        weight = self.weight.data
+        entry = self._packs.get(key)
+        if entry is None or entry[0] is not weight:
+            if len(self._packs) >= 8:  # a layer sees a few shapes; forget the old ones
+                self._packs.clear()
+            packed = pack(x.shape, weight, geom, conv=not self.transposed, func=self._func) if x.dtype == weight.dtype else None
+            entry = self._packs[key] = (weight, packed)
+        return entry[1]
 
     def extra_repr(self) -> str:
         pad_text = self.padding if isinstance(self.padding, str) else [p for p in self.padding]
@@ -165,6 +184,9 @@ class _ConvNd(_ConvBase):
             x, pairs = pad(x, pairs, self.padding_mode), ((0, 0),) * self.nd
         geom = self._conv_geometry(x.shape[2:], pairs)
         self._cache = (x, geom)
+        packed = self._packed(x, geom)
+        if packed is not None:
+            return run_packed(x, packed, self._bias(), func=self._func)
         return run_conv_geometry(x, self.weight.data, self._bias(), geom)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
@@ -246,6 +268,9 @@ class _ConvTransposeNd(_ConvBase):
         func = self._func
         if self.padding_mode == "zeros":
             self._cache = (x, geom)
+            packed = self._packed(x, geom)
+            if packed is not None:
+                return run_packed(x, packed, self._bias(), func=func)
             return run_geometry(x, self.weight.data, self._bias(), geom, func=func)
         # the adjoint of the padded conv: the unpadded transposed conv, margins folded back
         op = tuple(a.length - a.full + lo + hi for a, (lo, hi) in zip(geom.axes, self.padding))

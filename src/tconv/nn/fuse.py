@@ -13,6 +13,13 @@ fused model differs from the unfused one by float32 rounding only. A transposed
 conv's weight is ``(C_in, C_out/g, *k)``: output channel ``o = group * C_out/g + j``
 sits at ``[group's rows, j]``; a conv's weight is ``(C_out, C_in/g, *k)``.
 
+A fused model's convolutions prepack their weights on first use for each input shape
+(:func:`tconv.ops.pack`): where Winograd's minimal filtering with a weight transformed once is
+priced clearly below the call's cheapest formulation, the transformed weight is kept beside the
+layer (``prod(alpha)/prod(Q)`` times its bytes: 4x for a 3x3 kernel on F(4, 3) tiles) and every
+later call skips the transform, as ONNX Runtime and OpenVINO prepack theirs. A replaced weight
+array is packed again; a weight changed in place is not seen (fuse the source model again).
+
 Element-wise activations then run in place on the array the layer before them
 has just allocated (never on the caller's input, never on an array the model
 does not own), and no layer keeps its input for a backward pass: the fused
@@ -128,6 +135,9 @@ def fuse(model: Module) -> Fused:
             _fold(previous, module)
             continue
         previous = chain[name or "0"] = copy.deepcopy(module)
+    for module in chain.values():
+        if isinstance(module, _ConvBase):
+            module._packs = {}  # weights fixed from here on: packed on first use (tconv.ops.pack)
     return Fused(chain)
 
 
