@@ -86,6 +86,20 @@ def test_depthwise_and_single_channel_layers_on_both_paths(path, groups, c_out_g
     assert_close(y, torch_reference(x, w, None, **kwargs))
 
 
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("output_padding", [0, 1])
+def test_depthwise_rows_of_stride_2_even_and_odd(path, nd, output_padding):
+    # the last axis at stride 2: both phases leave in one loop, and an odd length's last output
+    rng = np.random.default_rng(nd * 2 + output_padding)
+    x = rng.standard_normal((2, 3) + (5,) * nd)
+    w = rng.standard_normal((3, 2) + (3,) * nd)
+    kwargs = dict(stride=(2,) * nd, padding=(1,) * nd, output_padding=(output_padding,) * nd,
+                  dilation=(1,) * nd, groups=3)
+    y = tconv.conv_transpose(x, w, algorithm="col2im", **kwargs)
+    assert y.shape[-1] == 9 + output_padding
+    assert_close(y, torch_reference(x, w, None, **kwargs))
+
+
 def test_inputs_that_are_not_contiguous_and_stay_unchanged(path):
     rng = np.random.default_rng(3)
     base_x = rng.standard_normal((2, 8, 9, 10))

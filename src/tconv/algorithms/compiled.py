@@ -219,7 +219,8 @@ def _compile():
             wbase = g * ws[0] + o * ws[1]
             for fa in range(na):
                 for fb in range(nb_):
-                    acc[:] = 0
+                    for i in range(s2 * blocks):  # a loop, not acc[:] = 0: no view per row
+                        acc[u64(i)] = 0
                     for pa in range(rows_a[fa], rows_a[fa + 1]):
                         ja, ia = rows_a[na + 1 + 2 * pa], rows_a[na + 2 + 2 * pa]
                         for pb in range(rows_b[fb], rows_b[fb + 1]):
@@ -234,6 +235,13 @@ def _compile():
                                 for i in range(i0, i1):  # x is contiguous: xs[4] == 1
                                         acc[u64(dst + i)] += wt * x[u64(xrow + i)]
                     row = ybase + fa * ys[3] + fb * ys[4]
+                    if s2 == 2 and ys[5] == 1:  # both phases in one in-order loop (vectorised)
+                        for u in range(length // 2):
+                            y[u64(row + 2 * u)] = acc[u64(u)]
+                            y[u64(row + 2 * u + 1)] = acc[u64(blocks + u)]
+                        if length % 2:
+                            y[u64(row + length - 1)] = acc[u64(length // 2)]
+                        continue
                     for r in range(s2):
                         for u in range((length - r + s2 - 1) // s2):
                             y[u64(row + (u * s2 + r) * ys[5])] = acc[u64(r * blocks + u)]
