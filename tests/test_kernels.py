@@ -100,6 +100,28 @@ def test_depthwise_rows_of_stride_2_even_and_odd(path, nd, output_padding):
     assert_close(y, torch_reference(x, w, None, **kwargs))
 
 
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_depthwise_rows_whose_taps_miss_a_few_inputs_or_many(path, nd):
+    # a last-axis tap missing at most an eighth of its row runs over all of it into the row
+    # accumulator's padding; one missing more runs over its own inputs: seeded geometries of both
+    rng = np.random.default_rng(400 + nd)
+    for _ in range({1: 40, 2: 20, 3: 8}[nd]):
+        k = tuple(int(v) for v in rng.integers(1, 7, nd))
+        s = tuple(int(v) for v in rng.integers(1, 5, nd))
+        d = tuple(int(v) for v in rng.integers(1, 3, nd))
+        pad = tuple(int(rng.integers(0, di * (ki - 1) + 1)) for ki, di in zip(k, d))
+        op = tuple(int(rng.integers(0, max(si, di))) for si, di in zip(s, d))
+        n = tuple(int(v) for v in rng.integers(2, 6, nd - 1)) + (int(rng.integers(8, 41)),)
+        g, c_out_g = int(rng.integers(1, 4)), int(rng.integers(1, 3))
+        if any((ni - 1) * si - 2 * pi + di * (ki - 1) + oi + 1 < 1 for ni, si, pi, di, ki, oi in zip(n, s, pad, d, k, op)):
+            continue
+        x = rng.standard_normal((2, g) + n)
+        w = rng.standard_normal((g, c_out_g) + k)
+        kwargs = dict(stride=s, padding=pad, output_padding=op, dilation=d, groups=g)
+        y = tconv.conv_transpose(x, w, algorithm="col2im", **kwargs)
+        assert_close(y, torch_reference(x, w, None, **kwargs))
+
+
 def test_inputs_that_are_not_contiguous_and_stay_unchanged(path):
     rng = np.random.default_rng(3)
     base_x = rng.standard_normal((2, 8, 9, 10))
