@@ -177,7 +177,7 @@ def test_auto_runs_fft_only_well_below_the_others(monkeypatch):
     assert set(costs) == set(algorithms.ESTIMATES)
 
 
-FORWARD = [  # (x shape, weight shape, padding, groups, dilation): stride-1 convs whose transposed form pays
+FORWARD = [  # (x shape, weight shape, padding, groups, dilation): stride-1 convs, where winograd's price is lowest
     ((1, 64, 256, 256), (64, 64, 3, 3), 1, 1, 1),
     ((1, 32, 100, 100), (32, 32, 5, 5), (1, 3), 1, 1),
     ((1, 32, 100, 100), (32, 16, 5, 5), (1, 3), 2, 1),
@@ -196,7 +196,9 @@ def test_forward_conv_at_stride_1_runs_as_the_transposed_conv_and_matches_torch(
     x, w = rng.standard_normal(x_shape, dtype=np.float32), rng.standard_normal(w_shape, dtype=np.float32)
     b = rng.standard_normal(w_shape[0], dtype=np.float32)
     geom = ops.conv_inputs("test", x, w, b, stride=1, padding=padding, groups=groups, dilation=dilation)[3]
-    assert ops._fewer_multiplies(x.shape, w.shape, geom)  # the route is taken on these shapes
+    assert ops._as_transpose(geom)  # every stride-1 conv takes the route
+    assert not ops._as_transpose(ops.conv_inputs("test", x, w, b, stride=2, padding=padding, groups=groups,
+                                                 dilation=dilation)[3])
     ran = []
     real = ops.run_geometry
     monkeypatch.setattr(ops, "run_geometry", lambda *a, **k: ran.append(a[3]) or real(*a, **k))

@@ -8,7 +8,6 @@ and the layers of :mod:`tconv.nn` parse their arguments once and call them.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import time
@@ -535,16 +534,16 @@ def run_conv_geometry(
     (:func:`tconv.geometry.build_conv`); the door matching :func:`run_geometry`:
     its bytes are estimated first (:func:`conv_bytes`), the call is cut into chunks
     of samples when it does not fit the memory budget and refused when one sample
-    does not; NaN and inf get the definition's answer (:mod:`tconv.nonfinite`). At stride 1, where
-    the transposed conv that computes it does fewer multiplies (``winograd``; :func:`_fewer_multiplies`),
-    it runs that through :func:`run_geometry` instead.
+    does not; NaN and inf get the definition's answer (:mod:`tconv.nonfinite`). At stride 1
+    (finite inputs) it runs as the transposed conv that computes it, through :func:`run_geometry`,
+    whose ``auto`` picks among every formulation (:func:`_as_transpose`).
     """
     result_dtype, dtype = compute_dtype(x, weight, bias)
     n_batch = x.shape[0]
     item = dtype.itemsize
     finite = nonfinite.all_finite(x, weight)
     xc, wc = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
-    if finite and n_batch and _fewer_multiplies(x.shape, weight.shape, geom):  # that door plans its own memory
+    if finite and n_batch and _as_transpose(geom):  # that door plans its own memory
         flipped = np.flip(to_conv_layout(wc, geom.groups), tuple(range(2, 2 + geom.ndim)))
         y = run_geometry(xc, np.ascontiguousarray(flipped), bias, conv_as_transpose(geom), func=func)
         return y.astype(result_dtype, copy=False)
@@ -572,29 +571,15 @@ def run_conv_geometry(
     return np.ascontiguousarray(y, dtype=result_dtype)
 
 
-#: A stride-1 forward conv runs as the transposed conv that computes it (:func:`~tconv.geometry.conv_as_transpose`:
-#: the kernel flipped, the channel axes swapped) when ``winograd``'s price there is below this share of
-#: ``col2im``'s, the formulation that does the definition's multiplies as the forward conv's own GEMM does:
-#: fewer multiplies pay for the weight's copy and the other layout only by a clear margin.
-FORWARD_WINOGRAD_MARGIN = 0.8
-
-
-def _fewer_multiplies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometry) -> bool:
-    """Whether the forward conv goes to :func:`run_geometry` as a transposed conv (:data:`FORWARD_WINOGRAD_MARGIN`).
-
-    Remembered per layer, as ``auto``'s choice is: solvers call the same conv every iteration.
+def _as_transpose(geom: Geometry) -> bool:
+    """Whether the forward conv runs as the transposed conv that computes it
+    (:func:`~tconv.geometry.conv_as_transpose`: the kernel flipped, the channel axes swapped):
+    at stride 1, where that transposed conv has stride 1 too and ``auto`` prices every
+    formulation on it, ``winograd``'s fewer multiplies among them. Measured on a 2-vCPU Xeon
+    (``docs/performance.md``, "Forward convolutions"), its ``col2im`` alone ran the U-Net's batch-1
+    3x3 convs as fast as the forward conv's own GEMM of every tap or faster.
     """
-    if any(s != 1 for s in geom.stride):
-        return False
-    return _winograd_pays(tuple(x_shape), tuple(w_shape), geom, algorithms.compiled.kernels() is not None)
-
-
-@functools.lru_cache(maxsize=256)
-def _winograd_pays(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geom: Geometry, compiled_path: bool) -> bool:
-    t_shape = (w_shape[1] * geom.groups, w_shape[0] // geom.groups) + w_shape[2:]
-    t_geom = conv_as_transpose(geom)
-    price = algorithms.ESTIMATES
-    return price["winograd"](x_shape, t_shape, t_geom) < FORWARD_WINOGRAD_MARGIN * price["col2im"](x_shape, t_shape, t_geom)
+    return all(s == 1 for s in geom.stride)
 
 
 def _shifted(geom: Geometry) -> bool:
@@ -635,14 +620,14 @@ class Packed(NamedTuple):
 
     geometry: Geometry  #: the transposed conv's (a forward conv's: :func:`~tconv.geometry.conv_as_transpose`)
     weight: np.ndarray  #: ``(C_in, C_out/g, *k)``, for the exact path of inputs holding NaN or inf
-    winograd: _winograd.Packed
+    winograd: _winograd.Packed | None  #: ``None``: a forward conv's weight flipped once, run by ``auto``
 
 
 def pack(x_shape: Sequence[int], weight: np.ndarray, geom: Geometry, *, conv: bool = False,
          func: str = "pack") -> Packed | None:
     """``weight`` transformed once for ``winograd``, for a layer called again with inputs of ``x_shape``
     and this weight (inference), as ONNX Runtime and OpenVINO prepack theirs; ``None`` where that
-    does not pay.
+    does not pay (a forward conv keeps its flipped weight all the same: ``winograd`` is then ``None``).
 
     ``geom`` and ``weight`` are the transposed conv's (:func:`run_geometry`), or with ``conv=True``
     a forward conv's (:func:`run_conv_geometry`; stride 1 only: it runs as the transposed conv of
@@ -660,17 +645,16 @@ def pack(x_shape: Sequence[int], weight: np.ndarray, geom: Geometry, *, conv: bo
             return None
         geom = conv_as_transpose(geom)
         weight = np.ascontiguousarray(np.flip(to_conv_layout(weight, geom.groups), tuple(range(2, 2 + geom.ndim))))
-    price = algorithms.ESTIMATES
+    # a forward conv keeps its weight flipped (it runs as the transposed conv: _as_transpose) even
+    # where winograd's transformed weight does not pay
+    unpacked = Packed(geom, weight, None) if conv else None
     packed_seconds = _winograd.plan(x_shape, weight.shape, geom, weight.itemsize, packed=True).seconds
-    if conv:  # the forward conv's own GEMM does col2im's multiplies, or the transposed door runs winograd
-        other = min(price["col2im"](x_shape, weight.shape, geom), price["winograd"](x_shape, weight.shape, geom))
-    else:
-        other = min(algorithms.estimate_seconds(x_shape, weight.shape, geom).values())
+    other = min(algorithms.estimate_seconds(x_shape, weight.shape, geom).values())
     if not packed_seconds < PACK_MARGIN * other:
-        return None
+        return unpacked
     need = 2 * _winograd.packed_bytes(x_shape, weight.shape, geom, weight.itemsize)
     if need > memory.budget_for(need):
-        return None
+        return unpacked
     return Packed(geom, weight, _winograd.pack(x_shape, weight, geom))
 
 
@@ -682,7 +666,8 @@ def run_packed(x: np.ndarray, packed: Packed, bias: np.ndarray | None, *, func: 
     the weight instead, which computes the same result.
     """
     geom, weight = packed.geometry, packed.weight
-    if x.shape != packed.winograd.x_shape or x.dtype != weight.dtype or not nonfinite.all_finite(x):
+    if (packed.winograd is None or x.shape != packed.winograd.x_shape or x.dtype != weight.dtype
+            or not nonfinite.all_finite(x)):
         return run_geometry(x, weight, bias, geom, func=func)
     out_bytes = x.shape[0] * weight.shape[1] * geom.groups * math.prod(geom.out_size) * weight.itemsize
     need = _winograd.packed_working_bytes(packed.winograd, geom) + out_bytes

@@ -58,7 +58,7 @@ import numpy as np
 from ..geometry import Geometry
 from . import compiled, cost, subpixel
 from .common import iterator_bytes, window
-from .threads import num_threads, parallel_for, split, spread
+from .threads import SPREAD_CHUNKS, num_threads, parallel_for, split, spread
 
 #: The finite interpolation points, in the order a transform of ``alpha`` points takes the first
 #: ``alpha - 1`` of them (the last point is infinity): small, and in reciprocal pairs, which keeps
@@ -164,12 +164,15 @@ class Plan(NamedTuple):
     cc: int
     seconds: float
     packed: bool = False
+    workers: int = 1  #: chunks run side by side, each whole on one thread (:func:`.threads.spread`)
 
 
 def _price(x_shape, weight_shape, geom: Geometry, ms: tuple[int, ...], itemsize: int, compiled_path: bool,
-           packed: bool = False) -> Plan:
+           packed: bool = False, threads: int = 1) -> Plan:
     """The chunks and the estimated seconds of tiles ``ms`` (float32 rates of :mod:`.cost`); ``packed``:
-    with the weight transformed beforehand (:func:`pack`), its transform and bytes not the call's."""
+    with the weight transformed beforehand (:func:`pack`), its transform and bytes not the call's.
+    With ``threads`` > 1 and at least :data:`.threads.SPREAD_CHUNKS` chunks per thread, each thread
+    runs whole chunks (its own buffers: the working memory counts one chunk per thread)."""
     n_batch, c_in = x_shape[:2]
     g = geom.groups
     c_out = weight_shape[1] * g
@@ -192,7 +195,6 @@ def _price(x_shape, weight_shape, geom: Geometry, ms: tuple[int, ...], itemsize:
         share = max(share, CHUNK_BYTES)
     weight_budget = min(WEIGHT_BYTES, max(FLOOR_BYTES, share / 2))
     cc = c_out if g > 1 or packed else max(1, min(c_out, int(weight_budget // max(1, points * c_in * n_r * itemsize))))
-    col_chunks = -(-c_out // cc)
     # per sample: the windowed input and its channels-last copy, the transformed input, the products
     span = tuple(t * m + q - 1 for t, m, q in zip(tiles, ms, qs))
     per_tile_row = (2 * c_in * math.prod(span[1:]) * ms[0]
@@ -204,65 +206,87 @@ def _price(x_shape, weight_shape, geom: Geometry, ms: tuple[int, ...], itemsize:
     rows = tiles[0] if nb > 1 else max(1, min(tiles[0], int(budget // max(1, per_tile_row))))
     axis_transforms = tuple(transform(m, q) for m, q in zip(ms, qs))
     limit = _working_limit(x_shape, weight_shape, geom, itemsize, packed)
-    # smaller chunks (samples, then tile rows, then output channels) until the working memory
-    # fits input plus output
-    while nb > 1 or rows > 1 or (g == 1 and cc > 1 and not packed):
-        trial = Plan(axis_transforms, tiles, nb, rows, cc, 0.0, packed)
-        if _plan_bytes(trial, x_shape, weight_shape, geom, itemsize) <= limit:
-            break
-        if nb > 1:
-            nb, rows = -(-nb // 2), tiles[0]
-        elif rows > 1:
-            rows = -(-rows // 2)
+    largest = (nb, rows, cc)
+
+    def priced(side_by_side: int) -> Plan:
+        nb, rows, cc = largest
+
+        def workers(nb: int, rows: int) -> int:
+            parts = -(-n_batch // nb) * -(-tiles[0] // rows)
+            return side_by_side if side_by_side > 1 and parts >= SPREAD_CHUNKS * side_by_side else 1
+
+        # smaller chunks (samples, then tile rows, then output channels) until the working memory
+        # fits input plus output
+        while nb > 1 or rows > 1 or (g == 1 and cc > 1 and not packed):
+            trial = Plan(axis_transforms, tiles, nb, rows, cc, 0.0, packed, workers(nb, rows))
+            if _plan_bytes(trial, x_shape, weight_shape, geom, itemsize) <= limit:
+                break
+            if nb > 1:
+                nb, rows = -(-nb // 2), tiles[0]
+            elif rows > 1:
+                rows = -(-rows // 2)
+            else:
+                cc = -(-cc // 2)
+        col_chunks = -(-c_out // cc)
+        parts = -(-n_batch // nb) * -(-tiles[0] // rows)
+        t_rows = n_batch * math.prod(tiles)
+        chunk_rows = t_rows / parts
+        # the transforms: elements each axis pass writes, times the coefficients each reads
+        in_elems, out_elems = 0.0, 0.0
+        shape_in = [n_batch, *span, c_in]
+        for i, (m, q, t, a) in enumerate(zip(ms, qs, tiles, alphas)):
+            if a > 1:
+                shape_in[1 + i] = t
+                in_elems += a * math.prod(shape_in) * min(a, m + q - 1) * col_chunks
+            shape_in[1 + i] = t * a if a > 1 else shape_in[1 + i]
+        shape_out = [n_batch, *(t * a for t, a in zip(tiles, alphas)), width]
+        for i, (m, t, a) in enumerate(zip(ms, tiles, alphas)):
+            if a > 1:
+                shape_out[1 + i] = t * m
+                out_elems += math.prod(shape_out) * a
+        nnz = 0.5  # about half of a transform's coefficients are zero (skipped)
+        side = workers(nb, rows)  # chunks side by side: their fixed costs overlap
+        if compiled_path:  # a chunk shared between the threads runs its transforms in short slices
+            transforms = (in_elems + out_elems) * nnz * cost.WINOGRAD_S * (1 if side > 1 else cost.WINOGRAD_SHARED)
         else:
-            cc = -(-cc // 2)
-    col_chunks = -(-c_out // cc)
-    parts = -(-n_batch // nb) * -(-tiles[0] // rows)
-    t_rows = n_batch * math.prod(tiles)
-    chunk_rows = t_rows / parts
-    # the transforms: elements each axis pass writes, times the coefficients each reads
-    in_elems, out_elems = 0.0, 0.0
-    shape_in = [n_batch, *span, c_in]
-    for i, (m, q, t, a) in enumerate(zip(ms, qs, tiles, alphas)):
-        if a > 1:
-            shape_in[1 + i] = t
-            in_elems += a * math.prod(shape_in) * min(a, m + q - 1) * col_chunks
-        shape_in[1 + i] = t * a if a > 1 else shape_in[1 + i]
-    shape_out = [n_batch, *(t * a for t, a in zip(tiles, alphas)), width]
-    for i, (m, t, a) in enumerate(zip(ms, tiles, alphas)):
-        if a > 1:
-            shape_out[1 + i] = t * m
-            out_elems += math.prod(shape_out) * a
-    nnz = 0.5  # about half of a transform's coefficients are zero (skipped)
-    if compiled_path:
-        transforms = (in_elems + out_elems) * nnz * cost.WINOGRAD_S
-    else:
-        calls = col_chunks * parts * sum(a * a for a in alphas) * 2
-        transforms = (in_elems + out_elems) * nnz * cost.ADD_S + calls * cost.CALL_S
-    out_values = n_batch * c_out * math.prod(geom.out_size)
-    shuffle = out_values * (cost.SHUFFLE_COMPILED_S if subpixel.compiled_shuffle(geom) else cost.SHUFFLE_S)
-    seconds = (
-        cost.gemm_seconds(2.0 * points * t_rows * c_in_g * width, chunk_rows, c_in_g, width / (g * col_chunks))
-        + (0 if packed else weight_values * (1 + 2 * math.prod(qs) / max(1, points)) * cost.COPY_S)  # its transform
-        + weight_values * itemsize * parts / cost.MEMORY_BYTES_PER_S  # read by the GEMMs, chunk after chunk
-        + n_batch * c_in * math.prod(span) * col_chunks * cost.COPY_S  # the windowed channels-last copies
-        + transforms + shuffle + parts * col_chunks * cost.PHASE_S
-    )
-    return Plan(axis_transforms, tiles, nb, rows, cc, seconds, packed)
+            calls = col_chunks * parts * sum(a * a for a in alphas) * 2
+            transforms = (in_elems + out_elems) * nnz * cost.ADD_S + calls * cost.CALL_S
+        out_values = n_batch * c_out * math.prod(geom.out_size)
+        shuffle = out_values * (cost.SHUFFLE_COMPILED_S if subpixel.compiled_shuffle(geom) else cost.SHUFFLE_S)
+        # a chunk shared between the threads hands off its transforms' passes, GEMMs and write one by one
+        shared = side == 1 and threads > 1 and compiled_path
+        handoffs = parts * col_chunks * (2 * geom.ndim + 2) * cost.HANDOFF_S if shared else 0.0
+        seconds = (
+            cost.gemm_seconds(2.0 * points * t_rows * c_in_g * width, chunk_rows, c_in_g, width / (g * col_chunks))
+            * (cost.WINOGRAD_GEMM if side > 1 else 1.0)
+            + (0 if packed else weight_values * (1 + 2 * math.prod(qs) / max(1, points)) * cost.COPY_S)  # its transform
+            + weight_values * itemsize * parts / cost.MEMORY_BYTES_PER_S  # read by the GEMMs, chunk after chunk
+            + n_batch * c_in * math.prod(span) * col_chunks * cost.COPY_S  # the windowed channels-last copies
+            + transforms + shuffle + parts * col_chunks * cost.PHASE_S / side + handoffs
+        )
+        return Plan(axis_transforms, tiles, nb, rows, cc, seconds, packed, side)
+
+    # chunks side by side hold one chunk per thread: smaller chunks, which may cost more than they save,
+    # or may not fit where one chunk at a time does
+    plans = [priced(t) for t in sorted({threads, 1})]
+    fit = [p for p in plans if _plan_bytes(p, x_shape, weight_shape, geom, itemsize) <= limit]
+    return min(fit or plans, key=lambda p: p.seconds)
 
 
 def plan(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry, itemsize: int = 4,
          packed: bool = False) -> Plan:
     """The cheapest tiles per axis (each ``m`` of :data:`MAX_TILE` or 1) and the chunks they run in;
     ``packed``: with the weight transformed beforehand (:func:`pack`)."""
-    return _plan(tuple(x_shape), tuple(weight_shape), geom, itemsize, compiled.kernels() is not None, packed)
+    return _plan(tuple(x_shape), tuple(weight_shape), geom, itemsize, compiled.kernels() is not None, packed,
+                 num_threads())
 
 
 @functools.lru_cache(maxsize=256)
-def _plan(x_shape, weight_shape, geom: Geometry, itemsize: int, compiled_path: bool, packed: bool = False) -> Plan:
+def _plan(x_shape, weight_shape, geom: Geometry, itemsize: int, compiled_path: bool, packed: bool = False,
+          threads: int = 1) -> Plan:
     options = [ms for ms in itertools.product(*(_tile_choices(a.shifts) for a in geom.axes))
                if math.prod(m + a.shifts - 1 for m, a in zip(ms, geom.axes)) <= MAX_POINTS or max(ms) == 1]
-    plans = sorted((_price(x_shape, weight_shape, geom, ms, itemsize, compiled_path, packed) for ms in options),
+    plans = sorted((_price(x_shape, weight_shape, geom, ms, itemsize, compiled_path, packed, threads) for ms in options),
                    key=lambda p: p.seconds)  # stable: ties keep the first, smaller tiles
     limit = _working_limit(x_shape, weight_shape, geom, itemsize, packed)
     within = [p for p in plans if _plan_bytes(p, x_shape, weight_shape, geom, itemsize) <= limit]
@@ -322,7 +346,7 @@ def _plan_bytes(p: Plan, x_shape, weight_shape, geom: Geometry, itemsize: int) -
     stage_in = max(v, window_ * max(t.alpha for t in p.transforms))
     chunk = 2 * window_ + max(2 * stage_in, stage_in + mm, mm + 2 * max(mm, blocked))
     regrouped = c_in * weight_shape[1] * math.prod(geom.kernel) if g > 1 else 0
-    return (weight + max(regrouped, chunk)) * itemsize + 2 * iterator_bytes(itemsize)
+    return (weight + max(regrouped, p.workers * chunk)) * itemsize + 2 * iterator_bytes(itemsize) * p.workers
 
 
 def _axis_transform(kernels, src: np.ndarray, dst: np.ndarray, mat: np.ndarray, dims: tuple[int, ...],
@@ -503,7 +527,8 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry,
     elif tiles is None:
         p = plan(x.shape, weight.shape, geom, dtype.itemsize)
     else:
-        p = _price(x.shape, weight.shape, geom, tuple(tiles), dtype.itemsize, compiled.kernels() is not None)
+        p = _price(x.shape, weight.shape, geom, tuple(tiles), dtype.itemsize, compiled.kernels() is not None,
+                   threads=num_threads())
     transforms, tiles = p.transforms, p.tiles
     ms = tuple(t.m for t in transforms)
     qs = tuple(t.q for t in transforms)
@@ -519,13 +544,15 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry,
     targets = subpixel._targets(geom)
     starts = tuple(f - q + 1 for f, q in zip(firsts, qs))
     span = tuple(t * m + q - 1 for t, m, q in zip(tiles[1:], ms[1:], qs[1:]))
+    items = [(b0, r0) for b0 in range(0, n_batch, p.nb) for r0 in range(0, tiles[0], p.rows)]
     for o0 in range(0, c_out, p.cc):
         o1 = min(c_out, o0 + p.cc)
         u = packed.u if packed is not None else _transformed(kernels, weight, geom, transforms, o0, o1)
-        for b0 in range(0, n_batch, p.nb):
-            b1 = min(n_batch, b0 + p.nb)
-            for r0 in range(0, tiles[0], p.rows):
-                r1 = min(tiles[0], r0 + p.rows)
+
+        def start(o0: int = o0, o1: int = o1, u: np.ndarray = u):
+            def work(item: tuple[int, int]) -> None:  # a chunk of samples and tile rows, start to end
+                b0, r0 = item
+                b1, r1 = min(n_batch, b0 + p.nb), min(tiles[0], r0 + p.rows)
                 chunk = window(x[b0:b1], (starts[0] + r0 * ms[0],) + starts[1:],
                                ((r1 - r0) * ms[0] + qs[0] - 1,) + span)
                 xl = np.ascontiguousarray(np.moveaxis(chunk, 1, -1))
@@ -550,7 +577,11 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, geom: Geometry,
                                                geom, channels=slice(o0, o1))
                 else:
                     subpixel._shuffle(y[b0:b1, o0:o1], blocked, targets, t0, t1, geom)
-                del blocked
+            return work
+
+        # each of p.workers threads runs whole chunks (its GEMMs on one core), or one chunk at a
+        # time shares its GEMMs and transforms between the threads
+        spread(start, items, p.workers)
     return y
 
 
