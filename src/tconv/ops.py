@@ -575,9 +575,9 @@ def _as_transpose(geom: Geometry) -> bool:
     """Whether the forward conv runs as the transposed conv that computes it
     (:func:`~tconv.geometry.conv_as_transpose`: the kernel flipped, the channel axes swapped):
     at stride 1, where that transposed conv has stride 1 too and ``auto`` prices every
-    formulation on it, ``winograd``'s fewer multiplies among them. Measured on a 2-vCPU Xeon
-    (``docs/performance.md``, "Forward convolutions"), its ``col2im`` alone ran the U-Net's batch-1
-    3x3 convs as fast as the forward conv's own GEMM of every tap or faster.
+    formulation on it, ``winograd``'s fewer multiplies among them: its ``col2im`` alone ran as fast
+    as the forward conv's own GEMM of every tap or faster (``docs/performance.md``, "The forward
+    convolution").
     """
     return all(s == 1 for s in geom.stride)
 

@@ -20,7 +20,8 @@ PLAN_GEMM_FLOPS_PER_S = 1.5e11
 FFT_FLOPS_PER_S = 2e9
 #: One NumPy call on a slice (Python overhead, thread hand-off).
 CALL_S = 1e-5
-#: One hand-off of work to the threads and back (:func:`.threads.parallel_for`; measured: 90 us).
+#: One hand-off of work to the threads and back (:func:`.threads.parallel_for`), as ``winograd``'s
+#: plan prices it (a trivial hand-off alone took about twice as long).
 HANDOFF_S = 4e-5
 #: One phase of ``phase``: window, im2col set-up, interleaved assignment.
 PHASE_S = 1e-4
@@ -52,15 +53,13 @@ SHUFFLE_COMPILED_S = 2.5e-9
 #: The compiled col2im's GEMMs, chunked for width, ran at this fraction of the modelled time.
 COMPILED_GEMM = 0.65
 #: ``winograd``'s GEMMs with each thread on chunks of its own (one-thread GEMMs side by side, no
-#: hand-offs) ran at this fraction of the modelled time (a 2-vCPU Xeon, batch-1 3x3 convs of
-#: 128-1024 channels; ``docs/performance.md``, "Forward convolutions").
+#: hand-offs) ran at this fraction of the modelled time (``docs/performance.md``, "Winograd").
 WINOGRAD_GEMM = 0.65
 #: One coefficient of ``winograd``'s compiled transforms applied to one element (a vectorised
 #: multiply-add streaming through memory).
 WINOGRAD_S = 3e-10
 #: ... and this many times as long where one chunk's transforms are shared between the threads
-#: (each pass cut into short slices) rather than each thread transforming whole chunks of its own
-#: (measured on a 2-vCPU Xeon, 128 channels at 128x128: 23 ms against 7.7).
+#: (each pass cut into short slices) rather than each thread transforming whole chunks of its own.
 WINOGRAD_SHARED = 3.0
 #: ``phase``'s GEMM per phase on a fresh im2col copy, against the modelled time of the others.
 PHASE_GEMM = 1.5

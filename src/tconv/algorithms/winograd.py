@@ -308,9 +308,12 @@ def estimate_seconds(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], ge
     input and output transforms (about half their coefficients non-zero) and the
     depth-to-space write, plus a fixed cost per chunk. Infinite when no tiling keeps the
     working memory (:func:`working_bytes`) within the input plus the output, as every other
-    formulation's is: on tiny layers the transformed weight's floor alone exceeds it.
+    formulation's is: on tiny layers the transformed weight's floor alone exceeds it. Infinite too
+    where no axis transforms (``k == s``, or no tile pays): that is ``subpixel``'s correlation with
+    other chunks, which ``subpixel`` prices, and it ran slower than ``col2im`` on U-Net's k2 s2 layer.
     """
-    return plan(x_shape, weight_shape, geom).seconds
+    p = plan(x_shape, weight_shape, geom)
+    return p.seconds if any(t.m > 1 for t in p.transforms) else math.inf
 
 
 def working_bytes(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], geom: Geometry, itemsize: int) -> int:
