@@ -15,7 +15,7 @@ import pytest
 
 import tconv
 from tconv import algorithms
-from tconv.algorithms import winograd
+from tconv.algorithms import cost, winograd
 from tconv.algorithms.scatter import conv_transpose as scatter
 from tconv.ops import run_geometry, transpose_inputs
 
@@ -114,6 +114,36 @@ def test_chunks_of_samples_tile_rows_and_output_channels(monkeypatch):
 
 
 @pytest.mark.parametrize("path", PATHS)
+def test_chunks_side_by_side_match_scatter_and_count_one_chunk_per_thread(monkeypatch, path):
+    """With two threads and many chunks priced cheaper side by side, each thread runs whole chunks:
+    the result is the definition's, and the working memory holds one chunk per thread."""
+    monkeypatch.setenv("TCONV_KERNELS", path)
+    monkeypatch.setenv("TCONV_NUM_THREADS", "2")
+    monkeypatch.setattr(winograd, "CHUNK_BYTES", 2**14)
+    monkeypatch.setattr(winograd, "FLOOR_BYTES", 2**14)
+    monkeypatch.setattr(cost, "WINOGRAD_SHARED", 1e6)  # a shared chunk priced out: side by side wherever it fits
+    monkeypatch.setattr(cost, "ADD_S", 1e3 * cost.ADD_S)  # the NumPy path's transforms too
+    winograd._plan.cache_clear()
+    try:
+        rng = np.random.default_rng(12)
+        x = rng.standard_normal((3, 8, 13, 11)).astype(np.float32)
+        w = rng.standard_normal((8, 6, 4, 3)).astype(np.float32)
+        geom = transpose_inputs("test", x, w, None, stride=(2, 1), padding=1, output_padding=0, dilation=1, groups=1)[3]
+        p = winograd.plan(x.shape, w.shape, geom)
+        alone = winograd._price(x.shape, w.shape, geom, tuple(t.m for t in p.transforms), 4, path == "numba",
+                                threads=1)
+        assert p.workers == 2 and alone.workers == 1
+        assert -(-x.shape[0] // p.nb) * -(-p.tiles[0] // p.rows) >= 2 * p.workers  # at least two chunks per thread
+        one = p._replace(workers=1)
+        assert winograd._plan_bytes(p, x.shape, w.shape, geom, 4) > winograd._plan_bytes(one, x.shape, w.shape, geom, 4)
+        y = winograd.conv_transpose(x, w, geom)
+        assert _error(y, scatter(x.astype(np.float64), w.astype(np.float64), geom)) < 1e-5
+        assert winograd.working_bytes(x.shape, w.shape, geom, 4) >= _working_peak(x, w, geom) - 32 * 2**10
+    finally:
+        winograd._plan.cache_clear()
+
+
+@pytest.mark.parametrize("path", PATHS)
 def test_working_bytes_bound_the_peak(monkeypatch, path):
     monkeypatch.setenv("TCONV_KERNELS", path)
     rng = np.random.default_rng(9)
@@ -121,14 +151,18 @@ def test_working_bytes_bound_the_peak(monkeypatch, path):
     w = rng.standard_normal((16, 8, 4, 4)).astype(np.float32)
     geom = transpose_inputs("test", x, w, None, stride=2, padding=1, output_padding=0, dilation=1, groups=1)[3]
     winograd.conv_transpose(x, w, geom)
+    assert winograd.working_bytes(x.shape, w.shape, geom, 4) >= _working_peak(x, w, geom) - 32 * 2**10
+
+
+def _working_peak(x: np.ndarray, w: np.ndarray, geom) -> int:
+    """Bytes a ``winograd`` call allocates at its peak beyond its output (``tracemalloc`` sees every thread's)."""
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
         y = winograd.conv_transpose(x, w, geom)
-        peak = tracemalloc.get_traced_memory()[1] - before - y.nbytes
+        return tracemalloc.get_traced_memory()[1] - before - y.nbytes
     finally:
         tracemalloc.stop()
-    assert winograd.working_bytes(x.shape, w.shape, geom, 4) >= peak - 32 * 2**10
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the spreading run's inf - inf, on a worker thread
