@@ -211,7 +211,7 @@ def test_auto_runs_fft_only_well_below_the_others(monkeypatch):
     assert set(costs) == set(algorithms.ESTIMATES)
 
 
-FORWARD = [  # (x shape, weight shape, padding, groups, dilation): stride-1 convs, where winograd's price is lowest
+FORWARD = [  # (x shape, weight shape, padding, groups, dilation): stride-1 convs in 2-D and 3-D, with groups
     ((1, 64, 256, 256), (64, 64, 3, 3), 1, 1, 1),
     ((1, 32, 100, 100), (32, 32, 5, 5), (1, 3), 1, 1),
     ((1, 32, 100, 100), (32, 16, 5, 5), (1, 3), 2, 1),

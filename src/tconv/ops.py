@@ -544,8 +544,7 @@ def run_conv_geometry(
     finite = nonfinite.all_finite(x, weight)
     xc, wc = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
     if finite and n_batch and _as_transpose(geom):  # that door plans its own memory
-        flipped = np.flip(to_conv_layout(wc, geom.groups), tuple(range(2, 2 + geom.ndim)))
-        y = run_geometry(xc, np.ascontiguousarray(flipped), bias, conv_as_transpose(geom), func=func)
+        y = run_geometry(xc, _transpose_weight(wc, geom), bias, conv_as_transpose(geom), func=func)
         return y.astype(result_dtype, copy=False)
     terms = not finite and nonfinite.sparse_is_cheaper(x, to_conv_layout(weight, geom.groups), geom)
     fixed = sum(a.size for a in (x, weight) if a.dtype != dtype) * item
@@ -580,6 +579,12 @@ def _as_transpose(geom: Geometry) -> bool:
     convolution").
     """
     return all(s == 1 for s in geom.stride)
+
+
+def _transpose_weight(weight: np.ndarray, geom: Geometry) -> np.ndarray:
+    """A forward conv's ``(C_out, C_in/g, *k)`` weight as its transposed conv's (:func:`_as_transpose`):
+    the channel axes swapped within each group and every spatial axis flipped, contiguous."""
+    return np.ascontiguousarray(np.flip(to_conv_layout(weight, geom.groups), tuple(range(2, 2 + geom.ndim))))
 
 
 def _shifted(geom: Geometry) -> bool:
@@ -641,10 +646,9 @@ def pack(x_shape: Sequence[int], weight: np.ndarray, geom: Geometry, *, conv: bo
     if flops < PACK_MIN_FLOPS or weight.dtype not in (np.float32, np.float64) or not nonfinite.all_finite(weight):
         return None
     if conv:
-        if any(s != 1 for s in geom.stride):
+        if not _as_transpose(geom):
             return None
-        geom = conv_as_transpose(geom)
-        weight = np.ascontiguousarray(np.flip(to_conv_layout(weight, geom.groups), tuple(range(2, 2 + geom.ndim))))
+        weight, geom = _transpose_weight(weight, geom), conv_as_transpose(geom)
     # a forward conv keeps its weight flipped (it runs as the transposed conv: _as_transpose) even
     # where winograd's transformed weight does not pay
     unpacked = Packed(geom, weight, None) if conv else None

@@ -246,15 +246,16 @@ def _price(x_shape, weight_shape, geom: Geometry, ms: tuple[int, ...], itemsize:
                 out_elems += math.prod(shape_out) * a
         nnz = 0.5  # about half of a transform's coefficients are zero (skipped)
         side = workers(nb, rows)  # chunks side by side: their fixed costs overlap
-        if compiled_path:  # a chunk shared between the threads runs its transforms in short slices
-            transforms = (in_elems + out_elems) * nnz * cost.WINOGRAD_S * (1 if side > 1 else cost.WINOGRAD_SHARED)
+        # a chunk shared between the threads runs its transforms in short slices and hands off its
+        # transforms' passes, GEMMs and write one by one
+        shared = side == 1 and threads > 1 and compiled_path
+        if compiled_path:
+            transforms = (in_elems + out_elems) * nnz * cost.WINOGRAD_S * (cost.WINOGRAD_SHARED if shared else 1.0)
         else:
             calls = col_chunks * parts * sum(a * a for a in alphas) * 2
             transforms = (in_elems + out_elems) * nnz * cost.ADD_S + calls * cost.CALL_S
         out_values = n_batch * c_out * math.prod(geom.out_size)
         shuffle = out_values * (cost.SHUFFLE_COMPILED_S if subpixel.compiled_shuffle(geom) else cost.SHUFFLE_S)
-        # a chunk shared between the threads hands off its transforms' passes, GEMMs and write one by one
-        shared = side == 1 and threads > 1 and compiled_path
         handoffs = parts * col_chunks * (2 * geom.ndim + 2) * cost.HANDOFF_S if shared else 0.0
         seconds = (
             cost.gemm_seconds(2.0 * points * t_rows * c_in_g * width, chunk_rows, c_in_g, width / (g * col_chunks))
